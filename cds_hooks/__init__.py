@@ -1,0 +1,1 @@
+"""The HTTP face: CDS Hooks protocol, FastAPI app, security, feedback, CLI."""

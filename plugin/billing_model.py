@@ -1,0 +1,355 @@
+"""Build the billing model from FHIR R4 JSON (plain dicts), per DESIGN "Input conventions".
+
+Dict-first so the batch path can skip fhir.resources; tolerant of any shape (a field of the
+wrong type reads as absent), because validation is a separate step at the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import Any
+
+from plugin.references import Resource, ResourceIndex, unref
+from rules.model import (
+    BillingClaim,
+    ClaimLine,
+    Diagnosis,
+    Discipline,
+    PayerProfile,
+    Performer,
+)
+from rules.packs import Knowledge
+from rules.payers import resolve_payer
+
+CLAIM_INFO_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/claim-info"
+TIMED_MINUTES = "timed-minutes"
+THERAPY_YTD = "therapy-ytd-incurred-pt-slp"
+SOPT_SYSTEM = "https://nahdo.org/sopt"
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _codings(concept: Any) -> Iterator[dict[str, Any]]:
+    for coding in _list(_dict(concept).get("coding")):
+        if isinstance(coding, dict) and isinstance(coding.get("code"), str | int):
+            yield coding
+
+
+def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[str, str | None]:
+    """(code, system) of the first coding in `systems` (any system when None), else ("", None)."""
+    fallback: tuple[str, str | None] = ("", None)
+    for coding in _codings(concept):
+        code = str(coding["code"]).strip()
+        system = coding.get("system") if isinstance(coding.get("system"), str) else None
+        if systems is None or system in systems:
+            return code, system
+        if not fallback[0]:
+            fallback = (code, system)
+    return fallback
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _date(value: Any) -> date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def claim_reference(claim: Resource, full_url: str | None = None, position: int = 0) -> str:
+    rid = claim.get("id")
+    if isinstance(rid, str) and rid:
+        return f"Claim/{rid}"
+    return full_url or f"Claim[{position}]"
+
+
+class BillingModelBuilder:
+    """Reads one Claim (and what its references point to) into a `BillingClaim`."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        codes = knowledge.codes
+        self._code_systems = codes.cpt_systems | codes.hcpcs_systems
+
+    def build(
+        self, claim: Resource, index: ResourceIndex, reference: str | None = None
+    ) -> BillingClaim:
+        info = self._supporting_info(claim)
+        diagnoses = self._diagnoses(claim, index)
+        care_team = self._care_team(claim, index)
+        procedures = self._procedure_minutes(claim, index)
+        default_date = _date(_dict(claim.get("billablePeriod")).get("start"))
+        lines = tuple(
+            self._line(i, item, info, diagnoses, care_team, procedures, default_date)
+            for i, item in enumerate(_list(claim.get("item")))
+            if isinstance(item, dict)
+        )
+        dos = min((ln.date for ln in lines if ln.date), default=default_date)
+        ytd = next((v for code, v, _ in info.values() if code == THERAPY_YTD), None)
+        return BillingClaim(
+            id=reference or claim_reference(claim),
+            lines=lines,
+            payer=self._payer(claim, index, dos),
+            diagnoses=tuple(diagnoses.values()),
+            therapy_ytd_pt_slp=ytd,
+        )
+
+    # -- claim-level pieces ------------------------------------------------------------------
+
+    def _supporting_info(self, claim: Resource) -> dict[int, tuple[str, float | None, str]]:
+        """supportingInfo by sequence: (our code or "", numeric value, text value)."""
+        out: dict[int, tuple[str, float | None, str]] = {}
+        for entry in _list(claim.get("supportingInfo")):
+            entry = _dict(entry)
+            sequence = _int(entry.get("sequence"))
+            if sequence is None:
+                continue
+            code = next(
+                (
+                    str(c["code"])
+                    for c in _codings(entry.get("code"))
+                    if c.get("system") == CLAIM_INFO_SYSTEM
+                ),
+                "",
+            )
+            value = _number(_dict(entry.get("valueQuantity")).get("value"))
+            text = entry.get("valueString")
+            out[sequence] = (code, value, text if isinstance(text, str) else "")
+        return out
+
+    def _diagnoses(self, claim: Resource, index: ResourceIndex) -> dict[int, Diagnosis]:
+        systems = self.knowledge.codes.icd10cm_systems
+        out: dict[int, Diagnosis] = {}
+        for entry in _list(claim.get("diagnosis")):
+            entry = _dict(entry)
+            sequence = _int(entry.get("sequence"))
+            if sequence is None:
+                continue
+            concept = entry.get("diagnosisCodeableConcept")
+            if concept is None:
+                condition = index.resolve(entry.get("diagnosisReference"), claim)
+                concept = _dict(condition).get("code")
+            code, system = _first_code(concept, systems)
+            if code:
+                out[sequence] = Diagnosis(sequence, code.upper(), system)
+        return out
+
+    def _care_team(self, claim: Resource, index: ResourceIndex) -> dict[int, Performer]:
+        out: dict[int, Performer] = {}
+        for member in _list(claim.get("careTeam")):
+            member = _dict(member)
+            sequence = _int(member.get("sequence"))
+            if sequence is None:
+                continue
+            provider = member.get("provider")
+            taxonomy = self._taxonomy(member.get("qualification")) or self._provider_taxonomy(
+                provider, claim, index
+            )
+            discipline = self.knowledge.codes.taxonomy_disciplines.get(taxonomy or "")
+            if discipline is None and taxonomy:
+                discipline = Discipline.OTHER
+            out[sequence] = Performer(unref(provider), taxonomy, discipline)
+        return out
+
+    def _taxonomy(self, concept: Any) -> str | None:
+        code, _ = _first_code(concept, self.knowledge.codes.nucc_systems)
+        known = self.knowledge.codes.taxonomy_disciplines
+        if code and (
+            code in known
+            or any(c.get("system") in self.knowledge.codes.nucc_systems for c in _codings(concept))
+        ):
+            return code
+        return None
+
+    def _provider_taxonomy(
+        self, provider: Any, claim: Resource, index: ResourceIndex
+    ) -> str | None:
+        resource = index.resolve(provider, claim)
+        if resource is None:
+            return None
+        kind = resource.get("resourceType")
+        if kind == "PractitionerRole":
+            return self._role_taxonomy(resource)
+        if kind == "Practitioner":
+            for qualification in _list(resource.get("qualification")):
+                found = self._taxonomy(_dict(qualification).get("code"))
+                if found:
+                    return found
+            ref = unref(provider)
+            for role in index.of_type("PractitionerRole"):
+                target = index.resolve(role.get("practitioner"))
+                if target is resource or (ref and unref(role.get("practitioner")) == ref):
+                    found = self._role_taxonomy(role)
+                    if found:
+                        return found
+        return None
+
+    def _role_taxonomy(self, role: Resource) -> str | None:
+        for specialty in _list(role.get("specialty")):
+            found = self._taxonomy(specialty)
+            if found:
+                return found
+        for code in _list(role.get("code")):
+            found = self._taxonomy(code)
+            if found:
+                return found
+        return None
+
+    def _procedure_minutes(self, claim: Resource, index: ResourceIndex) -> dict[int, float]:
+        """Minutes of each Claim.procedure whose Procedure has a performedPeriod."""
+        out: dict[int, float] = {}
+        for entry in _list(claim.get("procedure")):
+            entry = _dict(entry)
+            sequence = _int(entry.get("sequence"))
+            procedure = index.resolve(entry.get("procedureReference"), claim)
+            period = _dict(_dict(procedure).get("performedPeriod"))
+            start, end = _datetime(period.get("start")), _datetime(period.get("end"))
+            if sequence is None or start is None or end is None:
+                continue
+            try:
+                minutes = (end - start).total_seconds() / 60
+            except TypeError:  # one aware, one naive
+                continue
+            if minutes >= 0:
+                out[sequence] = minutes
+        return out
+
+    def _payer(self, claim: Resource, index: ResourceIndex, on: date | None) -> PayerProfile:
+        insurances = [_dict(i) for i in _list(claim.get("insurance"))]
+        focal = next((i for i in insurances if i.get("focal") is True), None)
+        insurance = focal or (insurances[0] if insurances else {})
+        coverage = _dict(index.resolve(insurance.get("coverage"), claim))
+        sopt = [
+            str(c["code"]) for c in _codings(coverage.get("type")) if c.get("system") == SOPT_SYSTEM
+        ]
+        payer_ids: list[str] = []
+        names: list[str] = []
+        for payor in _list(coverage.get("payor")):
+            payor = _dict(payor)
+            identifier = _dict(payor.get("identifier")).get("value")
+            if isinstance(identifier, str):
+                payer_ids.append(identifier)
+            if isinstance(payor.get("display"), str):
+                names.append(payor["display"])
+            organization = _dict(index.resolve(payor, coverage))
+            if isinstance(organization.get("name"), str):
+                names.append(organization["name"])
+            for ident in _list(organization.get("identifier")):
+                value = _dict(ident).get("value")
+                if isinstance(value, str):
+                    payer_ids.append(value)
+        return resolve_payer(self.knowledge, sopt, payer_ids, names, on)
+
+    # -- one line --------------------------------------------------------------------------
+
+    def _line(
+        self,
+        position: int,
+        item: Resource,
+        info: dict[int, tuple[str, float | None, str]],
+        diagnoses: dict[int, Diagnosis],
+        care_team: dict[int, Performer],
+        procedures: dict[int, float],
+        default_date: date | None,
+    ) -> ClaimLine:
+        concept = _dict(item.get("productOrService"))
+        code, system = _first_code(concept, self._code_systems)
+        pointers = tuple(
+            p for p in map(_int, _list(item.get("diagnosisSequence"))) if p is not None
+        )
+        pointed = tuple(diagnoses[p] for p in pointers if p in diagnoses)
+        team = [_int(s) for s in _list(item.get("careTeamSequence"))]
+        if not item.get("careTeamSequence") and len(care_team) == 1:
+            performers = tuple(care_team.values())
+        else:
+            performers = tuple(care_team[s] for s in team if s is not None and s in care_team)
+        linked = [info[s] for s in map(_int, _list(item.get("informationSequence"))) if s in info]
+        minutes = self._minutes(item, linked, procedures)
+        texts = [concept.get("text")] + [text for _, _, text in linked]
+        period = _dict(item.get("servicedPeriod"))
+        return ClaimLine(
+            index=position,
+            sequence=_int(item.get("sequence")) or 0,
+            code=code.upper(),
+            code_system=system,
+            modifiers=tuple(
+                m for m in (_first_code(mod)[0].upper() for mod in _list(item.get("modifier"))) if m
+            ),
+            units=_number(_dict(item.get("quantity")).get("value")),
+            date=_date(item.get("servicedDate")) or _date(period.get("start")) or default_date,
+            pos=_first_code(item.get("locationCodeableConcept"))[0] or None,
+            diagnosis_pointers=pointers,
+            diagnoses=pointed,
+            performers=performers,
+            minutes=minutes,
+            regions=self._regions(item, pointed),
+            text=" ".join(t for t in texts if isinstance(t, str) and t),
+            net=_number(_dict(item.get("net")).get("value")),
+            encounter=next((unref(e) for e in _list(item.get("encounter")) if unref(e)), None),
+        )
+
+    def _minutes(
+        self,
+        item: Resource,
+        linked: list[tuple[str, float | None, str]],
+        procedures: dict[int, float],
+    ) -> float | None:
+        values = [value for code, value, _ in linked if code == TIMED_MINUTES and value is not None]
+        if values:
+            return sum(values)
+        spans = [
+            procedures[s]
+            for s in map(_int, _list(item.get("procedureSequence")))
+            if s in procedures
+        ]
+        return sum(spans) if spans else None
+
+    def _regions(self, item: Resource, pointed: tuple[Diagnosis, ...]) -> frozenset[str]:
+        site = item.get("bodySite")
+        if isinstance(site, dict):
+            codes = [str(c["code"]) for c in _codings(site)]
+            words = " ".join(
+                str(t)
+                for t in [site.get("text"), *(c.get("display") for c in _codings(site))]
+                if isinstance(t, str)
+            )
+            found = self.knowledge.regions_for_body_site(codes, words)
+            if found:
+                return found
+        return frozenset().union(*(self.knowledge.regions_for(d.code) for d in pointed))

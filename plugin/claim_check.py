@@ -1,0 +1,127 @@
+"""One Claim (or a Bundle of them) in, findings and the corrected Claim out: the shared door
+behind the CLI, the `$check` operation and the hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from plugin.billing_model import BillingModelBuilder, claim_reference
+from plugin.errors import InputError
+from plugin.fhir_validation import validate_resource
+from plugin.references import Resource, ResourceIndex
+from rules.corrections import apply_fixes
+from rules.engine import is_clean, run_checks
+from rules.findings import Finding
+from rules.model import BillingClaim
+from rules.packs import Knowledge
+
+MAX_BUNDLE_ENTRIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimInput:
+    reference: str
+    claim: Resource
+    index: ResourceIndex
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimReport:
+    """The per-claim object of the CLI JSON, the scan NDJSON and the operation."""
+
+    reference: str
+    billing: BillingClaim
+    findings: tuple[Finding, ...]
+    corrected_claim: Resource
+
+    @property
+    def clean(self) -> bool:
+        return is_clean(self.findings)
+
+    def to_json(self, corrected: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "claim": self.reference,
+            "payer_profile": self.billing.payer.id,
+            "clean": self.clean,
+            "findings": [f.to_json() for f in self.findings],
+        }
+        if corrected:
+            out["corrected_claim"] = self.corrected_claim
+        return out
+
+
+def claims_in(document: Any, validate: bool = True) -> list[ClaimInput]:
+    """The Claims of a document (a Claim, or a Bundle holding Claims and what they reference)."""
+    if not isinstance(document, dict):
+        raise InputError("(document)", "expected a FHIR resource (a JSON object)")
+    kind = document.get("resourceType")
+    if kind == "Bundle":
+        return list(_bundle_claims(document, validate))
+    if validate:
+        validate_resource(document)
+    if kind != "Claim":
+        raise InputError("resourceType", f"expected a Claim or a Bundle, got {kind!r}")
+    _require_items(document, None)
+    index = ResourceIndex([(None, document)])
+    return [ClaimInput(claim_reference(document), document, index)]
+
+
+def _bundle_claims(bundle: Resource, validate: bool) -> Iterator[ClaimInput]:
+    entries = bundle.get("entry")
+    if entries is None:
+        entries = []
+    if not isinstance(entries, list):
+        raise InputError("Bundle.entry", "expected a list of entries")
+    if len(entries) > MAX_BUNDLE_ENTRIES:
+        raise InputError("Bundle.entry", f"more than {MAX_BUNDLE_ENTRIES} entries")
+    resources: list[tuple[str | None, Resource]] = []
+    for i, entry in enumerate(entries):
+        where = f"Bundle.entry[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            raise InputError(f"{where}.resource", "each entry needs a resource object")
+        resource = entry["resource"]
+        if validate:
+            validate_resource(resource, where)
+        full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        resources.append((full_url, resource))
+    index = ResourceIndex(resources)
+    found = False
+    for position, (full_url, resource) in enumerate(resources):
+        if resource.get("resourceType") == "Claim":
+            found = True
+            _require_items(resource, f"Bundle.entry[{position}]")
+            yield ClaimInput(claim_reference(resource, full_url, position), resource, index)
+    if not found:
+        raise InputError("Bundle.entry", "the Bundle holds no Claim")
+
+
+def _require_items(claim: Resource, where: str | None) -> None:
+    if not claim.get("item"):
+        raise InputError("Claim.item", "a Claim to check needs at least one item", where)
+
+
+class ClaimChecker:
+    """Knowledge loaded once; checks as many claims as it is given."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.builder = BillingModelBuilder(knowledge)
+
+    def check(self, claim_input: ClaimInput, as_of: date | None = None) -> ClaimReport:
+        billing = self.builder.build(claim_input.claim, claim_input.index, claim_input.reference)
+        findings = tuple(run_checks(billing, self.knowledge, as_of))
+        corrected = apply_fixes(claim_input.claim, findings, self.knowledge.codes)
+        return ClaimReport(claim_input.reference, billing, findings, corrected)
+
+    def check_document(
+        self, document: Any, as_of: date | None = None, validate: bool = True
+    ) -> list[ClaimReport]:
+        return [self.check(c, as_of) for c in claims_in(document, validate)]
+
+    def check_all(
+        self, inputs: Iterable[ClaimInput], as_of: date | None = None
+    ) -> Iterator[ClaimReport]:
+        return (self.check(c, as_of) for c in inputs)

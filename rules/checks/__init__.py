@@ -1,0 +1,7 @@
+"""Check modules, one concept each. Importing this package registers every check with the engine."""
+
+import importlib
+import pkgutil
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

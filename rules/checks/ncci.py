@@ -1,0 +1,173 @@
+"""NCCI procedure-to-procedure edits and the 59/X{EPSU} modifiers that unbundle them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rules.engine import RuleContext, check
+from rules.findings import Finding, Fix
+from rules.model import BillingClaim, ClaimLine
+from rules.packs import NcciEdit
+from rules.service_days import by_date
+
+MODIFIER_59 = "59"
+
+
+@dataclass(frozen=True, slots=True)
+class BundledPair:
+    """A column-2 line billed the same day as its column-1 line, under an active edit."""
+
+    column1: ClaimLine
+    column2: ClaimLine
+    edit: NcciEdit
+
+
+def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair]:
+    for day, lines in by_date(claim.lines).items():
+        for first in lines:
+            for second in lines:
+                if first is second:
+                    continue
+                for edit in ctx.knowledge.ncci_edits(first.code, second.code):
+                    if edit.modifier_indicator != "9" and edit.active_on(ctx.as_of or day):
+                        yield BundledPair(first, second, edit)
+                        break
+
+
+def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:
+    """The 59/X modifiers a line carries (the ones that can move to another line)."""
+    codes = ctx.knowledge.codes
+    return [m for m in line.modifiers if m == MODIFIER_59 or m in codes.x_modifiers]
+
+
+@check("NCCI-PTP-MOD-MISSING", "NCCI-PTP-MOD0", "NCCI-PTP-MOD-MISPLACED")
+def ncci_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Column 2 of an active pair is denied unless an NCCI-associated modifier unbundles it."""
+    codes = ctx.knowledge.codes
+    by_column2: dict[int, list[BundledPair]] = {}
+    for pair in bundled_pairs(claim, ctx):
+        by_column2.setdefault(pair.column2.index, []).append(pair)
+    column2_lines = set(by_column2)
+
+    for pairs in by_column2.values():
+        line = pairs[0].column2
+        never = [p for p in pairs if p.edit.modifier_indicator == "0"]
+        if never:
+            partner = never[0].column1
+            yield ctx.finding(
+                "NCCI-PTP-MOD0",
+                line,
+                Fix.remove_line(),
+                f"{line.code} is never paid beside {partner.code} on the same day (NCCI "
+                f"indicator 0): remove line {line.sequence}.",
+            )
+            continue
+        if line.has_modifier(*codes.ncci_associated):
+            continue
+        misplaced = [
+            (p.column1, m)
+            for p in pairs
+            for m in _unbundling(p.column1, ctx)
+            if p.column1.index not in column2_lines
+        ]
+        if misplaced:
+            yield from _misplaced(line, misplaced, ctx)
+        else:
+            yield _missing(line, pairs, ctx)
+
+
+def _misplaced(
+    line: ClaimLine, misplaced: list[tuple[ClaimLine, str]], ctx: RuleContext
+) -> Iterator[Finding | None]:
+    modifier = misplaced[0][1]
+    yield ctx.finding(
+        "NCCI-PTP-MOD-MISPLACED",
+        line,
+        Fix.add_modifier(modifier),
+        f"{modifier} is on {misplaced[0][0].code} (column 1) but belongs on {line.code} "
+        "(column 2): move it.",
+    )
+    for column1, mod in misplaced:
+        yield ctx.finding(
+            "NCCI-PTP-MOD-MISPLACED",
+            column1,
+            Fix.remove_modifier(mod),
+            f"{mod} on {column1.code} (column 1) does not unbundle {line.code}: move it to "
+            f"line {line.sequence}.",
+        )
+
+
+def _missing(line: ClaimLine, pairs: list[BundledPair], ctx: RuleContext) -> Finding | None:
+    partners = [p.column1 for p in pairs]
+    named = "/".join(dict.fromkeys(p.code for p in partners))
+    suggested = next((p.edit.suggested_modifier for p in pairs if p.edit.suggested_modifier), None)
+    if suggested:
+        fix = Fix.add_modifier(suggested)
+        why = f"append {suggested} if the record supports a separately identifiable service"
+    elif all(_other_encounter(line, p) for p in partners):
+        fix = Fix.add_modifier("XE", (MODIFIER_59,))
+        why = "append XE: it was furnished at a separate encounter"
+    elif all(_other_practitioner(line, p) for p in partners):
+        fix = Fix.add_modifier("XP", (MODIFIER_59,))
+        why = "append XP: a different practitioner furnished it"
+    elif all(_other_region(line, p) for p in partners):
+        fix = Fix.add_modifier("XS", (MODIFIER_59,))
+        why = (
+            f"append XS: {line.code} treated the {_regions(line)} region, {named} the "
+            f"{'/'.join(_regions(p) for p in partners)} region"
+        )
+    elif line.regions and all(p.regions for p in partners):
+        fix = Fix.review(("XE", "XU", MODIFIER_59))
+        why = (
+            "same region: XE if separate encounter, XU if it did not overlap in time, "
+            f"otherwise do not bill {line.code} separately"
+        )
+    else:
+        fix = Fix.review(("XS", "XE", "XU", MODIFIER_59))
+        why = "the treated regions are not on the claim: choose the modifier the record supports"
+    return ctx.finding(
+        "NCCI-PTP-MOD-MISSING",
+        line,
+        fix,
+        f"{line.code} is column 2 to {named} the same day and will be denied as bundled: {why}.",
+    )
+
+
+def _other_region(line: ClaimLine, other: ClaimLine) -> bool:
+    return bool(line.regions) and bool(other.regions) and line.regions.isdisjoint(other.regions)
+
+
+def _other_encounter(line: ClaimLine, other: ClaimLine) -> bool:
+    return line.encounter is not None and other.encounter not in (None, line.encounter)
+
+
+def _other_practitioner(line: ClaimLine, other: ClaimLine) -> bool:
+    mine, theirs = line.performer_refs, other.performer_refs
+    return bool(mine) and bool(theirs) and mine.isdisjoint(theirs)
+
+
+def _regions(line: ClaimLine) -> str:
+    return "/".join(sorted(line.regions)).replace("_", " ")
+
+
+@check("MOD-59-X-DUP")
+def one_unbundling_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """59 is the generic form of X{EPSU}: a line carries 59 or one X modifier, never more."""
+    x_modifiers = ctx.knowledge.codes.x_modifiers
+    for line in claim.lines:
+        xs = list(dict.fromkeys(m for m in line.modifiers if m in x_modifiers))
+        if MODIFIER_59 in line.modifiers and xs:
+            yield ctx.finding(
+                "MOD-59-X-DUP",
+                line,
+                Fix.remove_modifier(MODIFIER_59),
+                f"{line.code} carries 59 and {xs[0]}: keep the more specific {xs[0]}, remove 59.",
+            )
+        elif len(xs) > 1:
+            yield ctx.finding(
+                "MOD-59-X-DUP",
+                line,
+                Fix.review(tuple(xs)),
+                f"{line.code} carries {'+'.join(xs)}: keep the one the record supports.",
+            )

@@ -1,0 +1,90 @@
+"""Therapy modifiers: one of GP/GO/GN on every always-therapy line, matching who furnished it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rules.engine import RuleContext, check
+from rules.findings import Finding, Fix
+from rules.model import BillingClaim, ClaimLine, Severity
+from rules.packs import CodeFacts
+
+DEFAULT_PLAN = "GP"
+
+
+def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
+    """The modifier of the performers' plan of care, or None when unknown or mixed."""
+    wanted = {codes.discipline_therapy_modifier.get(d) for d in line.disciplines}
+    wanted.discard(None)
+    return wanted.pop() if len(wanted) == 1 else None
+
+
+@check("THERAPY-MOD-MISSING")
+def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Always-therapy codes need GP, GO or GN, or Medicare (and UHC, Anthem) returns the claim."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        if line.code not in codes.always_therapy or line.has_modifier(*codes.therapy_modifiers):
+            continue
+        expected = expected_therapy_modifier(line, codes)
+        if expected is not None:
+            fix = Fix.add_modifier(expected)
+            why = f"furnished under a {codes.therapy_modifiers[expected]} plan of care"
+        elif line.disciplines:
+            fix = Fix.review(tuple(sorted(codes.therapy_modifiers)))
+            why = "its performers belong to different disciplines; pick the plan of care"
+        else:
+            alternatives = tuple(m for m in sorted(codes.therapy_modifiers) if m != DEFAULT_PLAN)
+            fix = Fix.add_modifier(DEFAULT_PLAN, alternatives)
+            why = "performer unknown, PT plan of care assumed; GO for OT, GN for SLP"
+        yield ctx.finding(
+            "THERAPY-MOD-MISSING",
+            line,
+            fix,
+            f"{line.code} has no therapy modifier: add {fix.modifier or 'GP/GO/GN'} ({why}).",
+        )
+
+
+@check("THERAPY-MOD-CONFLICT")
+def therapy_modifier_conflict(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """One therapy modifier per line, and the one that matches the performer's discipline."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        present = [m for m in line.modifiers if m in codes.therapy_modifiers]
+        if not present:
+            continue
+        expected = expected_therapy_modifier(line, codes)
+        if len(set(present)) > 1:
+            yield from _several(line, present, expected, ctx)
+        elif expected is not None and present[0] != expected:
+            yield ctx.finding(
+                "THERAPY-MOD-CONFLICT",
+                line,
+                Fix.replace_modifier(present[0], expected),
+                f"{line.code} carries {present[0]} but was furnished by "
+                f"{'/'.join(sorted(line.disciplines))}: use {expected}.",
+                Severity.WARNING,
+            )
+
+
+def _several(
+    line: ClaimLine, present: list[str], expected: str | None, ctx: RuleContext
+) -> Iterator[Finding | None]:
+    listed = "+".join(present)
+    if expected is None or expected not in present:
+        yield ctx.finding(
+            "THERAPY-MOD-CONFLICT",
+            line,
+            Fix.review(tuple(dict.fromkeys(present))),
+            f"{line.code} carries {listed}: keep only the plan of care it was furnished under.",
+        )
+        return
+    for modifier in dict.fromkeys(present):
+        if modifier != expected:
+            yield ctx.finding(
+                "THERAPY-MOD-CONFLICT",
+                line,
+                Fix.remove_modifier(modifier),
+                f"{line.code} carries {listed}: keep {expected} (who furnished it), remove "
+                f"{modifier}.",
+            )

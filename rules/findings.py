@@ -1,0 +1,138 @@
+"""Findings and their machine-readable fixes: the public contract of the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from rules.model import Severity
+
+
+class FixAction(StrEnum):
+    ADD_MODIFIER = "add_modifier"
+    REMOVE_MODIFIER = "remove_modifier"
+    REPLACE_MODIFIER = "replace_modifier"
+    SET_QUANTITY = "set_quantity"
+    REMOVE_LINE = "remove_line"
+    REPLACE_CODE = "replace_code"
+    REPLACE_DIAGNOSIS = "replace_diagnosis"
+    ADD_DIAGNOSIS_POINTER = "add_diagnosis_pointer"
+    ADD_POS = "add_pos"
+    REVIEW = "review"
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """What to change on the claim; `review` means a person must decide among `candidates`."""
+
+    action: FixAction
+    modifier: str | None = None
+    replacement: str | None = None
+    quantity: int | None = None
+    code: str | None = None
+    pointer: int | None = None
+    pos: str | None = None
+    diagnosis: str | None = None
+    candidates: tuple[str, ...] = ()
+    alternatives: tuple[str, ...] = ()
+
+    @property
+    def automatic(self) -> bool:
+        return self.action is not FixAction.REVIEW
+
+    def describe(self) -> str:
+        """The fix in a biller's words: "add modifier XS (or 59)"."""
+        text = {
+            FixAction.ADD_MODIFIER: f"add modifier {self.modifier}",
+            FixAction.REMOVE_MODIFIER: f"remove modifier {self.modifier}",
+            FixAction.REPLACE_MODIFIER: f"replace modifier {self.modifier} with {self.replacement}",
+            FixAction.SET_QUANTITY: f"bill {self.quantity} unit{'s' if self.quantity != 1 else ''}",
+            FixAction.REMOVE_LINE: "remove the line",
+            FixAction.REPLACE_CODE: f"bill {self.code} instead"
+            + (f" x{self.quantity}" if self.quantity is not None else ""),
+            FixAction.REPLACE_DIAGNOSIS: (
+                f"replace diagnosis {self.diagnosis} with {self.replacement}"
+            ),
+            FixAction.ADD_DIAGNOSIS_POINTER: f"point the line to diagnosis {self.pointer}",
+            FixAction.ADD_POS: f"add place of service {self.pos}",
+            FixAction.REVIEW: "review"
+            + (f": choose {', '.join(self.candidates)}" if self.candidates else ""),
+        }[self.action]
+        if self.alternatives:
+            text += f" (or {', '.join(self.alternatives)})"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action.value}
+        for name in ("modifier", "replacement", "quantity", "code", "pointer", "pos", "diagnosis"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.candidates:
+            out["candidates"] = list(self.candidates)
+        if self.alternatives:
+            out["alternatives"] = list(self.alternatives)
+        return out
+
+    @classmethod
+    def add_modifier(cls, modifier: str, alternatives: tuple[str, ...] = ()) -> Fix:
+        return cls(FixAction.ADD_MODIFIER, modifier=modifier, alternatives=alternatives)
+
+    @classmethod
+    def remove_modifier(cls, modifier: str) -> Fix:
+        return cls(FixAction.REMOVE_MODIFIER, modifier=modifier)
+
+    @classmethod
+    def replace_modifier(cls, modifier: str, replacement: str) -> Fix:
+        return cls(FixAction.REPLACE_MODIFIER, modifier=modifier, replacement=replacement)
+
+    @classmethod
+    def set_quantity(cls, quantity: int) -> Fix:
+        return cls(FixAction.SET_QUANTITY, quantity=quantity)
+
+    @classmethod
+    def remove_line(cls) -> Fix:
+        return cls(FixAction.REMOVE_LINE)
+
+    @classmethod
+    def replace_code(cls, code: str, quantity: int | None = None) -> Fix:
+        return cls(FixAction.REPLACE_CODE, code=code, quantity=quantity)
+
+    @classmethod
+    def replace_diagnosis(cls, diagnosis: str, replacement: str) -> Fix:
+        return cls(FixAction.REPLACE_DIAGNOSIS, diagnosis=diagnosis, replacement=replacement)
+
+    @classmethod
+    def add_diagnosis_pointer(cls, pointer: int) -> Fix:
+        return cls(FixAction.ADD_DIAGNOSIS_POINTER, pointer=pointer)
+
+    @classmethod
+    def add_pos(cls, pos: str, alternatives: tuple[str, ...] = ()) -> Fix:
+        return cls(FixAction.ADD_POS, pos=pos, alternatives=alternatives)
+
+    @classmethod
+    def review(cls, candidates: tuple[str, ...] = ()) -> Fix:
+        return cls(FixAction.REVIEW, candidates=candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem on one line (or the claim, `line=None`), with the fix we suggest."""
+
+    rule: str
+    severity: Severity
+    line: int | None
+    message: str
+    citation: str
+    fix: Fix
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "line": self.line,
+            "message": self.message,
+            "citation": self.citation,
+            "fix": self.fix.to_json(),
+        }

@@ -1,0 +1,112 @@
+"""The billing model: what a biller reads on a claim, with nothing FHIR-specific left in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """How sure we are that the payer acts on it: error = will deny or reject."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Discipline(StrEnum):
+    """Who furnished a line, as the therapy and chiropractic rules see it."""
+
+    PT = "PT"
+    PTA = "PTA"
+    OT = "OT"
+    OTA = "OTA"
+    SLP = "SLP"
+    CHIROPRACTOR = "DC"
+    PHYSICIAN = "MD"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Performer:
+    """A member of the claim's care team who furnished a line."""
+
+    reference: str | None
+    taxonomy: str | None
+    discipline: Discipline | None
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    sequence: int
+    code: str
+    system: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimLine:
+    """One `Claim.item`: `index` is its position in the array, `sequence` its FHIR id."""
+
+    index: int
+    sequence: int
+    code: str
+    code_system: str | None
+    modifiers: tuple[str, ...] = ()
+    units: float | None = None
+    date: date | None = None
+    pos: str | None = None
+    diagnosis_pointers: tuple[int, ...] = ()
+    diagnoses: tuple[Diagnosis, ...] = ()
+    performers: tuple[Performer, ...] = ()
+    minutes: float | None = None
+    regions: frozenset[str] = frozenset()
+    text: str = ""
+    net: float | None = None
+    encounter: str | None = None
+
+    def has_modifier(self, *modifiers: str) -> bool:
+        return any(m in self.modifiers for m in modifiers)
+
+    @property
+    def disciplines(self) -> frozenset[Discipline]:
+        return frozenset(p.discipline for p in self.performers if p.discipline is not None)
+
+    @property
+    def performer_refs(self) -> frozenset[str]:
+        return frozenset(p.reference for p in self.performers if p.reference)
+
+
+@dataclass(frozen=True, slots=True)
+class PayerProfile:
+    """The payer family (which rules apply) plus the payer's own settings."""
+
+    id: str
+    family: str
+    label: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def flag(self, name: str) -> bool:
+        return bool(self.settings.get(name, False))
+
+
+@dataclass(frozen=True, slots=True)
+class BillingClaim:
+    id: str
+    lines: tuple[ClaimLine, ...]
+    payer: PayerProfile
+    diagnoses: tuple[Diagnosis, ...] = ()
+    therapy_ytd_pt_slp: float | None = None
+
+    def lines_with_code(self, *codes: str) -> Iterator[ClaimLine]:
+        return (line for line in self.lines if line.code in codes)
+
+    def line(self, sequence: int) -> ClaimLine | None:
+        return next((ln for ln in self.lines if ln.sequence == sequence), None)
+
+    @property
+    def date_of_service(self) -> date | None:
+        dates = [ln.date for ln in self.lines if ln.date is not None]
+        return min(dates) if dates else None

@@ -1,0 +1,576 @@
+"""Rule packs: the versioned data files the checks read, validated when they are loaded.
+
+A bad pack fails at start-up with a `PackError` naming the file and the key; nothing here is
+read per claim.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from rules.model import Discipline, Severity
+
+DATA_PACKAGE = "rules.data"
+ALL_FAMILIES = "all"
+FAMILIES = ("medicare-part-b", "medicare-advantage", "medicaid", "commercial", "other")
+
+T = TypeVar("T")
+
+
+class PackError(ValueError):
+    """A data file is malformed: says which file, which key and why."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A catalogue entry: the words and scope of a rule, never its logic."""
+
+    id: str
+    severity: Severity
+    families: frozenset[str] | None  # None = every family
+    payer_flags: tuple[str, ...]
+    effective_from: date
+    effective_to: date | None
+    summary: str
+    explanation: str
+    citation: str
+    sources: tuple[str, ...]
+    confirmed: bool
+
+    def in_force(self, on: date | None) -> bool:
+        if on is None:
+            return True
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+    def applies_to(self, family: str, settings: Mapping[str, Any]) -> bool:
+        if self.families is None or family in self.families:
+            return True
+        return any(bool(settings.get(flag)) for flag in self.payer_flags)
+
+    @property
+    def scope_label(self) -> str:
+        families = "all payers" if self.families is None else ", ".join(sorted(self.families))
+        flags = f"; payers with {', '.join(self.payer_flags)}" if self.payer_flags else ""
+        return families + flags
+
+
+@dataclass(frozen=True, slots=True)
+class NcciEdit:
+    """One NCCI procedure-to-procedure pair: column 2 is denied beside column 1 (same day)."""
+
+    column1: str
+    column2: str
+    effective: date
+    deletion: date | None
+    modifier_indicator: str  # "0" never, "1" an NCCI-associated modifier allows, "9" n/a
+    suggested_modifier: str | None
+    source: str
+    confirmed: bool
+
+    def active_on(self, on: date | None) -> bool:
+        if on is None:
+            return self.deletion is None
+        return self.effective <= on and (self.deletion is None or on < self.deletion)
+
+
+@dataclass(frozen=True, slots=True)
+class MueLimit:
+    code: str
+    value: int
+    mai: int
+    effective: date
+    source: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFacts:
+    cpt_systems: frozenset[str]
+    hcpcs_systems: frozenset[str]
+    icd10cm_systems: frozenset[str]
+    nucc_systems: frozenset[str]
+    pos_systems: frozenset[str]
+    untimed: frozenset[str]
+    units_per_session: int
+    timed: frozenset[str]
+    minutes_per_unit: int
+    always_therapy: frozenset[str]
+    therapy_modifiers: Mapping[str, Discipline]
+    x_modifiers: frozenset[str]
+    abn_modifiers: frozenset[str]
+    ncci_associated: frozenset[str]
+    cpt_modifier_pattern: re.Pattern[str]
+    taxonomy_disciplines: Mapping[str, Discipline]
+    discipline_therapy_modifier: Mapping[Discipline, str]
+
+    @property
+    def cpt_system(self) -> str:
+        return min(self.cpt_systems)
+
+    @property
+    def hcpcs_system(self) -> str:
+        """The canonical HCPCS Level II system (terminology.hl7.org spells it http://)."""
+        return min(s for s in self.hcpcs_systems if s.startswith("http:"))
+
+    def modifier_system(self, modifier: str) -> str:
+        """The code system a modifier is written in when we add it to a claim."""
+        return self.cpt_system if self.cpt_modifier_pattern.match(modifier) else self.hcpcs_system
+
+
+@dataclass(frozen=True, slots=True)
+class PayerEntry:
+    id: str
+    label: str
+    family: str
+    payer_ids: frozenset[str]
+    names: tuple[str, ...]
+    settings: Mapping[str, Any]
+    effective_from: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayerSettings:
+    sopt_families: Mapping[str, str]  # SOPT prefix -> family
+    family_labels: Mapping[str, str]
+    family_settings: Mapping[str, Mapping[str, Any]]
+    payers: tuple[PayerEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Everything the checks know, loaded once."""
+
+    version: str
+    rules: Mapping[str, RuleSpec]
+    codes: CodeFacts
+    ncci: tuple[NcciEdit, ...]
+    mue: Mapping[str, MueLimit]
+    regions: Mapping[str, frozenset[str]]
+    payers: PayerSettings
+    sources: Mapping[str, Mapping[str, str]]
+    ncci_by_pair: Mapping[tuple[str, str], tuple[NcciEdit, ...]] = field(default_factory=dict)
+    region_prefix_lengths: tuple[int, ...] = ()
+    body_site_codes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    body_site_words: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()
+
+    def ncci_edits(self, column1: str, column2: str) -> tuple[NcciEdit, ...]:
+        return self.ncci_by_pair.get((column1, column2), ())
+
+    def regions_for(self, icd10: str) -> frozenset[str]:
+        """Anatomic regions of an ICD-10-CM code, by its longest listed prefix."""
+        key = icd10.replace(".", "").upper()
+        for length in self.region_prefix_lengths:
+            hit = self.regions.get(key[:length])
+            if hit is not None:
+                return hit
+        return frozenset()
+
+    def regions_for_body_site(self, codes: Iterable[str], words: str) -> frozenset[str]:
+        """Regions named by a bodySite: its SNOMED codes first, else words in its text."""
+        found = frozenset().union(*(self.body_site_codes.get(c, frozenset()) for c in codes))
+        if found:
+            return found
+        return frozenset().union(
+            *(r for pattern, r in self.body_site_words if pattern.search(words))
+        )
+
+
+# --- small validators: each failure names file and key -------------------------------------
+
+
+def _get(data: Mapping[str, Any], key: str, kind: type[T], file: str, where: str = "") -> T:
+    path = f"{where}.{key}" if where else key
+    if key not in data:
+        raise PackError(file, path, "missing")
+    value = data[key]
+    if kind is float and isinstance(value, int):
+        value = float(value)
+    if not isinstance(value, kind):
+        raise PackError(file, path, f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _date(value: Any, file: str, key: str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise PackError(file, key, f"not an ISO date: {value!r}") from None
+
+
+def _opt_date(value: Any, file: str, key: str) -> date | None:
+    return None if value in (None, "") else _date(value, file, key)
+
+
+def _strings(value: Any, file: str, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        raise PackError(file, key, "expected a list of strings")
+    return tuple(str(v) for v in value)
+
+
+def _bool(value: Any, file: str, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    raise PackError(file, key, f"expected true or false, got {value!r}")
+
+
+def _read_text(name: str, directory: Path | None) -> str:
+    if directory is not None and (directory / name).exists():
+        return (directory / name).read_text(encoding="utf-8")
+    return resources.files(DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8")
+
+
+def _yaml(name: str, text: str) -> Mapping[str, Any]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PackError(name, "(document)", f"not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PackError(name, "(document)", "expected a mapping at the top level")
+    return data
+
+
+def _csv_rows(name: str, text: str, required: Iterable[str]) -> list[tuple[str, dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = set(required) - set(reader.fieldnames or ())
+    if missing:
+        raise PackError(name, "header", f"missing columns {sorted(missing)}")
+    return [(f"row {n}", row) for n, row in enumerate(reader, start=2)]
+
+
+# --- the packs -----------------------------------------------------------------------------
+
+
+def _parse_rules(
+    name: str, data: Mapping[str, Any], known_sources: Mapping[str, Any]
+) -> dict[str, RuleSpec]:
+    specs: dict[str, RuleSpec] = {}
+    entries = _get(data, "rules", list, name)
+    for i, entry in enumerate(entries):
+        where = f"rules[{i}]"
+        if not isinstance(entry, dict):
+            raise PackError(name, where, "expected a mapping")
+        rule_id = _get(entry, "id", str, name, where)
+        where = f"rules[{rule_id}]"
+        if rule_id in specs:
+            raise PackError(name, where, "duplicate rule id")
+        severity_text = _get(entry, "severity", str, name, where)
+        try:
+            severity = Severity(severity_text)
+        except ValueError:
+            raise PackError(
+                name, f"{where}.severity", f"unknown severity {severity_text!r}"
+            ) from None
+        scope = _get(entry, "scope", dict, name, where)
+        families_raw = scope.get("families")
+        families: frozenset[str] | None
+        if families_raw == ALL_FAMILIES:
+            families = None
+        else:
+            families = frozenset(_strings(families_raw, name, f"{where}.scope.families"))
+            unknown = families - set(FAMILIES)
+            if unknown:
+                raise PackError(name, f"{where}.scope.families", f"unknown {sorted(unknown)}")
+        summary = _get(entry, "summary", str, name, where)
+        if len(summary) >= 100:
+            raise PackError(name, f"{where}.summary", "must be under 100 characters")
+        sources = _strings(entry.get("sources", []), name, f"{where}.sources")
+        for key in sources:
+            if key not in known_sources:
+                raise PackError(name, f"{where}.sources", f"unknown source key {key!r}")
+        specs[rule_id] = RuleSpec(
+            id=rule_id,
+            severity=severity,
+            families=families,
+            payer_flags=_strings(scope.get("payer_flags", []), name, f"{where}.scope.payer_flags"),
+            effective_from=_date(entry.get("effective_from"), name, f"{where}.effective_from"),
+            effective_to=_opt_date(entry.get("effective_to"), name, f"{where}.effective_to"),
+            summary=summary,
+            explanation=_get(entry, "explanation", str, name, where),
+            citation=_get(entry, "citation", str, name, where),
+            sources=sources,
+            confirmed=_bool(entry.get("confirmed"), name, f"{where}.confirmed"),
+        )
+    return specs
+
+
+def _parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
+    systems = _get(data, "code_systems", dict, name)
+
+    def system_set(key: str) -> frozenset[str]:
+        return frozenset(_strings(systems.get(key), name, f"code_systems.{key}"))
+
+    def code_list(key: str) -> frozenset[str]:
+        block = _get(data, key, dict, name)
+        return frozenset(_strings(block.get("codes"), name, f"{key}.codes"))
+
+    def discipline(value: Any, key: str) -> Discipline:
+        try:
+            return Discipline(str(value))
+        except ValueError:
+            raise PackError(name, key, f"unknown discipline {value!r}") from None
+
+    therapy = _get(data, "therapy_modifiers", dict, name)
+    taxonomies = _get(data, "taxonomy_disciplines", dict, name)
+    per_discipline = _get(data, "discipline_therapy_modifier", dict, name)
+    untimed_block = _get(data, "untimed", dict, name)
+    timed_block = _get(data, "timed", dict, name)
+    try:
+        pattern = re.compile(_get(data, "cpt_modifier_pattern", str, name))
+    except re.error as exc:
+        raise PackError(name, "cpt_modifier_pattern", str(exc)) from None
+    facts = CodeFacts(
+        cpt_systems=system_set("cpt"),
+        hcpcs_systems=system_set("hcpcs"),
+        icd10cm_systems=system_set("icd10cm"),
+        nucc_systems=system_set("nucc"),
+        pos_systems=system_set("pos"),
+        untimed=code_list("untimed"),
+        units_per_session=_get(untimed_block, "units_per_session", int, name, "untimed"),
+        timed=code_list("timed"),
+        minutes_per_unit=_get(timed_block, "minutes_per_unit", int, name, "timed"),
+        always_therapy=code_list("always_therapy"),
+        therapy_modifiers={
+            str(m): discipline(d, f"therapy_modifiers.{m}") for m, d in therapy.items()
+        },
+        x_modifiers=frozenset(_strings(data.get("x_modifiers"), name, "x_modifiers")),
+        abn_modifiers=frozenset(_strings(data.get("abn_modifiers"), name, "abn_modifiers")),
+        ncci_associated=code_list("ncci_associated_modifiers"),
+        cpt_modifier_pattern=pattern,
+        taxonomy_disciplines={
+            str(t): discipline(d, f"taxonomy_disciplines.{t}") for t, d in taxonomies.items()
+        },
+        discipline_therapy_modifier={
+            discipline(d, f"discipline_therapy_modifier.{d}"): str(m)
+            for d, m in per_discipline.items()
+        },
+    )
+    overlap = facts.timed & facts.untimed
+    if overlap:
+        raise PackError(name, "timed.codes", f"also listed as untimed: {sorted(overlap)}")
+    if not any(s.startswith("http:") for s in facts.hcpcs_systems):
+        raise PackError(name, "code_systems.hcpcs", "needs the canonical http:// system")
+    return facts
+
+
+def _parse_payers(name: str, data: Mapping[str, Any]) -> PayerSettings:
+    sopt: dict[str, str] = {}
+    for i, row in enumerate(_get(data, "sopt_families", list, name)):
+        where = f"sopt_families[{i}]"
+        family = _get(row, "family", str, name, where)
+        if family not in FAMILIES:
+            raise PackError(name, f"{where}.family", f"unknown family {family!r}")
+        sopt[str(_get(row, "prefix", str, name, where))] = family
+    labels: dict[str, str] = {}
+    settings: dict[str, Mapping[str, Any]] = {}
+    for family, block in _get(data, "families", dict, name).items():
+        where = f"families.{family}"
+        if family not in FAMILIES:
+            raise PackError(name, where, "unknown family")
+        labels[family] = _get(block, "label", str, name, where)
+        settings[family] = dict(_get(block, "settings", dict, name, where))
+    missing = set(FAMILIES) - set(settings)
+    if missing:
+        raise PackError(name, "families", f"missing {sorted(missing)}")
+    payers = tuple(_parse_payer(name, i, row) for i, row in enumerate(data.get("payers") or []))
+    return PayerSettings(sopt, labels, settings, payers)
+
+
+def _parse_payer(name: str, i: int, row: Any) -> PayerEntry:
+    where = f"payers[{i}]"
+    if not isinstance(row, dict):
+        raise PackError(name, where, "expected a mapping")
+    payer_id = _get(row, "id", str, name, where)
+    where = f"payers[{payer_id}]"
+    family = _get(row, "family", str, name, where)
+    if family not in FAMILIES:
+        raise PackError(name, f"{where}.family", f"unknown family {family!r}")
+    match = row.get("match") or {}
+    if not isinstance(match, dict):
+        raise PackError(name, f"{where}.match", "expected a mapping")
+    return PayerEntry(
+        id=payer_id,
+        label=str(row.get("label", payer_id)),
+        family=family,
+        payer_ids=frozenset(_strings(match.get("payer_ids", []), name, f"{where}.match.payer_ids")),
+        names=tuple(n.lower() for n in _strings(match.get("names", []), name, f"{where}.match")),
+        settings=dict(_get(row, "settings", dict, name, where)),
+        effective_from=_opt_date(row.get("effective_from"), name, f"{where}.effective_from"),
+    )
+
+
+def merge_payer_settings(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """Overlay an operator's payer file: same payer id → keys replaced; new ids appended."""
+    merged = dict(base)
+    by_id = {p["id"]: dict(p) for p in base.get("payers") or [] if isinstance(p, dict)}
+    for payer in extra.get("payers") or []:
+        if not isinstance(payer, dict) or "id" not in payer:
+            raise PackError("TRACTION_PAYER_SETTINGS", "payers", "each payer needs an id")
+        current = by_id.get(payer["id"], {})
+        settings = {**current.get("settings", {}), **payer.get("settings", {})}
+        by_id[payer["id"]] = {**current, **payer, "settings": settings}
+    merged["payers"] = list(by_id.values())
+    if "families" in extra:
+        families = {k: dict(v) for k, v in (base.get("families") or {}).items()}
+        for family, block in extra["families"].items():
+            current = families.get(family, {})
+            settings = {**current.get("settings", {}), **(block or {}).get("settings", {})}
+            families[family] = {**current, **(block or {}), "settings": settings}
+        merged["families"] = families
+    if "sopt_families" in extra:
+        merged["sopt_families"] = [*base.get("sopt_families", []), *extra["sopt_families"]]
+    return merged
+
+
+def _parse_ncci(name: str, text: str) -> tuple[NcciEdit, ...]:
+    cols = ("column1", "column2", "effective", "deletion", "modifier_indicator", "source")
+    edits = []
+    for where, row in _csv_rows(name, text, cols):
+        indicator = (row["modifier_indicator"] or "").strip()
+        if indicator not in ("0", "1", "9"):
+            raise PackError(
+                name, f"{where}.modifier_indicator", f"must be 0, 1 or 9: {indicator!r}"
+            )
+        if not row["column1"] or not row["column2"]:
+            raise PackError(name, where, "column1 and column2 are required")
+        if not (row.get("source") or "").strip():
+            raise PackError(name, f"{where}.source", "every row cites a source")
+        edits.append(
+            NcciEdit(
+                column1=row["column1"].strip(),
+                column2=row["column2"].strip(),
+                effective=_date(row["effective"], name, f"{where}.effective"),
+                deletion=_opt_date(row["deletion"], name, f"{where}.deletion"),
+                modifier_indicator=indicator,
+                suggested_modifier=(row.get("suggested_modifier") or "").strip() or None,
+                source=row["source"].strip(),
+                confirmed=_bool(row.get("confirmed") or "false", name, f"{where}.confirmed"),
+            )
+        )
+    return tuple(edits)
+
+
+def _parse_mue(name: str, text: str) -> dict[str, MueLimit]:
+    limits: dict[str, MueLimit] = {}
+    for where, row in _csv_rows(name, text, ("code", "value", "mai", "effective", "source")):
+        try:
+            value, mai = int(row["value"]), int(row["mai"])
+        except ValueError:
+            raise PackError(name, where, "value and mai must be whole numbers") from None
+        if mai not in (1, 2, 3):
+            raise PackError(name, f"{where}.mai", f"must be 1, 2 or 3: {mai}")
+        if not (row.get("source") or "").strip():
+            raise PackError(name, f"{where}.source", "every row cites a source")
+        code = row["code"].strip()
+        limits[code] = MueLimit(
+            code=code,
+            value=value,
+            mai=mai,
+            effective=_date(row["effective"], name, f"{where}.effective"),
+            source=row["source"].strip(),
+            confirmed=_bool(row.get("confirmed") or "false", name, f"{where}.confirmed"),
+        )
+    return limits
+
+
+def _parse_regions(name: str, text: str) -> dict[str, frozenset[str]]:
+    regions: dict[str, frozenset[str]] = {}
+    for where, row in _csv_rows(name, text, ("prefix", "regions", "source")):
+        prefix = row["prefix"].replace(".", "").upper().strip()
+        if not prefix:
+            raise PackError(name, f"{where}.prefix", "empty")
+        regions[prefix] = frozenset(r for r in row["regions"].split(";") if r)
+    return regions
+
+
+def _parse_body_sites(
+    name: str, data: Mapping[str, Any]
+) -> tuple[dict[str, frozenset[str]], tuple[tuple[re.Pattern[str], frozenset[str]], ...]]:
+    codes = {
+        str(code): frozenset(_strings(regions, name, f"snomed.{code}"))
+        for code, regions in _get(data, "snomed", dict, name).items()
+    }
+    words = tuple(
+        (
+            re.compile(rf"\b{re.escape(str(word))}\b", re.IGNORECASE),
+            frozenset(_strings(regions, name, f"words.{word}")),
+        )
+        for word, regions in _get(data, "words", dict, name).items()
+    )
+    return codes, words
+
+
+def _index(edits: Iterable[NcciEdit]) -> dict[tuple[str, str], tuple[NcciEdit, ...]]:
+    index: dict[tuple[str, str], list[NcciEdit]] = {}
+    for edit in edits:
+        index.setdefault((edit.column1, edit.column2), []).append(edit)
+    return {k: tuple(v) for k, v in index.items()}
+
+
+def load_knowledge(
+    payer_settings_file: str | None = None,
+    edits_dir: str | None = None,
+    read_file: Callable[[str], str] | None = None,
+) -> Knowledge:
+    """Load and validate every pack. `edits_dir` holds imported ncci_ptp.csv / mue.csv."""
+    directory = Path(edits_dir) if edits_dir else None
+    source_data = _yaml("sources.yaml", _read_text("sources.yaml", None))
+    sources = _get(source_data, "sources", dict, "sources.yaml")
+    rules_data = _yaml("rules.yaml", _read_text("rules.yaml", None))
+    payer_data: Mapping[str, Any] = _yaml("payers.yaml", _read_text("payers.yaml", None))
+    if payer_settings_file:
+        reader = read_file or (lambda p: Path(p).read_text(encoding="utf-8"))
+        try:
+            extra_text = reader(payer_settings_file)
+        except OSError as exc:
+            raise PackError(payer_settings_file, "(file)", f"cannot read: {exc.strerror}") from None
+        payer_data = merge_payer_settings(payer_data, _yaml(payer_settings_file, extra_text))
+    ncci = _parse_ncci("ncci_ptp.csv", _read_text("ncci_ptp.csv", directory))
+    regions = _parse_regions("icd10_regions.csv", _read_text("icd10_regions.csv", None))
+    site_codes, site_words = _parse_body_sites(
+        "body_sites.yaml", _yaml("body_sites.yaml", _read_text("body_sites.yaml", None))
+    )
+    return Knowledge(
+        version=str(rules_data.get("version", "unversioned")),
+        rules=_parse_rules("rules.yaml", rules_data, sources),
+        codes=_parse_codes("codes.yaml", _yaml("codes.yaml", _read_text("codes.yaml", None))),
+        ncci=ncci,
+        mue=_parse_mue("mue.csv", _read_text("mue.csv", directory)),
+        regions=regions,
+        payers=_parse_payers("payers.yaml", payer_data),
+        sources=sources,
+        ncci_by_pair=_index(ncci),
+        region_prefix_lengths=tuple(sorted({len(p) for p in regions}, reverse=True)),
+        body_site_codes=site_codes,
+        body_site_words=site_words,
+    )
+
+
+@cache
+def default_knowledge() -> Knowledge:
+    """The packs as configured by the environment (TRACTION_PAYER_SETTINGS, TRACTION_EDITS_DIR)."""
+    return load_knowledge(
+        payer_settings_file=os.environ.get("TRACTION_PAYER_SETTINGS") or None,
+        edits_dir=os.environ.get("TRACTION_EDITS_DIR") or None,
+    )
