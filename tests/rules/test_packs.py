@@ -1,0 +1,103 @@
+"""Rule packs load validated: a bad pack fails naming the file and the key."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rules.engine import implemented_rule_ids
+from rules.packs import PackError, _parse_rules, load_knowledge
+from rules.payers import resolve_payer
+
+
+def test_shipped_packs_load_and_cite_sources(knowledge) -> None:
+    assert knowledge.rules and knowledge.ncci and knowledge.mue
+    assert all(spec.sources for spec in knowledge.rules.values())
+    assert all(edit.source for edit in knowledge.ncci)
+
+
+def test_every_built_check_reports_catalogued_ids(knowledge) -> None:
+    assert implemented_rule_ids() <= set(knowledge.rules)
+
+
+def _rules_doc(**override):
+    rule = {
+        "id": "X-1",
+        "severity": "error",
+        "scope": {"families": "all"},
+        "effective_from": "2020-01-01",
+        "summary": "short",
+        "explanation": "e",
+        "citation": "c",
+        "sources": ["CR10176"],
+        "confirmed": True,
+        **override,
+    }
+    return {"rules": [rule]}
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"severity": "fatal"}, "rules[X-1].severity"),
+        ({"scope": {"families": ["martian"]}}, "rules[X-1].scope.families"),
+        ({"summary": "x" * 120}, "rules[X-1].summary"),
+        ({"sources": ["NOPE"]}, "rules[X-1].sources"),
+        ({"effective_from": "soon"}, "rules[X-1].effective_from"),
+        ({"confirmed": "maybe"}, "rules[X-1].confirmed"),
+    ],
+)
+def test_bad_rule_entry_names_its_key(override, key) -> None:
+    with pytest.raises(PackError) as exc:
+        _parse_rules("rules.yaml", _rules_doc(**override), {"CR10176": {}})
+    assert exc.value.file == "rules.yaml" and exc.value.key == key
+
+
+def test_bad_imported_ncci_table_names_file_and_row(tmp_path: Path) -> None:
+    (tmp_path / "ncci_ptp.csv").write_text(
+        "column1,column2,effective,deletion,modifier_indicator,source\n"
+        "97012,97140,2020-10-01,,1,CMS\n97012,97530,2020-10-01,,7,CMS\n"
+    )
+    with pytest.raises(PackError, match=r"ncci_ptp.csv: row 3.modifier_indicator"):
+        load_knowledge(edits_dir=str(tmp_path))
+
+
+def test_sopt_hierarchy_picks_the_family(knowledge) -> None:
+    def family(code: str) -> str:
+        return resolve_payer(knowledge, [code]).family
+
+    assert family("1") == "medicare-part-b"
+    assert family("121") == "medicare-part-b"
+    assert family("111") == "medicare-advantage"
+    assert family("2") == "medicaid"
+    assert family("51") == "commercial"
+    assert family("6") == "commercial"
+    assert resolve_payer(knowledge, []).family == "other"
+
+
+def test_payer_specific_settings_only_within_their_family(knowledge) -> None:
+    uhc_ma = resolve_payer(knowledge, ["111"], ["87726"], ["UnitedHealthcare"])
+    assert uhc_ma.id == "medicare-advantage"
+    uhc = resolve_payer(knowledge, ["5"], ["87726"], [], on=date(2025, 1, 1))
+    assert uhc.id == "uhc-commercial" and uhc.flag("therapy_modifiers_required")
+    before = resolve_payer(knowledge, ["5"], ["87726"], [], on=date(2018, 1, 1))
+    assert before.id == "commercial"
+
+
+def test_operator_file_overrides_a_shipped_payer(tmp_path: Path) -> None:
+    extra = tmp_path / "p.yaml"
+    extra.write_text(
+        yaml.safe_dump({"payers": [{"id": "uhc-commercial", "settings": {"applies_ncci": False}}]})
+    )
+    knowledge = load_knowledge(payer_settings_file=str(extra))
+    uhc = resolve_payer(knowledge, ["5"], ["87726"], [])
+    assert uhc.id == "uhc-commercial"
+    assert uhc.flag("therapy_modifiers_required") and not uhc.flag("applies_ncci")
+
+
+def test_missing_operator_file_is_a_pack_error(tmp_path: Path) -> None:
+    with pytest.raises(PackError, match="cannot read"):
+        load_knowledge(payer_settings_file=str(tmp_path / "absent.yaml"))
