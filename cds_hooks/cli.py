@@ -162,7 +162,8 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 
     _knowledge()  # fail before binding a port when a pack is bad
     uvicorn.run(
-        "cds_hooks.main:app",
+        "cds_hooks.main:app_factory",
+        factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -2,31 +2,77 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
 
-from cds_hooks.discovery import router as discovery_router
-from rules.packs import default_knowledge
+from cds_hooks import discovery, feedback, hooks, operation, rule_pages
+from cds_hooks.feedback_store import FeedbackStore
+from cds_hooks.outcomes import install_handlers
+from cds_hooks.settings import Settings, get_settings
+from cds_hooks.state import AppState
+from plugin.claim_check import ClaimChecker
+from rules.packs import load_knowledge
+
+HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=20)
 
 
-def create_app() -> FastAPI:
-    default_knowledge()  # a bad rule pack fails at start-up, naming file and key
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # A bad rule pack or payer file fails here, at start-up, naming file and key.
+    knowledge = load_knowledge(payer_settings_file=settings.payer_settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = FeedbackStore(settings.database_url)
+        await store.create()
+        timeout = httpx.Timeout(settings.fhir_timeout_seconds)
+        async with httpx.AsyncClient(timeout=timeout, limits=HTTP_LIMITS) as client:
+            app.state.traction = AppState(settings, ClaimChecker(knowledge), store, client)
+            try:
+                yield
+            finally:
+                await store.close()
+
     app = FastAPI(
         title="Traction CDS",
         summary="CDS Hooks service that checks how CPT 97012 is billed on FHIR R4 Claims.",
         version="0.1.0",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
     )
-    app.include_router(discovery_router)
+    install_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    for module in (discovery, hooks, feedback, operation, rule_pages):
+        app.include_router(module.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
-    def readyz() -> dict[str, str]:
-        knowledge = default_knowledge()
-        return {"status": "ready", "rules": knowledge.version}
+    async def readyz() -> ORJSONResponse:
+        state: AppState = app.state.traction
+        database = await state.store.ping()
+        body = {
+            "status": "ready" if database else "not ready",
+            "rules": knowledge.version,
+            "database": "ok" if database else "unreachable",
+        }
+        return ORJSONResponse(body, status_code=200 if database else 503)
 
     return app
 
 
-app = create_app()
+def app_factory() -> FastAPI:
+    return create_app()

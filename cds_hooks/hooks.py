@@ -1,0 +1,201 @@
+"""`POST /cds-services/{id}`: validate the call, resolve the data, run the engine, answer cards."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import ORJSONResponse
+
+from cds_hooks.cards import CardContext, IssuedCard, claim_cards, order_cards, unit_system_actions
+from cds_hooks.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
+from cds_hooks.outcomes import OutcomeError, input_error
+from cds_hooks.settings import is_loopback
+from cds_hooks.state import AppState, StateDep
+from plugin.claim_check import ClaimInput
+from plugin.draft_orders import draft_service_requests, order_guidance
+from plugin.errors import InputError
+from plugin.fhir_validation import validate_resource
+from plugin.prefetch import HttpFhirReader, resolve_hook_data
+
+router = APIRouter(tags=["cds-hooks"])
+
+CONTEXT_FIELDS: dict[str, dict[str, type]] = {
+    "order-select": {"userId": str, "patientId": str, "selections": list, "draftOrders": dict},
+    "order-sign": {"userId": str, "patientId": str, "draftOrders": dict},
+    "encounter-discharge": {"userId": str, "patientId": str, "encounterId": str},
+}
+OPTIONAL_CONTEXT: dict[str, dict[str, type]] = {
+    "order-select": {"encounterId": str},
+    "order-sign": {"encounterId": str},
+    "encounter-discharge": {},
+}
+_INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    raw = await request.body()
+    if len(raw) > limit:
+        raise OutcomeError(413, f"request body over {limit} bytes", "too-costly")
+    if not raw:
+        raise OutcomeError(400, "empty body: expected a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise OutcomeError(400, f"body is not JSON: {exc}") from None
+
+
+def validate_hook_request(body: Any, service: dict[str, Any]) -> dict[str, Any]:
+    """The CDS Hooks 2.0 request rules for this service's hook; OutcomeError 400 otherwise."""
+    if not isinstance(body, dict):
+        raise OutcomeError(400, "body must be a JSON object")
+    hook = body.get("hook")
+    if hook != service["hook"]:
+        raise OutcomeError(
+            400,
+            f"hook must be {service['hook']!r} for this service, got {hook!r}",
+            expression="hook",
+        )
+    instance = body.get("hookInstance")
+    if not isinstance(instance, str) or not _INSTANCE.match(instance):
+        raise OutcomeError(400, "hookInstance must be a UUID string", expression="hookInstance")
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise OutcomeError(400, "context must be an object", expression="context")
+    for name, kind in CONTEXT_FIELDS[service["hook"]].items():
+        if not isinstance(context.get(name), kind):
+            raise OutcomeError(
+                400, f"context.{name} is required ({kind.__name__})", expression=f"context.{name}"
+            )
+    for name, kind in OPTIONAL_CONTEXT[service["hook"]].items():
+        if name in context and not isinstance(context[name], kind):
+            raise OutcomeError(
+                400, f"context.{name} must be a {kind.__name__}", expression=f"context.{name}"
+            )
+    draft = context.get("draftOrders")
+    if draft is not None and draft.get("resourceType") != "Bundle":
+        raise OutcomeError(
+            400, "context.draftOrders must be a Bundle", expression="context.draftOrders"
+        )
+    server = body.get("fhirServer")
+    if server is not None and (
+        not isinstance(server, str) or urlsplit(server).scheme not in ("http", "https")
+    ):
+        raise OutcomeError(400, "fhirServer must be an http(s) URL", expression="fhirServer")
+    auth = body.get("fhirAuthorization")
+    if auth is not None:
+        if server is None:
+            raise OutcomeError(
+                400, "fhirAuthorization requires fhirServer", expression="fhirAuthorization"
+            )
+        if not isinstance(auth, dict) or not isinstance(auth.get("access_token"), str):
+            raise OutcomeError(
+                400,
+                "fhirAuthorization.access_token is required",
+                expression="fhirAuthorization.access_token",
+            )
+        if str(auth.get("token_type", "")).lower() != "bearer":
+            raise OutcomeError(
+                400,
+                "fhirAuthorization.token_type must be Bearer",
+                expression="fhirAuthorization.token_type",
+            )
+    for key in ("prefetch", "extension"):
+        if body.get(key) is not None and not isinstance(body[key], dict):
+            raise OutcomeError(400, f"{key} must be an object", expression=key)
+    return body
+
+
+def configuration(body: dict[str, Any], service: dict[str, Any]) -> dict[str, Any]:
+    """Options the client set for this call (never required): defaults, then the request's."""
+    options = config_defaults(service)
+    given = (body.get("extension") or {}).get(CONFIG_EXTENSION)
+    if isinstance(given, dict):
+        for key, value in given.items():
+            if key in options and isinstance(value, type(options[key])):
+                options[key] = value
+    return options
+
+
+def _fhir_server_allowed(url: str, state: AppState) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return (
+        parts.scheme == "https"
+        or is_loopback(host)
+        or host in (state.settings.fhir_allowed_http_hosts)
+    )
+
+
+@router.post("/cds-services/{service_id}", response_class=ORJSONResponse)
+async def call_service(
+    service_id: str, request: Request, state: StateDep, background: BackgroundTasks
+) -> ORJSONResponse:
+    service = SERVICES_BY_ID.get(service_id)
+    if service is None:
+        raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
+    body = validate_hook_request(
+        await read_json_body(request, state.settings.max_body_bytes), service
+    )
+    context: dict[str, Any] = body["context"]
+    options = configuration(body, service)
+
+    reader = None
+    server = body.get("fhirServer")
+    if server:
+        if not _fhir_server_allowed(server, state):
+            raise OutcomeError(
+                400, "fhirServer must be https (or loopback / allowlisted)", expression="fhirServer"
+            )
+        token = (body.get("fhirAuthorization") or {}).get("access_token")
+        reader = HttpFhirReader(state.http, server, token)
+    data = await resolve_hook_data(
+        body.get("prefetch"),
+        service["prefetch"],
+        context,
+        reader,
+        state.settings.fhir_timeout_seconds,
+    )
+    for request_resource in draft_service_requests(context.get("draftOrders")):
+        data.index.add(request_resource)
+
+    checker = state.checker
+    guidance = order_guidance(context.get("draftOrders"), data.index, checker)
+    if "claims" in data.failed and not guidance:
+        raise OutcomeError(
+            412,
+            "the encounter's Claims could not be read (no prefetch and the "
+            "FHIR server did not answer)",
+            "not-found",
+        )
+
+    ctx = CardContext(state.settings.public_base_url, body["hookInstance"], service_id)
+    issued: list[IssuedCard] = []
+    cards: list[dict[str, Any]] = order_cards(guidance, ctx, issued)
+    system_actions: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for full_url, claim in data.claims:
+        reference = f"Claim/{claim.get('id')}" if claim.get("id") else (full_url or "Claim")
+        if reference in seen or not claim.get("item"):
+            continue
+        seen.add(reference)
+        try:
+            validate_resource(claim, f"prefetch {reference}")
+        except InputError as exc:
+            raise input_error(exc) from None
+        report = checker.check(ClaimInput(reference, claim, data.index))
+        if service["hook"] == "encounter-discharge" and options["auto-correct-units"]:
+            system_actions += unit_system_actions(report, claim, checker.knowledge.codes)
+        cards += claim_cards(report, claim, checker.knowledge.codes, ctx, issued)
+    cards = cards[: options["max-cards"]]
+    kept = {c["uuid"] for c in cards}
+    issued = [i for i in issued if i.card_id in kept]
+    if issued:
+        background.add_task(state.store.record_issued, service_id, body["hookInstance"], issued)
+    response: dict[str, Any] = {"cards": cards}
+    if system_actions:
+        response["systemActions"] = system_actions
+    return ORJSONResponse(response)

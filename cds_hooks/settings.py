@@ -1,0 +1,70 @@
+"""One typed Settings object, from TRACTION_* environment variables (DESIGN "Configuration")."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def json_or_path(value: Any) -> Any:
+    """A JSON list given inline, or the path of a file holding one."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if not text.startswith(("[", "{")):
+            text = Path(text).read_text(encoding="utf-8")
+        return json.loads(text)
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACTION_", extra="ignore")
+
+    public_base_url: str = "http://127.0.0.1:8000"
+    auth_mode: Literal["jwt", "off"] = "jwt"
+    trusted_issuers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
+    database_url: str = "sqlite+aiosqlite:///./var/traction-cds.db"
+    payer_settings: str | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    smart_clients: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
+    fhir_timeout_seconds: float = 2.0
+    fhir_allowed_http_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = 5_000_000
+
+    @field_validator("trusted_issuers", "smart_clients", mode="before")
+    @classmethod
+    def _json_or_path(cls, value: Any) -> Any:
+        return json_or_path(value)
+
+    @field_validator("cors_origins", "fhir_allowed_http_hosts", mode="before")
+    @classmethod
+    def _json_or_commas(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return json_or_path(value)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,208 @@
+"""Resolve what a hook call needs: prefetch first, then the EHR's FHIR server for what is missing.
+
+Every legal prefetch shape is handled: a key absent, `null`, an OperationOutcome value, a single
+resource, a searchset Bundle (paged: `next` links are followed). Missing data is fetched from
+`fhirServer` with the `fhirAuthorization` bearer token, concurrently, inside one time budget,
+with one retry on a timeout or a 5xx. The token goes to `fhirServer` only and is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from plugin.references import Resource, ResourceIndex
+
+MAX_PAGES = 5
+MAX_RESPONSE_BYTES = 5_000_000
+FHIR_JSON = "application/fhir+json"
+_TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+
+
+class FhirFetchError(Exception):
+    """A FHIR read that failed; the message never carries the token or response body."""
+
+
+class FhirReader(Protocol):
+    async def search(self, query: str) -> list[Resource]: ...
+
+
+@dataclass(slots=True)
+class HookData:
+    index: ResourceIndex = field(default_factory=ResourceIndex)
+    claims: list[tuple[str | None, Resource]] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)  # prefetch keys fetched from the FHIR server
+    failed: list[str] = field(default_factory=list)  # keys that could be had neither way
+
+
+def render_template(template: str, context: Mapping[str, Any], user_id: str | None) -> str | None:
+    """Fill `{{context.x}}` and `{{userPractitionerId}}`-style tokens; None when one is unknown."""
+    user_type, _, user_ref_id = (user_id or "").partition("/")
+    values = {
+        "userPractitionerId": user_ref_id if user_type == "Practitioner" else None,
+        "userPractitionerRoleId": user_ref_id if user_type == "PractitionerRole" else None,
+        "userPatientId": user_ref_id if user_type == "Patient" else None,
+        "userRelatedPersonId": user_ref_id if user_type == "RelatedPerson" else None,
+    }
+    missing = False
+
+    def fill(match: re.Match[str]) -> str:
+        nonlocal missing
+        name = match.group(1)
+        value: Any = (
+            context.get(name.removeprefix("context."))
+            if name.startswith("context.")
+            else values.get(name)
+        )
+        if not isinstance(value, str) or not value:
+            missing = True
+            return ""
+        return value
+
+    rendered = _TOKEN.sub(fill, template)
+    return None if missing else rendered
+
+
+def resources_of(value: Any) -> list[tuple[str | None, Resource]] | None:
+    """The resources in a prefetch value, or None when the value says "not available"."""
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("resourceType")
+    if kind == "OperationOutcome":
+        return None
+    if kind == "Bundle":
+        found: list[tuple[str | None, Resource]] = []
+        for entry in value.get("entry") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                resource = entry["resource"]
+                if resource.get("resourceType") == "OperationOutcome":
+                    continue
+                full_url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+                found.append((full_url, resource))
+        return found
+    return [(None, value)] if isinstance(kind, str) else None
+
+
+class HttpFhirReader:
+    """Reads from the EHR's FHIR server with its bearer token; never follows another origin."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        token: str | None,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        self.client = client
+        self.base_url = base_url.rstrip("/") + "/"
+        self.origin = urlsplit(self.base_url)[:2]
+        self.token = token
+        self.max_bytes = max_bytes
+
+    async def search(self, query: str) -> list[Resource]:
+        url: str | None = urljoin(self.base_url, query.lstrip("/"))
+        found: list[Resource] = []
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            body = await self._get(url)
+            resources = resources_of(body) or []
+            found.extend(r for _, r in resources)
+            url = self._next_link(body)
+        return found
+
+    def _next_link(self, body: Any) -> str | None:
+        if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+            return None
+        for link in body.get("link") or []:
+            if isinstance(link, dict) and link.get("relation") == "next":
+                target = urljoin(self.base_url, str(link.get("url", "")))
+                if urlsplit(target)[:2] == self.origin:
+                    return target
+        return None
+
+    async def _get(self, url: str) -> Any:
+        headers = {"Accept": FHIR_JSON}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        for attempt in (1, 2):
+            try:
+                response = await self.client.get(url, headers=headers, follow_redirects=False)
+            except httpx.TimeoutException:
+                if attempt == 2:
+                    raise FhirFetchError("FHIR server timed out") from None
+                continue
+            except httpx.HTTPError as exc:
+                raise FhirFetchError(f"FHIR server unreachable ({type(exc).__name__})") from None
+            if response.status_code >= 500 and attempt == 1:
+                continue
+            if response.status_code == 404:
+                return None
+            if response.status_code >= 300:
+                raise FhirFetchError(f"FHIR server answered {response.status_code}")
+            if len(response.content) > self.max_bytes:
+                raise FhirFetchError("FHIR response too large")
+            try:
+                return response.json()
+            except ValueError:
+                raise FhirFetchError("FHIR server sent something that is not JSON") from None
+        raise FhirFetchError("FHIR server failed twice")
+
+
+async def resolve_hook_data(
+    prefetch: Mapping[str, Any] | None,
+    templates: Mapping[str, str],
+    context: Mapping[str, Any],
+    reader: FhirReader | None,
+    budget_seconds: float = 2.0,
+) -> HookData:
+    """Prefetch values first; each template key that is missing is fetched, all at once."""
+    data = HookData()
+    prefetch = prefetch or {}
+    to_fetch: dict[str, str] = {}
+    for key, value in prefetch.items():
+        resources = resources_of(value)
+        if resources is not None:
+            _add(data, key, resources)
+    user_id = context.get("userId") if isinstance(context.get("userId"), str) else None
+    for key, template in templates.items():
+        if resources_of(prefetch.get(key)) is not None:
+            continue
+        query = render_template(template, context, user_id)
+        if query is None:
+            continue  # not applicable to this call (e.g. no encounterId)
+        if reader is None:
+            data.failed.append(key)
+        else:
+            to_fetch[key] = query
+    if to_fetch and reader is not None:
+        await _fetch_all(data, to_fetch, reader, budget_seconds)
+    return data
+
+
+async def _fetch_all(
+    data: HookData, queries: dict[str, str], reader: FhirReader, budget: float
+) -> None:
+    tasks = {key: asyncio.ensure_future(reader.search(q)) for key, q in queries.items()}
+    done, pending = await asyncio.wait(tasks.values(), timeout=budget)
+    for task in pending:
+        task.cancel()
+    for key, task in tasks.items():
+        if task in done and task.exception() is None:
+            data.fetched.append(key)
+            _add(data, key, [(None, r) for r in task.result()])
+        else:
+            data.failed.append(key)
+
+
+def _add(data: HookData, key: str, resources: list[tuple[str | None, Resource]]) -> None:
+    for full_url, resource in resources:
+        data.index.add(resource, full_url)
+        if resource.get("resourceType") == "Claim":
+            data.claims.append((full_url, resource))
