@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from cds_hooks.discovery import SERVICES_BY_ID
 from cds_hooks.feedback_store import FeedbackRecord
 from cds_hooks.hooks import read_json_body
-from cds_hooks.outcomes import OutcomeError
+from cds_hooks.outcomes import JsonResponse, OutcomeError
 from cds_hooks.state import StateDep
 
 router = APIRouter(tags=["cds-hooks"])
@@ -100,10 +99,10 @@ def _record(service_id: str, i: int, item: Any) -> FeedbackRecord:
     )
 
 
-@router.post("/cds-services/{service_id}/feedback", response_class=ORJSONResponse)
-async def post_feedback(service_id: str, request: Request, state: StateDep) -> ORJSONResponse:
+@router.post("/cds-services/{service_id}/feedback", response_class=JsonResponse)
+async def post_feedback(service_id: str, request: Request, state: StateDep) -> JsonResponse:
     if service_id not in SERVICES_BY_ID:
         raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
     records = parse_feedback(service_id, await read_json_body(request, 1_000_000))
     await state.store.record_feedback(records)
-    return ORJSONResponse({})
+    return JsonResponse({})

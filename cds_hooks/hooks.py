@@ -8,14 +8,13 @@ from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, BackgroundTasks, Request
-from fastapi.responses import ORJSONResponse
 
 from cds_hooks.cards import CardContext, IssuedCard, claim_cards, order_cards, unit_system_actions
 from cds_hooks.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
-from cds_hooks.outcomes import OutcomeError, input_error
+from cds_hooks.outcomes import JsonResponse, OutcomeError, input_error
 from cds_hooks.settings import is_loopback
 from cds_hooks.state import AppState, StateDep
-from plugin.claim_check import ClaimInput
+from plugin.claim_check import ClaimChecker, ClaimInput
 from plugin.draft_orders import draft_service_requests, order_guidance
 from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
@@ -130,10 +129,24 @@ def _fhir_server_allowed(url: str, state: AppState) -> bool:
     )
 
 
-@router.post("/cds-services/{service_id}", response_class=ORJSONResponse)
+def _claims_needed(service: dict[str, Any], context: dict[str, Any], checker: ClaimChecker) -> bool:
+    """Discharge is about the Claims; an order hook only when a therapy code is being ordered."""
+    if service["hook"] == "encounter-discharge":
+        return True
+    codes = checker.knowledge.codes
+    family = codes.timed | codes.untimed | codes.always_therapy
+    return any(
+        c.get("code") in family
+        for request in draft_service_requests(context.get("draftOrders"))
+        for c in (request.get("code") or {}).get("coding") or []
+        if isinstance(c, dict)
+    )
+
+
+@router.post("/cds-services/{service_id}", response_class=JsonResponse)
 async def call_service(
     service_id: str, request: Request, state: StateDep, background: BackgroundTasks
-) -> ORJSONResponse:
+) -> JsonResponse:
     service = SERVICES_BY_ID.get(service_id)
     if service is None:
         raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
@@ -164,7 +177,7 @@ async def call_service(
 
     checker = state.checker
     guidance = order_guidance(context.get("draftOrders"), data.index, checker)
-    if "claims" in data.failed and not guidance:
+    if "claims" in data.failed and not guidance and _claims_needed(service, context, checker):
         raise OutcomeError(
             412,
             "the encounter's Claims could not be read (no prefetch and the "
@@ -198,4 +211,4 @@ async def call_service(
     response: dict[str, Any] = {"cards": cards}
     if system_actions:
         response["systemActions"] = system_actions
-    return ORJSONResponse(response)
+    return JsonResponse(response)

@@ -8,11 +8,10 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
 
 from cds_hooks import discovery, feedback, hooks, operation, rule_pages
 from cds_hooks.feedback_store import FeedbackStore
-from cds_hooks.outcomes import install_handlers
+from cds_hooks.outcomes import JsonResponse, install_handlers
 from cds_hooks.settings import Settings, get_settings
 from cds_hooks.state import AppState
 from plugin.claim_check import ClaimChecker
@@ -43,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="CDS Hooks service that checks how CPT 97012 is billed on FHIR R4 Claims.",
         version="0.1.0",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonResponse,
     )
     install_handlers(app)
     if settings.cors_origins:
@@ -61,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["operations"])
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> JsonResponse:
         state: AppState = app.state.traction
         database = await state.store.ping()
         body = {
@@ -69,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "rules": knowledge.version,
             "database": "ok" if database else "unreachable",
         }
-        return ORJSONResponse(body, status_code=200 if database else 503)
+        return JsonResponse(body, status_code=200 if database else 503)
 
     return app
 

@@ -8,10 +8,9 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import ORJSONResponse
 
 from cds_hooks.hooks import read_json_body
-from cds_hooks.outcomes import FHIR_JSON, OutcomeError, input_error
+from cds_hooks.outcomes import FHIR_JSON, JsonResponse, OutcomeError, input_error
 from cds_hooks.state import StateDep
 from plugin.claim_check import ClaimReport
 from plugin.errors import InputError
@@ -66,7 +65,7 @@ def _claim_from_parameters(body: dict[str, Any]) -> Any:
 
 
 @router.post("/fhir/Claim/$check")
-async def check_claim(request: Request, state: StateDep) -> ORJSONResponse:
+async def check_claim(request: Request, state: StateDep) -> JsonResponse:
     body = await read_json_body(request, state.settings.max_body_bytes)
     if isinstance(body, dict) and body.get("resourceType") == "Parameters":
         body = _claim_from_parameters(body)
@@ -79,6 +78,6 @@ async def check_claim(request: Request, state: StateDep) -> ORJSONResponse:
         parameters.append({"name": "outcome", "resource": report_outcome(report)})
         parameters.append({"name": "correctedClaim", "resource": report.corrected_claim})
         parameters.append({"name": "clean", "valueBoolean": report.clean})
-    return ORJSONResponse(
+    return JsonResponse(
         {"resourceType": "Parameters", "parameter": parameters}, media_type=FHIR_JSON
     )
