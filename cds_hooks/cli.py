@@ -212,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_edits_commands(commands)
 
+    from cds_hooks.feedback_cli import add_feedback_commands
+
+    add_feedback_commands(commands)
+
     serve = commands.add_parser("serve", help="run the CDS Hooks service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
