@@ -7,7 +7,7 @@ import pytest
 
 from tests.cds_hooks.card_validator import response_problems
 from tests.cds_hooks.conftest import SIGN, hook_body, seed_bundle
-from tests.support.service import Service, live_service  # noqa: F401
+from tests.support.service import Service
 
 pytestmark = pytest.mark.e2e
 
