@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint unit bench clean
+.PHONY: install run test lint unit bench clean test-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ unit: $(STAMP)
 
 test: lint unit
 
+# Debian packages (postgresql, chromium, chromedriver, wrk), Node 22 and the loopback FHIR
+# server's npm packages for the e2e tests; needs root for apt, is quick when all is there.
+test-deps:
+	bash scripts/install-test-deps.sh
+
 bench: $(STAMP)
 	$(BIN)/python bench/bench_check.py
+	$(BIN)/python bench/bench_hooks.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -104,5 +104,6 @@ async def post_feedback(service_id: str, request: Request, state: StateDep) -> J
     if service_id not in SERVICES_BY_ID:
         raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
     records = parse_feedback(service_id, await read_json_body(request, 1_000_000))
+    await state.issued.flush()  # the cards this feedback answers are on record first
     await state.store.record_feedback(records)
     return JsonResponse({})

@@ -6,8 +6,11 @@ not stored (they may hold PHI); only whether one was given.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+logger = logging.getLogger("traction_cds.feedback")
 metadata = MetaData()
 
 issued_cards = Table(
@@ -131,6 +135,12 @@ class FeedbackStore:
     async def record_issued(
         self, service_id: str, hook_instance: str, cards: Iterable[Any]
     ) -> None:
+        await self.record_issued_many([((service_id, hook_instance), list(cards))])
+
+    async def record_issued_many(
+        self, calls: Sequence[tuple[tuple[str, str], Sequence[Any]]]
+    ) -> None:
+        now = datetime.now(UTC)
         rows = [
             {
                 "card_id": c.card_id,
@@ -139,8 +149,9 @@ class FeedbackStore:
                 "claim": c.claim[:200],
                 "rules": c.rules,
                 "suggestions": c.suggestions,
-                "issued_at": datetime.now(UTC),
+                "issued_at": now,
             }
+            for (service_id, hook_instance), cards in calls
             for c in cards
         ]
         if rows:
@@ -217,6 +228,56 @@ def _answered_rules(card: Any, answer: Any) -> list[str]:
         if picked:
             return list(dict.fromkeys(picked))
     return list(dict.fromkeys(card.rules))
+
+
+class IssuedCardLog:
+    """Issued cards are buffered and written in batches, off the hook's critical path.
+
+    Only the metadata feedback reports need (card → rules) is kept; losing the last second of
+    it in a crash costs report precision, never a clinician's answer, which is stored durably.
+    """
+
+    def __init__(self, store: FeedbackStore, interval: float = 1.0, max_batch: int = 500) -> None:
+        self.store = store
+        self.interval = interval
+        self.max_batch = max_batch
+        self._pending: list[tuple[str, str, Any]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def add(self, service_id: str, hook_instance: str, cards: Iterable[Any]) -> None:
+        self._pending.extend((service_id, hook_instance, c) for c in cards)
+        if len(self._pending) >= self.max_batch:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        by_call: dict[tuple[str, str], list[Any]] = {}
+        for service_id, hook_instance, card in pending:
+            by_call.setdefault((service_id, hook_instance), []).append(card)
+        rows = [(key, cards) for key, cards in by_call.items()]
+        if rows:
+            await self.store.record_issued_many(rows)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # a failed batch is dropped, never the service
+                logger.warning("issued-card batch not stored", exc_info=False)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
 
 
 @asynccontextmanager

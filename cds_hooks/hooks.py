@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 
 from cds_hooks.cards import CardContext, IssuedCard, claim_cards, order_cards, unit_system_actions
 from cds_hooks.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
@@ -144,9 +144,7 @@ def _claims_needed(service: dict[str, Any], context: dict[str, Any], checker: Cl
 
 
 @router.post("/cds-services/{service_id}", response_class=JsonResponse)
-async def call_service(
-    service_id: str, request: Request, state: StateDep, background: BackgroundTasks
-) -> JsonResponse:
+async def call_service(service_id: str, request: Request, state: StateDep) -> JsonResponse:
     service = SERVICES_BY_ID.get(service_id)
     if service is None:
         raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
@@ -207,7 +205,7 @@ async def call_service(
     kept = {c["uuid"] for c in cards}
     issued = [i for i in issued if i.card_id in kept]
     if issued:
-        background.add_task(state.store.record_issued, service_id, body["hookInstance"], issued)
+        state.issued.add(service_id, body["hookInstance"], issued)
     response: dict[str, Any] = {"cards": cards}
     if system_actions:
         response["systemActions"] = system_actions

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cds_hooks import discovery, feedback, hooks, operation, rule_pages
-from cds_hooks.feedback_store import FeedbackStore
+from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
 from cds_hooks.outcomes import JsonResponse, install_handlers
 from cds_hooks.settings import Settings, get_settings
 from cds_hooks.state import AppState
@@ -31,10 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.create()
         timeout = httpx.Timeout(settings.fhir_timeout_seconds)
         async with httpx.AsyncClient(timeout=timeout, limits=HTTP_LIMITS) as client:
-            app.state.traction = AppState(settings, ClaimChecker(knowledge), store, client)
+            issued = IssuedCardLog(store)
+            app.state.traction = AppState(settings, ClaimChecker(knowledge), store, client, issued)
+            issued.start()
             try:
                 yield
             finally:
+                await issued.stop()
                 await store.close()
 
     app = FastAPI(

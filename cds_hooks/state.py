@@ -8,7 +8,7 @@ from typing import Annotated
 import httpx
 from fastapi import Depends, Request
 
-from cds_hooks.feedback_store import FeedbackStore
+from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
 from cds_hooks.settings import Settings
 from plugin.claim_check import ClaimChecker
 
@@ -19,6 +19,7 @@ class AppState:
     checker: ClaimChecker
     store: FeedbackStore
     http: httpx.AsyncClient
+    issued: IssuedCardLog
 
 
 def get_state(request: Request) -> AppState:
