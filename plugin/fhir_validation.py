@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from plugin.errors import InputError
@@ -31,8 +34,35 @@ def fhir_path(resource_type: str, loc: Sequence[int | str]) -> str:
     return path
 
 
+_VALIDATED: OrderedDict[bytes, None] = OrderedDict()
+_VALIDATED_MAX = 4096
+
+
 def validate_resource(resource: Any, where: str | None = None) -> None:
-    """Raise InputError with the FHIR path of the first problems, or return quietly."""
+    """Raise InputError with the FHIR path of the first problems, or return quietly.
+
+    An EHR sends the same draft Claim on every hook call while it is being edited: content
+    already validated (by digest) is not validated again.
+    """
+    digest = _digest(resource)
+    if digest is not None and digest in _VALIDATED:
+        _VALIDATED.move_to_end(digest)
+        return
+    _validate(resource, where)
+    if digest is not None:
+        _VALIDATED[digest] = None
+        if len(_VALIDATED) > _VALIDATED_MAX:
+            _VALIDATED.popitem(last=False)
+
+
+def _digest(resource: Any) -> bytes | None:
+    try:
+        return hashlib.blake2b(orjson.dumps(resource), digest_size=16).digest()
+    except TypeError:
+        return None
+
+
+def _validate(resource: Any, where: str | None) -> None:
     if not isinstance(resource, dict):
         raise InputError("(resource)", "expected a JSON object", where)
     resource_type = resource.get("resourceType")
