@@ -160,7 +160,16 @@ def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     import uvicorn
 
+    from cds_hooks.settings import get_settings, is_loopback
+
     _knowledge()  # fail before binding a port when a pack is bad
+    settings = get_settings()
+    if settings.auth_mode == "off" and not is_loopback(args.host):
+        raise CliError(
+            f"TRACTION_AUTH_MODE=off is refused on {args.host}: it is only allowed bound to "
+            "loopback (--host 127.0.0.1). Configure TRACTION_TRUSTED_ISSUERS and use jwt.",
+            EXIT_CONFIG,
+        )
     uvicorn.run(
         "cds_hooks.main:app_factory",
         factory=True,

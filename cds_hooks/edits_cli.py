@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from typing import Any, TextIO
 
 EXIT_CLEAN = 0
 
 
 def cmd_edits_import(args: argparse.Namespace, out: TextIO) -> int:
-    from plugin.edit_tables import EditImportError, import_tables
-
     from cds_hooks.cli import CliError
+    from plugin.edit_tables import EditImportError, import_tables
 
     try:
         summary = import_tables(
@@ -19,6 +19,7 @@ def cmd_edits_import(args: argparse.Namespace, out: TextIO) -> int:
             mue_files=args.mue or [],
             out_dir=args.out,
             all_codes=args.all_codes,
+            imported_on=date.today(),
         )
     except EditImportError as exc:
         raise CliError(str(exc)) from None

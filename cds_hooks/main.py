@@ -6,14 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cds_hooks import discovery, feedback, hooks, operation, rule_pages
 from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
 from cds_hooks.outcomes import JsonResponse, install_handlers
+from cds_hooks.security import JwtVerifier
 from cds_hooks.settings import Settings, get_settings
-from cds_hooks.state import AppState
+from cds_hooks.state import AppState, require_caller
 from plugin.claim_check import ClaimChecker
 from rules.packs import load_knowledge
 
@@ -32,7 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout = httpx.Timeout(settings.fhir_timeout_seconds)
         async with httpx.AsyncClient(timeout=timeout, limits=HTTP_LIMITS) as client:
             issued = IssuedCardLog(store)
-            app.state.traction = AppState(settings, ClaimChecker(knowledge), store, client, issued)
+            verifier = JwtVerifier(settings.trusted_issuers, client)
+            app.state.traction = AppState(
+                settings, ClaimChecker(knowledge), store, client, issued, verifier
+            )
             issued.start()
             try:
                 yield
@@ -55,8 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    for module in (discovery, hooks, feedback, operation, rule_pages):
-        app.include_router(module.router)
+    guarded = [Depends(require_caller)]
+    for module in (discovery, hooks, feedback, operation):
+        app.include_router(module.router, dependencies=guarded)
+    app.include_router(rule_pages.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

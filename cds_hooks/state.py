@@ -9,6 +9,8 @@ import httpx
 from fastapi import Depends, Request
 
 from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
+from cds_hooks.outcomes import OutcomeError
+from cds_hooks.security import AuthError, JwtVerifier
 from cds_hooks.settings import Settings
 from plugin.claim_check import ClaimChecker
 
@@ -20,6 +22,7 @@ class AppState:
     store: FeedbackStore
     http: httpx.AsyncClient
     issued: IssuedCardLog
+    verifier: JwtVerifier
 
 
 def get_state(request: Request) -> AppState:
@@ -28,3 +31,31 @@ def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def require_caller(request: Request) -> dict[str, object] | None:
+    """Verify the caller's JWT (CDS Hooks 2.0) unless TRACTION_AUTH_MODE=off; 401 otherwise."""
+    state = get_state(request)
+    if state.settings.auth_mode == "off":
+        return None
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized("a Bearer JWT is required")
+    audience = state.settings.public_base_url + request.url.path
+    try:
+        claims = await state.verifier.verify(token.strip(), audience)
+    except AuthError as exc:
+        raise unauthorized(str(exc)) from None
+    request.state.tenant = claims.get("tenant")
+    return claims
+
+
+def unauthorized(reason: str) -> OutcomeError:
+    challenge = f'Bearer realm="traction-cds", error="invalid_token", error_description="{reason}"'
+    return OutcomeError(
+        401, f"unauthorized: {reason}", "login", headers={"WWW-Authenticate": challenge}
+    )
+
+
+CallerDep = Annotated[dict[str, object] | None, Depends(require_caller)]
