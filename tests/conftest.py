@@ -8,6 +8,9 @@ from plugin.claim_check import ClaimChecker, ClaimReport
 from rules.packs import Knowledge, load_knowledge
 from tests.builders import ClaimBuilder
 
+# Real loopback servers (fixtures `fhir_server`, `fresh_fhir`, `postgres_server`, `postgres_url`).
+pytest_plugins = ("tests.support.fhir_server", "tests.support.postgres")
+
 
 @pytest.fixture(scope="session")
 def knowledge() -> Knowledge:

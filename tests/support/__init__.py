@@ -1,0 +1,1 @@
+"""Test infrastructure: real processes on loopback (FHIR server, PostgreSQL) as pytest fixtures."""
