@@ -8,8 +8,16 @@ from fastapi.responses import Response
 
 app = FastAPI()
 CARD = orjson.dumps(
-    {"cards": [{"uuid": "4e0a3a1e-3283-4575-ab82-028d55fe2719", "summary": "fixed",
-                "indicator": "info", "source": {"label": "bare"}}]}
+    {
+        "cards": [
+            {
+                "uuid": "4e0a3a1e-3283-4575-ab82-028d55fe2719",
+                "summary": "fixed",
+                "indicator": "info",
+                "source": {"label": "bare"},
+            }
+        ]
+    }
 )
 
 

@@ -38,8 +38,13 @@ f:close()
 
 
 def start(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -54,16 +59,32 @@ def start(command: list[str], env: dict[str, str], url: str) -> subprocess.Popen
 def wrk(url: str, script: Path, connections: int) -> dict[str, float]:
     threads = "1" if connections == 1 else "2"
     out = subprocess.run(
-        ["wrk", "-t", threads, "-c", str(connections), "-d", f"{DURATION}s", "--latency",
-         "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            threads,
+            "-c",
+            str(connections),
+            "-d",
+            f"{DURATION}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}  # type: ignore[union-attr]
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    figures = {"rps": float(rps.group(1)) if rps else 0.0}
     for pct in ("50", "99"):
         match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)", out, re.M)
         if match:
             value, unit = float(match.group(1)), match.group(2)
-            figures[f"p{pct}"] = value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+            figures[f"p{pct}"] = (
+                value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+            )
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     figures["non2xx"] = float(errors.group(1)) if errors else 0.0
     return figures
@@ -77,33 +98,73 @@ def main() -> None:
     body.write_text(json.dumps(hook_body(claims_bundle=seed_bundle())))
     script = tmp / "post.lua"
     script.write_text(LUA.format(body=body))
-    env = {**os.environ, "TRACTION_AUTH_MODE": "off",
-           "TRACTION_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db"}
+    env = {
+        **os.environ,
+        "TRACTION_AUTH_MODE": "off",
+        "TRACTION_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
+    }
     ours_port, bare_port = free_port(), free_port()
     env["TRACTION_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ours_port}"
     python = sys.executable
     processes = [
-        start([python, "-m", "cds_hooks.cli", "serve", "--host", "127.0.0.1", "--port",
-               str(ours_port), "--workers", "2"], env, f"http://127.0.0.1:{ours_port}/healthz"),
-        start([python, "-m", "uvicorn", "bench.bare_app:app", "--host", "127.0.0.1", "--port",
-               str(bare_port), "--workers", "2", "--no-access-log", "--log-level", "warning"],
-              {**env, "PYTHONPATH": str(ROOT)}, f"http://127.0.0.1:{bare_port}/docs"),
+        start(
+            [
+                python,
+                "-m",
+                "cds_hooks.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ours_port),
+                "--workers",
+                "2",
+            ],
+            env,
+            f"http://127.0.0.1:{ours_port}/healthz",
+        ),
+        start(
+            [
+                python,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(bare_port),
+                "--workers",
+                "2",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            {**env, "PYTHONPATH": str(ROOT)},
+            f"http://127.0.0.1:{bare_port}/docs",
+        ),
     ]
     try:
-        check = httpx.post(f"http://127.0.0.1:{ours_port}/cds-services/{SERVICE}",
-                           content=body.read_bytes(), headers={"Content-Type": "application/json"})
+        check = httpx.post(
+            f"http://127.0.0.1:{ours_port}/cds-services/{SERVICE}",
+            content=body.read_bytes(),
+            headers={"Content-Type": "application/json"},
+        )
         cards = len(check.json()["cards"])
-        print(f"order-sign, seed claim with full prefetch ({body.stat().st_size} bytes), "
-              f"{cards} card(s); wrk {DURATION}s per run, service with 2 workers")
+        print(
+            f"order-sign, seed claim with full prefetch ({body.stat().st_size} bytes), "
+            f"{cards} card(s); wrk {DURATION}s per run, service with 2 workers"
+        )
         results = {}
         for name, port in (("traction-cds", ours_port), ("bare FastAPI", bare_port)):
             url = f"http://127.0.0.1:{port}/cds-services/{SERVICE}"
             one = wrk(url, script, 1)
             many = wrk(url, script, 16)
             results[name] = (one, many)
-            print(f"{name:<13} 1 conn: p50 {one['p50']:.2f} ms  p99 {one['p99']:.2f} ms  "
-                  f"({one['rps']:.0f} req/s) | 16 conn: {many['rps']:.0f} req/s, "
-                  f"p99 {many['p99']:.1f} ms, non-2xx {many['non2xx']:.0f}")
+            print(
+                f"{name:<13} 1 conn: p50 {one['p50']:.2f} ms  p99 {one['p99']:.2f} ms  "
+                f"({one['rps']:.0f} req/s) | 16 conn: {many['rps']:.0f} req/s, "
+                f"p99 {many['p99']:.1f} ms, non-2xx {many['non2xx']:.0f}"
+            )
         ratio = results["traction-cds"][1]["rps"] / results["bare FastAPI"][1]["rps"]
         print(f"ratio to the bare endpoint at 16 connections: {ratio:.2f}")
     finally:

@@ -7,10 +7,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request
 
 from cds_hooks.cards import CardContext, IssuedCard, claim_cards, order_cards, unit_system_actions
 from cds_hooks.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
+from cds_hooks.logs import logger
 from cds_hooks.outcomes import JsonResponse, OutcomeError, input_error
 from cds_hooks.settings import is_loopback
 from cds_hooks.state import AppState, StateDep
@@ -153,6 +155,11 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
     )
     context: dict[str, Any] = body["context"]
     options = configuration(body, service)
+    structlog.contextvars.bind_contextvars(
+        hook_instance=body["hookInstance"],
+        service=service_id,
+        tenant=getattr(request.state, "tenant", None),
+    )
 
     reader = None
     server = body.get("fhirServer")
@@ -206,6 +213,17 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
     issued = [i for i in issued if i.card_id in kept]
     if issued:
         state.issued.add(service_id, body["hookInstance"], issued)
+    logger.info(
+        "hook answered",
+        hook=service["hook"],
+        claims=len(seen),
+        orders=len(guidance),
+        cards=len(cards),
+        system_actions=len(system_actions),
+        rules=sorted({rule for card in issued for rule in card.rules}),
+        fhir_fetched=sorted(data.fetched),
+        fhir_failed=sorted(data.failed),
+    )
     response: dict[str, Any] = {"cards": cards}
     if system_actions:
         response["systemActions"] = system_actions

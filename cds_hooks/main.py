@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from cds_hooks import discovery, feedback, hooks, operation, rule_pages
 from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
+from cds_hooks.logs import configure_logging, log_requests
 from cds_hooks.outcomes import JsonResponse, install_handlers
 from cds_hooks.security import JwtVerifier
 from cds_hooks.settings import Settings, get_settings
@@ -23,6 +24,7 @@ HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=20)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging()
     # A bad rule pack or payer file fails here, at start-up, naming file and key.
     knowledge = load_knowledge(payer_settings_file=settings.payer_settings)
 
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_response_class=JsonResponse,
     )
     install_handlers(app)
+    app.middleware("http")(log_requests)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -121,11 +121,14 @@ class BillingModelBuilder:
             if isinstance(item, dict)
         )
         dos = min((ln.date for ln in lines if ln.date), default=default_date)
+        # Payer settings are read as of Claim.created: corrections never change it, so a
+        # corrected claim is read under the same payer profile as the original.
+        payer_date = _date(claim.get("created")) or dos
         ytd = next((v for code, v, _ in info.values() if code == THERAPY_YTD), None)
         return BillingClaim(
             id=reference or claim_reference(claim),
             lines=lines,
-            payer=self._payer(claim, index, dos),
+            payer=self._payer(claim, index, payer_date),
             diagnoses=tuple(diagnoses.values()),
             therapy_ytd_pt_slp=ytd,
         )
