@@ -131,6 +131,11 @@ def _fhir_server_allowed(url: str, state: AppState) -> bool:
     )
 
 
+def _codings(concept: Any) -> list[dict[str, Any]]:
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return [c for c in codings or [] if isinstance(c, dict)] if isinstance(codings, list) else []
+
+
 def _claims_needed(service: dict[str, Any], context: dict[str, Any], checker: ClaimChecker) -> bool:
     """Discharge is about the Claims; an order hook only when a therapy code is being ordered."""
     if service["hook"] == "encounter-discharge":
@@ -140,8 +145,7 @@ def _claims_needed(service: dict[str, Any], context: dict[str, Any], checker: Cl
     return any(
         c.get("code") in family
         for request in draft_service_requests(context.get("draftOrders"))
-        for c in (request.get("code") or {}).get("coding") or []
-        if isinstance(c, dict)
+        for c in _codings(request.get("code"))
     )
 
 
@@ -177,7 +181,11 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
         reader,
         state.settings.fhir_timeout_seconds,
     )
-    for request_resource in draft_service_requests(context.get("draftOrders")):
+    for position, request_resource in enumerate(draft_service_requests(context.get("draftOrders"))):
+        try:
+            validate_resource(request_resource, f"context.draftOrders ServiceRequest {position}")
+        except InputError as exc:
+            raise input_error(exc) from None
         data.index.add(request_resource)
 
     checker = state.checker

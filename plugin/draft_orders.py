@@ -58,20 +58,32 @@ def _order_codes(request: Resource, code_systems: frozenset[str]) -> list[str]:
     concept: dict[str, Any] = found if isinstance(found, dict) else {}
     codes = [
         str(c.get("code"))
-        for c in concept.get("coding") or []
+        for c in _list(concept.get("coding"))
         if isinstance(c, dict) and c.get("system") in code_systems and c.get("code")
     ]
-    for ext in concept.get("extension") or []:
+    for ext in _list(concept.get("extension")):
         if isinstance(ext, dict) and ext.get("url") == BILLING_OPTIONS:
-            value = ext.get("valueCodeableConcept") or {}
-            codes += [str(c.get("code")) for c in value.get("coding") or [] if c.get("code")]
+            value = _dict(ext.get("valueCodeableConcept"))
+            codes += [
+                str(c.get("code"))
+                for c in _list(value.get("coding"))
+                if isinstance(c, dict) and c.get("code")
+            ]
     return codes
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def draft_service_requests(draft_orders: Any) -> Iterator[Resource]:
     if not isinstance(draft_orders, dict):
         return
-    for entry in draft_orders.get("entry") or []:
+    for entry in _list(draft_orders.get("entry")):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict) and resource.get("resourceType") == "ServiceRequest":
             yield resource
@@ -80,8 +92,8 @@ def draft_service_requests(draft_orders: Any) -> Iterator[Resource]:
 def _order_text(request: Resource) -> str:
     code = request.get("code")
     texts = [code.get("text") if isinstance(code, dict) else None]
-    texts += [n.get("text") for n in request.get("note") or [] if isinstance(n, dict)]
-    texts += [d.get("text") for d in request.get("orderDetail") or [] if isinstance(d, dict)]
+    texts += [n.get("text") for n in _list(request.get("note")) if isinstance(n, dict)]
+    texts += [d.get("text") for d in _list(request.get("orderDetail")) if isinstance(d, dict)]
     texts.append(request.get("patientInstruction"))
     return " ".join(t for t in texts if isinstance(t, str) and t)
 
@@ -118,13 +130,13 @@ def _draft_claim(orders: list[tuple[Resource, str | None]], index: ResourceIndex
     items = []
     for sequence, (request, code) in enumerate(orders, start=1):
         pointers = []
-        for reason in request.get("reasonCode") or []:
-            for coding in (reason or {}).get("coding") or []:
+        for reason in _list(request.get("reasonCode")):
+            for coding in _list(_dict(reason).get("coding")):
                 if isinstance(coding, dict) and coding.get("code"):
                     key = str(coding["code"])
                     pointers.append(diagnoses.setdefault(key, len(diagnoses) + 1))
-        quantity = (request.get("quantityQuantity") or {}).get("value")
-        period = request.get("occurrencePeriod") or {}
+        quantity = _dict(request.get("quantityQuantity")).get("value")
+        period = _dict(request.get("occurrencePeriod"))
         when = request.get("occurrenceDateTime") or period.get("start") or request.get("authoredOn")
         item: dict[str, Any] = {
             "sequence": sequence,
