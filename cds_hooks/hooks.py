@@ -38,9 +38,18 @@ _INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 async def read_json_body(request: Request, limit: int) -> Any:
-    raw = await request.body()
-    if len(raw) > limit:
+    """The JSON body, refused with 413 as soon as it passes `limit` bytes (never buffered whole)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
         raise OutcomeError(413, f"request body over {limit} bytes", "too-costly")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise OutcomeError(413, f"request body over {limit} bytes", "too-costly")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw:
         raise OutcomeError(400, "empty body: expected a JSON object")
     try:
