@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint unit bench clean test-deps
+.PHONY: install run test lint unit bench clean test-deps lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 unit: $(STAMP)
 	$(BIN)/pytest
@@ -35,9 +36,16 @@ test: lint unit
 test-deps:
 	bash scripts/install-test-deps.sh
 
+# The image's dependency lock (exact versions + hashes, every platform); run it after editing
+# [project] dependencies in pyproject.toml, and commit requirements.lock.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
+	  --python-version 3.11 --custom-compile-command "make lock" -o requirements.lock
+
 bench: $(STAMP)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_hooks.py
+	$(BIN)/python bench/bench_scan.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -10,6 +10,7 @@ Exit codes (documented in README):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -160,6 +161,7 @@ def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     import uvicorn
 
+    from cds_hooks.metrics_dir import multiprocess_dir
     from cds_hooks.settings import get_settings, is_loopback
 
     _knowledge()  # fail before binding a port when a pack is bad
@@ -170,15 +172,19 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             "loopback (--host 127.0.0.1). Configure TRACTION_TRUSTED_ISSUERS and use jwt.",
             EXIT_CONFIG,
         )
-    uvicorn.run(
-        "cds_hooks.main:app_factory",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level="info",
-        access_log=False,
-    )
+    # Before the workers start, so each one's metrics land in the folder a scrape sums.
+    with multiprocess_dir():
+        uvicorn.run(
+            "cds_hooks.main:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+            access_log=False,
+            # On SIGTERM: stop accepting, let in-flight calls finish (at most this long), exit.
+            timeout_graceful_shutdown=args.graceful_timeout,
+        )
     return EXIT_CLEAN
 
 
@@ -225,10 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_feedback_commands(commands)
 
+    from cds_hooks.scan_cli import add_scan_commands
+
+    add_scan_commands(commands)
+
     serve = commands.add_parser("serve", help="run the CDS Hooks service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=os.environ.get("TRACTION_GRACEFUL_TIMEOUT_SECONDS", "25"),
+        metavar="SECONDS",
+        help="on SIGTERM, how long in-flight requests may take to finish "
+        "(default: $TRACTION_GRACEFUL_TIMEOUT_SECONDS or 25)",
+    )
     serve.set_defaults(run=cmd_serve)
     return parser
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from cds_hooks import metrics
 from cds_hooks.discovery import SERVICES_BY_ID
 from cds_hooks.feedback_store import FeedbackRecord
 from cds_hooks.hooks import read_json_body
@@ -106,4 +107,5 @@ async def post_feedback(service_id: str, request: Request, state: StateDep) -> J
     records = parse_feedback(service_id, await read_json_body(request, 1_000_000))
     await state.issued.flush()  # the cards this feedback answers are on record first
     await state.store.record_feedback(records)
+    metrics.observe_feedback(service_id, (r.outcome for r in records))
     return JsonResponse({})

@@ -10,6 +10,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request
 
+from cds_hooks import metrics
 from cds_hooks.cards import CardContext, IssuedCard, claim_cards, order_cards, unit_system_actions
 from cds_hooks.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
 from cds_hooks.logs import logger
@@ -189,6 +190,7 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
         context,
         reader,
         state.settings.fhir_timeout_seconds,
+        on_fetch=metrics.observe_fhir_fetch,
     )
     for position, request_resource in enumerate(draft_service_requests(context.get("draftOrders"))):
         try:
@@ -221,7 +223,9 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
             validate_resource(claim, f"prefetch {reference}")
         except InputError as exc:
             raise input_error(exc) from None
-        report = checker.check(ClaimInput(reference, claim, data.index))
+        report = metrics.observe_findings(
+            service_id, checker.check(ClaimInput(reference, claim, data.index)), checker.knowledge
+        )
         if service["hook"] == "encounter-discharge" and options["auto-correct-units"]:
             system_actions += unit_system_actions(report, claim, checker.knowledge.codes)
         cards += claim_cards(report, claim, checker.knowledge.codes, ctx, issued)

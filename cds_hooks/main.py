@@ -9,7 +9,7 @@ import httpx
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cds_hooks import discovery, feedback, hooks, operation, rule_pages
+from cds_hooks import discovery, feedback, hooks, metrics, operation, review_app, rule_pages
 from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
 from cds_hooks.logs import configure_logging, log_requests
 from cds_hooks.outcomes import JsonResponse, install_handlers
@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging()
     # A bad rule pack or payer file fails here, at start-up, naming file and key.
-    knowledge = load_knowledge(payer_settings_file=settings.payer_settings)
+    knowledge = load_knowledge(
+        payer_settings_file=settings.payer_settings, edits_dir=settings.edits_dir or None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 await issued.stop()
                 await store.close()
+                metrics.process_exiting()
 
     app = FastAPI(
         title="Traction CDS",
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     app.middleware("http")(log_requests)
+    app.add_middleware(metrics.MetricsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -66,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (discovery, hooks, feedback, operation):
         app.include_router(module.router, dependencies=guarded)
     app.include_router(rule_pages.router)
+    app.include_router(metrics.router)
+    app.include_router(review_app.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

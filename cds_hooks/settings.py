@@ -32,11 +32,13 @@ class Settings(BaseSettings):
     trusted_issuers: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
     database_url: str = "sqlite+aiosqlite:///./var/traction-cds.db"
     payer_settings: str | None = None
+    edits_dir: str | None = None  # imported ncci_ptp.csv / mue.csv (`edits import`)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     smart_clients: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
     fhir_timeout_seconds: float = 2.0
     fhir_allowed_http_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = 5_000_000
+    metrics_token: str | None = None  # when set, /metrics wants it as a Bearer token
 
     @field_validator("trusted_issuers", "smart_clients", mode="before")
     @classmethod

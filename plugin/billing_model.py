@@ -45,9 +45,20 @@ def _codings(concept: Any) -> Iterator[dict[str, Any]]:
 def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[str, str | None]:
     """(code, system) of the first coding in `systems` (any system when None), else ("", None)."""
     fallback: tuple[str, str | None] = ("", None)
-    for coding in _codings(concept):
-        code = str(coding["code"]).strip()
-        system = coding.get("system") if isinstance(coding.get("system"), str) else None
+    # Inlined `_codings`: this runs for every code, modifier and POS of every bulk-scanned line.
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
+        return fallback
+    for coding in codings:
+        if not isinstance(coding, dict):
+            continue
+        code = coding.get("code")
+        if not isinstance(code, (str, int)):
+            continue
+        code = str(code).strip()
+        system = coding.get("system")
+        if not isinstance(system, str):
+            system = None
         if systems is None or system in systems:
             return code, system
         if not fallback[0]:
@@ -214,13 +225,10 @@ class BillingModelBuilder:
                 found = self._taxonomy(_dict(qualification).get("code"))
                 if found:
                     return found
-            ref = unref(provider)
-            for role in index.of_type("PractitionerRole"):
-                target = index.resolve(role.get("practitioner"))
-                if target is resource or (ref and unref(role.get("practitioner")) == ref):
-                    found = self._role_taxonomy(role)
-                    if found:
-                        return found
+            for role in index.practitioner_roles(resource, unref(provider)):
+                found = self._role_taxonomy(role)
+                if found:
+                    return found
         return None
 
     def _role_taxonomy(self, role: Resource) -> str | None:

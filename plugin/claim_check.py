@@ -13,12 +13,13 @@ from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
 from rules.corrections import apply_fixes
-from rules.engine import is_clean, run_checks
+from rules.engine import finding_order, is_clean, run_checks
 from rules.findings import Finding
 from rules.model import BillingClaim
 from rules.packs import Knowledge
 
 MAX_BUNDLE_ENTRIES = 10_000
+MAX_ROUNDS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +111,42 @@ class ClaimChecker:
         self.knowledge = knowledge
         self.builder = BillingModelBuilder(knowledge)
 
-    def check(self, claim_input: ClaimInput, as_of: date | None = None) -> ClaimReport:
-        billing = self.builder.build(claim_input.claim, claim_input.index, claim_input.reference)
-        findings = tuple(run_checks(billing, self.knowledge, as_of))
-        corrected = apply_fixes(claim_input.claim, findings, self.knowledge.codes)
-        return ClaimReport(claim_input.reference, billing, findings, corrected)
+    def check(
+        self, claim_input: ClaimInput, as_of: date | None = None, corrected_claim: bool = True
+    ) -> ClaimReport:
+        """Findings and the corrected Claim, iterated until the corrected Claim re-checks clean.
+
+        One fix can reveal the next (a diagnosis pointer added to a line tells the NCCI check
+        which region it treats): the findings a re-check of the corrected Claim still has are
+        added, and the fixes applied again to the original, for up to `MAX_ROUNDS` rounds.
+
+        `corrected_claim=False` (the bulk scan without `--corrected`): the same findings, but
+        when no fix is automatic the Claim is not copied and `corrected_claim` is the input.
+        """
+        claim, index, reference = claim_input.claim, claim_input.index, claim_input.reference
+        billing = self.builder.build(claim, index, reference)
+        findings = run_checks(billing, self.knowledge, as_of)
+        if not corrected_claim and not any(f.fix.automatic for f in findings):
+            return ClaimReport(reference, billing, tuple(findings), claim)
+        corrected = apply_fixes(claim, findings, self.knowledge.codes)
+        for _ in range(MAX_ROUNDS - 1):
+            if not any(f.fix.automatic for f in findings) or not corrected.get("item"):
+                break
+            known = {(f.rule, f.line, f.fix) for f in findings}
+            again = run_checks(
+                self.builder.build(corrected, index, reference), self.knowledge, as_of
+            )
+            revealed = [
+                f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known
+            ]
+            if not revealed:
+                break
+            # A revealed fix replaces what the same rule said of the same line before.
+            replaced = {(f.rule, f.line) for f in revealed}
+            kept = [f for f in findings if (f.rule, f.line) not in replaced]
+            findings = sorted([*kept, *revealed], key=finding_order)
+            corrected = apply_fixes(claim, findings, self.knowledge.codes)
+        return ClaimReport(reference, billing, tuple(findings), corrected)
 
     def check_document(
         self, document: Any, as_of: date | None = None, validate: bool = True

@@ -4,15 +4,17 @@ Every legal prefetch shape is handled: a key absent, `null`, an OperationOutcome
 resource, a searchset Bundle (paged: `next` links are followed). Missing data is fetched from
 `fhirServer` with the `fhirAuthorization` bearer token, concurrently, inside one time budget,
 with one retry on a timeout or a 5xx. The token goes to `fhirServer` only and is never logged.
+An optional observer hears each fallback read's key, outcome and duration (for metrics), and
+nothing else: no URL, no query, no body.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -25,8 +27,22 @@ FHIR_JSON = "application/fhir+json"
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 
 
+FetchOutcome = Literal["ok", "timeout", "http_error", "unreachable", "invalid", "budget", "error"]
+FETCH_OUTCOMES: tuple[FetchOutcome, ...] = get_args(FetchOutcome)
+
+
 class FhirFetchError(Exception):
     """A FHIR read that failed; the message never carries the token or response body."""
+
+    def __init__(self, message: str, reason: FetchOutcome = "http_error") -> None:
+        super().__init__(message)
+        self.reason: FetchOutcome = reason
+
+
+class FetchObserver(Protocol):
+    """Told once per prefetch key read from the FHIR server: how it ended and how long it took."""
+
+    def __call__(self, key: str, outcome: FetchOutcome, seconds: float) -> None: ...
 
 
 class FhirReader(Protocol):
@@ -136,22 +152,26 @@ class HttpFhirReader:
                 response = await self.client.get(url, headers=headers, follow_redirects=False)
             except httpx.TimeoutException:
                 if attempt == 2:
-                    raise FhirFetchError("FHIR server timed out") from None
+                    raise FhirFetchError("FHIR server timed out", "timeout") from None
                 continue
             except httpx.HTTPError as exc:
-                raise FhirFetchError(f"FHIR server unreachable ({type(exc).__name__})") from None
+                raise FhirFetchError(
+                    f"FHIR server unreachable ({type(exc).__name__})", "unreachable"
+                ) from None
             if response.status_code >= 500 and attempt == 1:
                 continue
             if response.status_code == 404:
                 return None
             if response.status_code >= 300:
-                raise FhirFetchError(f"FHIR server answered {response.status_code}")
+                raise FhirFetchError(f"FHIR server answered {response.status_code}", "http_error")
             if len(response.content) > self.max_bytes:
-                raise FhirFetchError("FHIR response too large")
+                raise FhirFetchError("FHIR response too large", "invalid")
             try:
                 return response.json()
             except ValueError:
-                raise FhirFetchError("FHIR server sent something that is not JSON") from None
+                raise FhirFetchError(
+                    "FHIR server sent something that is not JSON", "invalid"
+                ) from None
         raise FhirFetchError("FHIR server failed twice")
 
 
@@ -161,6 +181,7 @@ async def resolve_hook_data(
     context: Mapping[str, Any],
     reader: FhirReader | None,
     budget_seconds: float = 2.0,
+    on_fetch: FetchObserver | None = None,
 ) -> HookData:
     """Prefetch values first; each template key that is missing is fetched, all at once."""
     data = HookData()
@@ -182,14 +203,23 @@ async def resolve_hook_data(
         else:
             to_fetch[key] = query
     if to_fetch and reader is not None:
-        await _fetch_all(data, to_fetch, reader, budget_seconds)
+        await _fetch_all(data, to_fetch, reader, budget_seconds, on_fetch)
     return data
 
 
 async def _fetch_all(
-    data: HookData, queries: dict[str, str], reader: FhirReader, budget: float
+    data: HookData,
+    queries: dict[str, str],
+    reader: FhirReader,
+    budget: float,
+    on_fetch: FetchObserver | None = None,
 ) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    finished: dict[str, float] = {}
     tasks = {key: asyncio.ensure_future(reader.search(q)) for key, q in queries.items()}
+    for key, task in tasks.items():
+        task.add_done_callback(_stopwatch(finished, key, loop))
     done, pending = await asyncio.wait(tasks.values(), timeout=budget)
     for task in pending:
         task.cancel()
@@ -199,6 +229,25 @@ async def _fetch_all(
             _add(data, key, [(None, r) for r in task.result()])
         else:
             data.failed.append(key)
+        if on_fetch is not None:
+            outcome = _outcome(task) if task in done else "budget"
+            on_fetch(key, outcome, finished.get(key, loop.time()) - started)
+
+
+def _stopwatch(
+    finished: dict[str, float], key: str, loop: asyncio.AbstractEventLoop
+) -> Callable[[asyncio.Future[list[Resource]]], None]:
+    def stop(_: asyncio.Future[list[Resource]]) -> None:
+        finished.setdefault(key, loop.time())
+
+    return stop
+
+
+def _outcome(task: asyncio.Future[list[Resource]]) -> FetchOutcome:
+    exc = task.exception()
+    if exc is None:
+        return "ok"
+    return exc.reason if isinstance(exc, FhirFetchError) else "error"
 
 
 def _add(data: HookData, key: str, resources: list[tuple[str | None, Resource]]) -> None:

@@ -30,6 +30,7 @@ class ResourceIndex:
     def __init__(self, resources: Iterable[tuple[str | None, Resource]] = ()) -> None:
         self._by_key: dict[str, Resource] = {}
         self._by_type: dict[str, list[Resource]] = {}
+        self._roles: tuple[dict[int, list[int]], dict[str, list[int]]] | None = None
         for full_url, resource in resources:
             self.add(resource, full_url)
 
@@ -38,6 +39,7 @@ class ResourceIndex:
         if not isinstance(kind, str):
             return
         self._by_type.setdefault(kind, []).append(resource)
+        self._roles = None
         rid = resource.get("id")
         if isinstance(rid, str | int):
             self._by_key.setdefault(f"{kind}/{rid}", resource)
@@ -64,3 +66,25 @@ class ResourceIndex:
 
     def of_type(self, kind: str) -> Iterator[Resource]:
         return iter(self._by_type.get(kind, ()))
+
+    def practitioner_roles(self, practitioner: Resource, reference: str | None) -> list[Resource]:
+        """PractitionerRoles whose `practitioner` resolves to `practitioner` or reads `reference`,
+        in index order; looked up, not scanned, so a bulk export's thousands of roles cost
+        nothing per claim."""
+        if self._roles is None:
+            by_target: dict[int, list[int]] = {}
+            by_ref: dict[str, list[int]] = {}
+            for position, role in enumerate(self._by_type.get("PractitionerRole", ())):
+                target = self.resolve(role.get("practitioner"))
+                if target is not None:
+                    by_target.setdefault(id(target), []).append(position)
+                ref = unref(role.get("practitioner"))
+                if ref:
+                    by_ref.setdefault(ref, []).append(position)
+            self._roles = (by_target, by_ref)
+        by_target, by_ref = self._roles
+        hits = set(by_target.get(id(practitioner), ()))
+        if reference:
+            hits.update(by_ref.get(reference, ()))
+        roles = self._by_type.get("PractitionerRole", [])
+        return [roles[i] for i in sorted(hits)]

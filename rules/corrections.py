@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from rules.findings import Finding, FixAction
 from rules.packs import CodeFacts
 
@@ -19,7 +21,7 @@ _ORDER[FixAction.REMOVE_LINE] = len(_ORDER)
 
 def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> Json:
     """The corrected Claim: every automatic fix applied, `review` fixes left to a person."""
-    corrected = copy.deepcopy(claim)
+    corrected = _deep_copy(claim)
     fixes = sorted(
         (f for f in findings if f.fix.automatic),
         key=lambda f: _ORDER[f.fix.action],
@@ -31,6 +33,7 @@ def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> J
             continue
         _apply(corrected, item, finding, codes, removed)
     if removed:
+        _merge_removed_lines(corrected, removed, codes)
         corrected["item"] = [
             it for it in corrected.get("item", []) if it.get("sequence") not in removed
         ]
@@ -39,6 +42,53 @@ def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> J
     ):
         _retotal(corrected)
     return corrected
+
+
+def _deep_copy(claim: Json) -> Json:
+    """orjson round trip (~5x faster than copy.deepcopy); deepcopy for what JSON can't hold."""
+    try:
+        copied: Json = orjson.loads(orjson.dumps(claim))
+    except TypeError:  # e.g. an integer beyond 64 bits
+        copied = copy.deepcopy(claim)
+    return copied
+
+
+def _merge_removed_lines(claim: Json, removed: set[int], codes: CodeFacts) -> None:
+    """A removed timed line merges into the line kept for the same code and day: that line
+    takes over its minutes (informationSequence, procedureSequence) and its diagnoses (up to
+    the four pointers a line carries), so what the merged service treated survives."""
+    items = [it for it in claim.get("item") or [] if isinstance(it, dict)]
+    gone = [it for it in items if isinstance(it.get("sequence"), int) and it["sequence"] in removed]
+    kept = [it for it in items if all(it is not g for g in gone)]
+    for item in gone:
+        key = _code_and_day(item)
+        if key is None or key[0] not in codes.timed:
+            continue
+        target = next((it for it in kept if _code_and_day(it) == key), None)
+        if target is None:
+            continue
+        for name in ("informationSequence", "procedureSequence", "diagnosisSequence"):
+            theirs, ours = item.get(name), target.get(name)
+            if not isinstance(theirs, list) or not isinstance(ours, list | None):
+                continue
+            ours = list(ours or [])
+            merged = ours + [s for s in theirs if s not in ours]
+            target[name] = merged[:_MAX_POINTERS] if name == "diagnosisSequence" else merged
+
+
+_MAX_POINTERS = 4  # 837P SV107: up to four diagnosis pointers per line
+
+
+def _code_and_day(item: Json) -> tuple[str, str] | None:
+    concept = item.get("productOrService")
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    first = codings[0] if isinstance(codings, list) and codings else None
+    code = first.get("code") if isinstance(first, dict) else None
+    period = item.get("servicedPeriod")
+    day = item.get("servicedDate") or (period.get("start") if isinstance(period, dict) else None)
+    if not isinstance(code, str) or not isinstance(day, str):
+        return None
+    return code.strip().upper(), day[:10]
 
 
 def _item(claim: Json, sequence: int | None) -> Json | None:
@@ -73,9 +123,7 @@ def _apply(
         if fix.quantity is not None:
             _set_quantity(item, fix.quantity)
     elif action is FixAction.ADD_DIAGNOSIS_POINTER and fix.pointer is not None:
-        pointers = item.setdefault("diagnosisSequence", [])
-        if fix.pointer not in pointers:
-            pointers.append(fix.pointer)
+        _add_diagnosis_pointer(claim, item, fix.pointer)
     elif action is FixAction.REPLACE_DIAGNOSIS and fix.diagnosis and fix.replacement:
         _replace_diagnosis(claim, fix.diagnosis, fix.replacement)
     elif action is FixAction.ADD_POS and fix.pos:
@@ -87,7 +135,9 @@ def modifier_codes(item: Json) -> list[str]:
     return [
         str(coding.get("code"))
         for concept in item.get("modifier") or []
+        if isinstance(concept, dict)
         for coding in (concept.get("coding") or [])[:1]
+        if isinstance(coding, dict)
     ]
 
 
@@ -95,14 +145,19 @@ def _add_modifier(item: Json, modifier: str, codes: CodeFacts) -> None:
     if modifier in modifier_codes(item):
         return
     coding = {"system": codes.modifier_system(modifier), "code": modifier}
-    item.setdefault("modifier", []).append({"coding": [coding]})
+    concepts = item.get("modifier")
+    if not isinstance(concepts, list):
+        concepts = item["modifier"] = []
+    concepts.append({"coding": [coding]})
 
 
 def _remove_modifier(item: Json, modifier: str) -> None:
     kept = [
         concept
         for concept in item.get("modifier") or []
-        if not any(c.get("code") == modifier for c in concept.get("coding") or [])
+        if not any(
+            str(c.get("code", "")).strip().upper() == modifier for c in concept.get("coding") or []
+        )
     ]
     if kept:
         item["modifier"] = kept
@@ -129,10 +184,22 @@ def _replace_code(item: Json, code: str, codes: CodeFacts) -> None:
     concept.pop("text", None)
 
 
+def _add_diagnosis_pointer(claim: Json, item: Json, pointer: int) -> None:
+    """Point the line to `pointer`. Pointers to no Claim.diagnosis (dangling) are dropped:
+    the new pointer replaces them rather than joining them."""
+    known = {d.get("sequence") for d in claim.get("diagnosis") or [] if isinstance(d, dict)}
+    current = item.get("diagnosisSequence")
+    pointers = [p for p in current if p in known] if isinstance(current, list) else []
+    if pointer not in pointers:
+        pointers.append(pointer)
+    item["diagnosisSequence"] = pointers
+
+
 def _replace_diagnosis(claim: Json, old: str, new: str) -> None:
     for diagnosis in claim.get("diagnosis") or []:
-        for coding in (diagnosis.get("diagnosisCodeableConcept") or {}).get("coding") or []:
-            if coding.get("code") == old:
+        concept = diagnosis.get("diagnosisCodeableConcept") if isinstance(diagnosis, dict) else None
+        for coding in (concept if isinstance(concept, dict) else {}).get("coding") or []:
+            if isinstance(coding, dict) and str(coding.get("code", "")).strip().upper() == old:
                 coding["code"] = new
                 coding.pop("display", None)
 

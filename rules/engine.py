@@ -66,10 +66,12 @@ class RuleContext:
         message: str | None = None,
         severity: Severity | None = None,
     ) -> Finding | None:
-        """A finding for `rule_id`, or None when the rule is not in force for this claim."""
+        """A finding for `rule_id`, or None when the rule is not in force for this claim/line."""
         if rule_id not in self.selected:
             return None
         spec = self.knowledge.rules[rule_id]
+        if line is not None and not spec.in_force(self.date_for(line)):
+            return None
         return Finding(
             rule=rule_id,
             severity=severity or spec.severity,
@@ -84,12 +86,14 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def select_rules(knowledge: Knowledge, claim: BillingClaim, as_of: date | None) -> frozenset[str]:
-    on = as_of or claim.date_of_service
+    """Rules for the payer in force on some date of the claim; `finding` checks each line's date."""
+    dates: list[date | None] = [as_of] if as_of else [ln.date for ln in claim.lines if ln.date]
+    dates = list(dict.fromkeys(dates)) or [None]
     family, settings = claim.payer.family, claim.payer.settings
     return frozenset(
         spec.id
         for spec in knowledge.rules.values()
-        if spec.in_force(on) and spec.applies_to(family, settings)
+        if any(spec.in_force(on) for on in dates) and spec.applies_to(family, settings)
     )
 
 
@@ -105,10 +109,13 @@ def run_checks(
         for finding in _present(registered.function(claim, ctx)):
             key = (finding.rule, finding.line, finding.fix)
             found.setdefault(key, finding)
-    return sorted(
-        found.values(),
-        key=lambda f: (f.line if f.line is not None else -1, _SEVERITY_ORDER[f.severity], f.rule),
-    )
+    return sorted(found.values(), key=finding_order)
+
+
+def finding_order(finding: Finding) -> tuple[int, int, str]:
+    """By line (claim-level first), then severity, then rule id."""
+    line = finding.line if finding.line is not None else -1
+    return (line, _SEVERITY_ORDER[finding.severity], finding.rule)
 
 
 def _present(findings: Iterable[Finding | None]) -> Iterator[Finding]:

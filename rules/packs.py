@@ -11,7 +11,7 @@ import io
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from rules.icd10cm import CodeChange, CodeSet, PackageCodeSet, dotted, is_code_shaped
 from rules.model import Discipline, Severity
 
 DATA_PACKAGE = "rules.data"
@@ -102,6 +103,24 @@ class MueLimit:
 
 
 @dataclass(frozen=True, slots=True)
+class TextClue:
+    """Words on a line that say the service is another code (T97012-MANUAL, T97012-DECOMP)."""
+
+    replacement: str
+    patterns: tuple[re.Pattern[str], ...]
+    negation: re.Pattern[str] | None = None
+    noncovered_families: frozenset[str] = frozenset()
+
+    def found_in(self, text: str) -> bool:
+        """A pattern matches and no negation word stands right before it ("not manual")."""
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                if self.negation is None or not self.negation.search(text[: match.start()]):
+                    return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
 class CodeFacts:
     cpt_systems: frozenset[str]
     hcpcs_systems: frozenset[str]
@@ -120,6 +139,18 @@ class CodeFacts:
     cpt_modifier_pattern: re.Pattern[str]
     taxonomy_disciplines: Mapping[str, Discipline]
     discipline_therapy_modifier: Mapping[Discipline, str]
+    medicare_chiropractor_covered: frozenset[str] = frozenset()
+    physical_medicine_range: tuple[str, str] = ("", "")
+    pos_suggestions: tuple[str, ...] = ()
+    assistant_modifiers: Mapping[Discipline, str] = field(default_factory=dict)
+    manual_traction: TextClue | None = None
+    decompression: TextClue | None = None
+    medicare_replacements: Mapping[str, str] = field(default_factory=dict)
+
+    def is_physical_medicine(self, code: str) -> bool:
+        """A CPT code inside the Physical Medicine and Rehabilitation section (97001-97799)."""
+        first, last = self.physical_medicine_range
+        return len(code) == len(first) and code.isdigit() and first <= code <= last
 
     @property
     def cpt_system(self) -> str:
@@ -133,6 +164,48 @@ class CodeFacts:
     def modifier_system(self, modifier: str) -> str:
         """The code system a modifier is written in when we add it to a claim."""
         return self.cpt_system if self.cpt_modifier_pattern.match(modifier) else self.hcpcs_system
+
+
+@dataclass(frozen=True, slots=True)
+class ModifierEntry:
+    """One CPT or HCPCS Level II modifier a claim line may carry."""
+
+    code: str
+    kind: str  # "cpt" | "hcpcs"
+    description: str
+    source: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TherapyThreshold:
+    """A yearly Medicare therapy amount: `kx` (KX threshold) or `targeted_review` ($3,000)."""
+
+    year: int
+    kind: str
+    amount: float
+    source: str
+    confirmed: bool
+
+
+THRESHOLD_KINDS = ("kx", "targeted_review")
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisGroupEntry:
+    """One ICD-10-CM prefix (dotted, "M50.1" = M50.1 and everything below it) in a named group."""
+
+    group: str
+    prefix: str
+    label: str
+    source: str
+    confirmed: bool
+
+    def contains(self, icd10: str) -> bool:
+        return dotted(icd10).startswith(self.prefix)
+
+
+DX_GROUPS_REQUIRED = ("traction_cervical", "traction_lumbar", "traction_contraindication")
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +243,31 @@ class Knowledge:
     region_prefix_lengths: tuple[int, ...] = ()
     body_site_codes: Mapping[str, frozenset[str]] = field(default_factory=dict)
     body_site_words: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()
+    modifiers: Mapping[str, ModifierEntry] = field(default_factory=dict)
+    therapy_thresholds: Mapping[tuple[str, int], TherapyThreshold] = field(default_factory=dict)
+    dx_groups: Mapping[str, tuple[DiagnosisGroupEntry, ...]] = field(default_factory=dict)
+    icd10_changes: Mapping[str, tuple[CodeChange, ...]] = field(default_factory=dict)
+    icd10_release: CodeSet | None = None
+    _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def dx_group_entry(self, group: str, icd10: str) -> DiagnosisGroupEntry | None:
+        """The longest prefix of `group` that contains the ICD-10-CM code, or None."""
+        key = (group, icd10)
+        if key in self._dx_group_memo:  # hot in bulk scans; the groups never change once loaded
+            return self._dx_group_memo[key]
+        hits = [e for e in self.dx_groups.get(group, ()) if e.contains(icd10)]
+        found = max(hits, key=lambda e: len(e.prefix)) if hits else None
+        self._dx_group_memo[key] = found
+        return found
+
+    def in_dx_group(self, icd10: str, *groups: str) -> bool:
+        return any(self.dx_group_entry(group, icd10) is not None for group in groups)
+
+    def therapy_threshold(self, kind: str, year: int) -> TherapyThreshold | None:
+        """The PT+SLP amount of `kind` for a calendar year, None when the year is not listed."""
+        return self.therapy_thresholds.get((kind, year))
 
     def ncci_edits(self, column1: str, column2: str) -> tuple[NcciEdit, ...]:
         return self.ncci_by_pair.get((column1, column2), ())
@@ -366,12 +464,77 @@ def _parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
             for d, m in per_discipline.items()
         },
     )
+    pm_range = _get(data, "physical_medicine_range", dict, name)
+    first = _get(pm_range, "first", str, name, "physical_medicine_range")
+    last = _get(pm_range, "last", str, name, "physical_medicine_range")
+    if not (len(first) == len(last) and first.isdigit() and last.isdigit() and first <= last):
+        raise PackError(name, "physical_medicine_range", f"not a CPT range: {first}-{last}")
+    pos = _strings(
+        _get(data, "place_of_service_suggestions", dict, name).get("codes"),
+        name,
+        "place_of_service_suggestions.codes",
+    )
+    if not pos:
+        raise PackError(name, "place_of_service_suggestions.codes", "needs at least one code")
+    facts = replace(
+        facts,
+        medicare_chiropractor_covered=code_list("medicare_chiropractor_covered"),
+        physical_medicine_range=(first, last),
+        pos_suggestions=pos,
+        assistant_modifiers={
+            discipline(d, f"assistant_modifiers.{d}"): str(m)
+            for d, m in _get(data, "assistant_modifiers", dict, name).items()
+        },
+    )
+    facts = _parse_text_clues(name, data, facts)
     overlap = facts.timed & facts.untimed
     if overlap:
         raise PackError(name, "timed.codes", f"also listed as untimed: {sorted(overlap)}")
     if not any(s.startswith("http:") for s in facts.hcpcs_systems):
         raise PackError(name, "code_systems.hcpcs", "needs the canonical http:// system")
     return facts
+
+
+def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
+    """The manual-traction and decompression word lists, and Medicare's code replacements."""
+    words = _strings(data.get("negation_words", []), name, "negation_words")
+    negation = (
+        re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\W*$", re.IGNORECASE)
+        if words
+        else None
+    )
+
+    def clue(key: str) -> TextClue:
+        block = _get(data, key, dict, name)
+        patterns = []
+        for i, text in enumerate(_strings(block.get("patterns"), name, f"{key}.patterns")):
+            try:
+                patterns.append(re.compile(text, re.IGNORECASE))
+            except re.error as exc:
+                raise PackError(name, f"{key}.patterns[{i}]", str(exc)) from None
+        families = frozenset(
+            _strings(block.get("noncovered_families", []), name, f"{key}.noncovered_families")
+        )
+        unknown = families - set(FAMILIES)
+        if unknown:
+            raise PackError(name, f"{key}.noncovered_families", f"unknown {sorted(unknown)}")
+        return TextClue(
+            replacement=_get(block, "replacement", str, name, key),
+            patterns=tuple(patterns),
+            negation=negation,
+            noncovered_families=families,
+        )
+
+    replacements = {
+        str(code): _get(row, "code", str, name, f"medicare_code_replacements.{code}")
+        for code, row in _get(data, "medicare_code_replacements", dict, name).items()
+    }
+    return replace(
+        facts,
+        manual_traction=clue("manual_traction_words"),
+        decompression=clue("decompression_words"),
+        medicare_replacements=replacements,
+    )
 
 
 def _parse_payers(name: str, data: Mapping[str, Any]) -> PayerSettings:
@@ -494,6 +657,127 @@ def _parse_mue(name: str, text: str) -> dict[str, MueLimit]:
     return limits
 
 
+def _row_sources(name: str, where: str, row: Mapping[str, str], known: Mapping[str, Any]) -> str:
+    """The row's `source` (keys joined by ";"), each key known to sources.yaml."""
+    source = (row.get("source") or "").strip()
+    if not source:
+        raise PackError(name, f"{where}.source", "every row cites a source")
+    for key in source.split(";"):
+        if key.strip() not in known:
+            raise PackError(name, f"{where}.source", f"unknown source key {key.strip()!r}")
+    return source
+
+
+def _parse_modifiers(
+    name: str, text: str, known_sources: Mapping[str, Any]
+) -> dict[str, ModifierEntry]:
+    modifiers: dict[str, ModifierEntry] = {}
+    for where, row in _csv_rows(name, text, ("code", "kind", "description", "source")):
+        code = (row["code"] or "").strip()
+        if not re.fullmatch(r"[0-9A-Z]{2}", code):
+            raise PackError(name, f"{where}.code", f"not 2 uppercase alphanumerics: {code!r}")
+        if code in modifiers:
+            raise PackError(name, f"{where}.code", f"duplicate modifier {code}")
+        kind = (row["kind"] or "").strip()
+        if kind not in ("cpt", "hcpcs"):
+            raise PackError(name, f"{where}.kind", f"must be cpt or hcpcs: {kind!r}")
+        modifiers[code] = ModifierEntry(
+            code=code,
+            kind=kind,
+            description=(row["description"] or "").strip(),
+            source=_row_sources(name, where, row, known_sources),
+            confirmed=_bool(row.get("confirmed") or "false", name, f"{where}.confirmed"),
+        )
+    return modifiers
+
+
+def _parse_thresholds(
+    name: str, text: str, known_sources: Mapping[str, Any]
+) -> dict[tuple[str, int], TherapyThreshold]:
+    thresholds: dict[tuple[str, int], TherapyThreshold] = {}
+    for where, row in _csv_rows(name, text, ("year", "kind", "amount", "source", "confirmed")):
+        kind = (row["kind"] or "").strip()
+        if kind not in THRESHOLD_KINDS:
+            raise PackError(name, f"{where}.kind", f"must be one of {THRESHOLD_KINDS}: {kind!r}")
+        try:
+            year, amount = int(row["year"]), float(row["amount"])
+        except (TypeError, ValueError):
+            raise PackError(name, where, "year must be a whole number, amount a number") from None
+        if amount <= 0:
+            raise PackError(name, f"{where}.amount", f"must be positive: {amount}")
+        if (kind, year) in thresholds:
+            raise PackError(name, where, f"duplicate {kind} row for {year}")
+        thresholds[(kind, year)] = TherapyThreshold(
+            year=year,
+            kind=kind,
+            amount=amount,
+            source=_row_sources(name, where, row, known_sources),
+            confirmed=_bool(row["confirmed"], name, f"{where}.confirmed"),
+        )
+    return thresholds
+
+
+def _parse_dx_groups(
+    name: str, text: str, known_sources: Mapping[str, Any]
+) -> dict[str, tuple[DiagnosisGroupEntry, ...]]:
+    groups: dict[str, list[DiagnosisGroupEntry]] = {}
+    for where, row in _csv_rows(name, text, ("group", "prefix", "source", "confirmed")):
+        group = (row["group"] or "").strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", group):
+            raise PackError(name, f"{where}.group", f"not a lower_snake name: {group!r}")
+        prefix = dotted(row["prefix"] or "")
+        if not is_code_shaped(prefix):
+            raise PackError(name, f"{where}.prefix", f"not an ICD-10-CM code or prefix: {prefix!r}")
+        if any(e.prefix == prefix for e in groups.get(group, ())):
+            raise PackError(name, f"{where}.prefix", f"duplicate {prefix} in {group}")
+        groups.setdefault(group, []).append(
+            DiagnosisGroupEntry(
+                group=group,
+                prefix=prefix,
+                label=(row.get("label") or "").strip(),
+                source=_row_sources(name, where, row, known_sources),
+                confirmed=_bool(row["confirmed"], name, f"{where}.confirmed"),
+            )
+        )
+    missing = [g for g in DX_GROUPS_REQUIRED if g not in groups]
+    if missing:
+        raise PackError(name, "group", f"missing groups {missing}")
+    return {g: tuple(entries) for g, entries in groups.items()}
+
+
+def _parse_icd10_changes(
+    name: str, text: str, known_sources: Mapping[str, Any]
+) -> dict[str, tuple[CodeChange, ...]]:
+    """Dated ICD-10-CM windows: a code is billable from valid_from through valid_to."""
+    cols = ("code", "valid_from", "valid_to", "replacements", "source", "confirmed")
+    changes: dict[str, list[CodeChange]] = {}
+    for where, row in _csv_rows(name, text, cols):
+        code = dotted(row["code"] or "")
+        if not is_code_shaped(code):
+            raise PackError(name, f"{where}.code", f"not an ICD-10-CM code: {code!r}")
+        valid_from = _opt_date(row["valid_from"], name, f"{where}.valid_from")
+        valid_to = _opt_date(row["valid_to"], name, f"{where}.valid_to")
+        if valid_from is None and valid_to is None:
+            raise PackError(name, where, "valid_from or valid_to is required")
+        if valid_from and valid_to and valid_to < valid_from:
+            raise PackError(name, f"{where}.valid_to", "before valid_from")
+        replacements = tuple(dotted(r) for r in (row["replacements"] or "").split(";") if r.strip())
+        bad = [r for r in replacements if not is_code_shaped(r)]
+        if bad:
+            raise PackError(name, f"{where}.replacements", f"not ICD-10-CM codes: {bad}")
+        changes.setdefault(code, []).append(
+            CodeChange(
+                code=code,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                replacements=replacements,
+                source=_row_sources(name, where, row, known_sources),
+                confirmed=_bool(row["confirmed"], name, f"{where}.confirmed"),
+            )
+        )
+    return {code: tuple(windows) for code, windows in changes.items()}
+
+
 def _parse_regions(name: str, text: str) -> dict[str, frozenset[str]]:
     regions: dict[str, frozenset[str]] = {}
     for where, row in _csv_rows(name, text, ("prefix", "regions", "source")):
@@ -564,6 +848,15 @@ def load_knowledge(
         region_prefix_lengths=tuple(sorted({len(p) for p in regions}, reverse=True)),
         body_site_codes=site_codes,
         body_site_words=site_words,
+        modifiers=_parse_modifiers("modifiers.csv", _read_text("modifiers.csv", None), sources),
+        therapy_thresholds=_parse_thresholds(
+            "kx_thresholds.csv", _read_text("kx_thresholds.csv", None), sources
+        ),
+        dx_groups=_parse_dx_groups("dx_groups.csv", _read_text("dx_groups.csv", None), sources),
+        icd10_changes=_parse_icd10_changes(
+            "icd10_changes.csv", _read_text("icd10_changes.csv", None), sources
+        ),
+        icd10_release=PackageCodeSet(),
     )
 
 

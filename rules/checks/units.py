@@ -57,6 +57,10 @@ def whole_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
             if allowed is None:
                 method = str(claim.payer.settings.get("timed_units_method", "cms"))
                 allowed = timed_units_by_line(day_lines, codes.timed, method) or {}
+                if 0 in allowed.values():
+                    # A timed line that earns no unit would be removed, and its minutes with it:
+                    # the pooled allocation would no longer hold, so a person decides.
+                    allowed = {}
             yield ctx.finding(
                 "CLAIM-QTY-INVALID",
                 line,

@@ -1,0 +1,100 @@
+"""Chiropractors and Medicare: spinal manipulation is the only benefit; anything else takes GY."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rules.engine import RuleContext, check
+from rules.findings import Finding, Fix
+from rules.model import BillingClaim, ClaimLine, Discipline
+from rules.packs import CodeFacts
+
+EXCLUDED = "GY"
+ABN_ON_FILE = "GA"
+ACTIVE_TREATMENT = "AT"
+
+
+def by_chiropractor(line: ClaimLine) -> bool:
+    """Every known performer of the line is a doctor of chiropractic."""
+    return line.disciplines == {Discipline.CHIROPRACTOR}
+
+
+def statutorily_excluded(line: ClaimLine, codes: CodeFacts) -> bool:
+    """A chiropractor's service other than spinal manipulation (42 CFR 410.21(b))."""
+    return (
+        bool(line.code)
+        and by_chiropractor(line)
+        and line.code not in codes.medicare_chiropractor_covered
+    )
+
+
+@check("MCR-CHIRO-GY")
+def chiropractor_excluded_service(
+    claim: BillingClaim, ctx: RuleContext
+) -> Iterator[Finding | None]:
+    """Medicare pays a DC only for 98940-98942; everything else is excluded and carries GY."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        if not statutorily_excluded(line, codes) or line.has_modifier(EXCLUDED):
+            continue
+        denials = [m for m in dict.fromkeys(line.modifiers) if m in codes.abn_modifiers]
+        if len(denials) == 1:
+            fix = Fix.replace_modifier(denials[0], EXCLUDED)
+            how = f"replace {denials[0]} with GY"
+        else:
+            fix = Fix.add_modifier(EXCLUDED)
+            how = "append GY" + (" (keep GP)" if line.has_modifier("GP") else "")
+        yield ctx.finding(
+            "MCR-CHIRO-GY",
+            line,
+            fix,
+            f"{line.code} by a chiropractor is statutorily excluded by Medicare: {how}; the "
+            "patient is liable (optional GX with a voluntary ABN).",
+        )
+
+
+@check("MCR-CHIRO-AT")
+def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Medicare covers manipulation only as active/corrective treatment, shown by AT."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        if line.code not in codes.medicare_chiropractor_covered:
+            continue
+        if line.has_modifier(ACTIVE_TREATMENT, *codes.abn_modifiers):
+            continue
+        yield ctx.finding(
+            "MCR-CHIRO-AT",
+            line,
+            Fix.add_modifier(ACTIVE_TREATMENT, (ABN_ON_FILE,)),
+            f"{line.code} has no AT: add AT if the manipulation is active/corrective; "
+            "maintenance care is not covered (ABN on file: GA).",
+        )
+
+
+@check("ABN-MOD-CONFLICT")
+def one_liability_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """GA, GY and GZ state different liabilities: a line carries one of them."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        present = [m for m in dict.fromkeys(line.modifiers) if m in codes.abn_modifiers]
+        if len(present) < 2:
+            continue
+        listed = "+".join(present)
+        if statutorily_excluded(line, codes):
+            for modifier in present:
+                if modifier != EXCLUDED:
+                    yield ctx.finding(
+                        "ABN-MOD-CONFLICT",
+                        line,
+                        Fix.remove_modifier(modifier),
+                        f"{line.code} carries {listed}: a chiropractor's {line.code} is "
+                        f"statutorily excluded, keep GY and remove {modifier}.",
+                    )
+        else:
+            yield ctx.finding(
+                "ABN-MOD-CONFLICT",
+                line,
+                Fix.review(tuple(present)),
+                f"{line.code} carries {listed}: keep one (GA with an ABN on file, GZ without, "
+                "GY only if excluded by statute).",
+            )

@@ -1,0 +1,32 @@
+"""Place of service: every professional line says where it was furnished."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rules.engine import RuleContext, check
+from rules.findings import Finding, Fix
+from rules.model import BillingClaim
+
+
+@check("POS-MISSING")
+def place_of_service_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """A line without a POS is rejected; the claim's other lines usually tell which one."""
+    suggestions = ctx.knowledge.codes.pos_suggestions
+    elsewhere = {line.pos for line in claim.lines if line.pos}
+    if len(elsewhere) == 1:
+        (pos,) = elsewhere
+        why = "as on the claim's other lines"
+    else:
+        pos = suggestions[0]
+        why = "office assumed"
+    alternatives = tuple(p for p in suggestions if p != pos)
+    for line in claim.lines:
+        if line.pos:
+            continue
+        yield ctx.finding(
+            "POS-MISSING",
+            line,
+            Fix.add_pos(pos, alternatives),
+            f"{line.code} has no place of service: add POS {pos} ({why}).",
+        )

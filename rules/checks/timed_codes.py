@@ -1,0 +1,286 @@
+"""Timed codes and the 8-minute rule: the day's timed minutes fix its units, one line per code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from math import ceil
+
+from rules.engine import RuleContext, check
+from rules.findings import Finding, Fix, FixAction
+from rules.model import BillingClaim, ClaimLine
+from rules.service_days import by_date
+from rules.timed import allocate_units, allocate_units_per_code, units_for_minutes
+
+EIGHT_MINUTES = "TIMED-8MIN-UNITS"
+UNDER_EIGHT = "TIMED-UNDER-8"
+ONE_LINE = "TIMED-ONE-LINE"
+UNITS_INVALID = "CLAIM-QTY-INVALID"
+CMS_METHOD = "cms"
+
+
+def whole_units(line: ClaimLine) -> int | None:
+    """The line's units when they are a positive whole number (else CLAIM-QTY-INVALID speaks)."""
+    units = line.units
+    if units is None or units <= 0 or not float(units).is_integer():
+        return None
+    return int(units)
+
+
+@dataclass(frozen=True, slots=True)
+class TimedDay:
+    """The timed lines of one date of service, in claim order, and how the payer counts them."""
+
+    day: date | None
+    lines: tuple[ClaimLine, ...]
+    method: str
+    minutes_per_unit: int
+
+    @property
+    def when(self) -> str:
+        return self.day.isoformat() if self.day else "the same day"
+
+    @property
+    def by_code(self) -> dict[str, list[ClaimLine]]:
+        groups: dict[str, list[ClaimLine]] = {}
+        for line in self.lines:
+            groups.setdefault(line.code, []).append(line)
+        return groups
+
+    @property
+    def minutes_known(self) -> bool:
+        return all(line.minutes is not None for line in self.lines)
+
+    @property
+    def total_minutes(self) -> float:
+        return sum(max(line.minutes or 0.0, 0.0) for line in self.lines)
+
+    def allocation(self, lines: Sequence[ClaimLine] | None = None) -> dict[str, int]:
+        """Units per code: CMS pools the day's minutes, AMA counts each code alone."""
+        chosen = self.lines if lines is None else lines
+        pairs = [(line.code, float(line.minutes or 0.0)) for line in chosen]
+        if self.method == CMS_METHOD:
+            return allocate_units(pairs, self.minutes_per_unit)
+        per_code: dict[str, float] = {}
+        for code, minutes in pairs:
+            per_code[code] = per_code.get(code, 0.0) + max(minutes, 0.0)
+        return allocate_units_per_code(per_code, self.minutes_per_unit)
+
+    def most_units(self, minutes: float) -> int:
+        """The most units a code with these minutes can earn, whatever the other codes ran."""
+        if self.method == CMS_METHOD:
+            return ceil(max(minutes, 0.0) / self.minutes_per_unit)
+        return units_for_minutes(minutes, self.minutes_per_unit)
+
+
+@check(EIGHT_MINUTES, UNDER_EIGHT, ONE_LINE)
+def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Per date of service: units no more than the timed minutes allow, each code on one line."""
+    codes = ctx.knowledge.codes
+    method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
+    for day, lines in by_date(claim.lines).items():
+        timed = tuple(line for line in lines if line.code in codes.timed)
+        if timed:
+            yield from _day(TimedDay(day, timed, method, codes.minutes_per_unit), ctx)
+
+
+def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
+    groups = day.by_code
+    split = {code for code, group in groups.items() if len(group) > 1}
+    invalid = [line for line in day.lines if whole_units(line) is None]
+    # With bad units on a day whose codes are split, CLAIM-QTY-INVALID cannot say the units
+    # either: nothing here is changed automatically until a person has fixed them.
+    automatic = not (invalid and split)
+    if not day.minutes_known:
+        yield from _minutes_missing(day, ctx)
+        yield from _merge(day, split, {}, not invalid, ctx)
+        return
+    # CLAIM-QTY-INVALID sets bad units to the allocation, and removes the lines that earn none:
+    # judge the day as it will be billed, so the corrected claim reads the same.
+    fixed_elsewhere = UNITS_INVALID in ctx.selected and not split
+    as_billed = day.allocation()
+    gone = _removed_for_units(day, ctx)
+    if gone:
+        day = replace(day, lines=tuple(ln for ln in day.lines if all(ln is not g for g in gone)))
+        groups = day.by_code
+    if not day.lines:
+        return
+    if units_for_minutes(day.total_minutes, day.minutes_per_unit) == 0:
+        yield from _under_eight(day, ctx)
+        return
+
+    allocation = day.allocation()
+    allowed = sum(allocation.values())
+
+    def billed(line: ClaimLine) -> int:
+        units = whole_units(line)
+        if units is not None:
+            return units
+        return as_billed[line.code] if fixed_elsewhere else 0
+
+    by_code = {code: sum(billed(line) for line in group) for code, group in groups.items()}
+    over = EIGHT_MINUTES in ctx.selected and sum(by_code.values()) > allowed
+    excess = {code for code, units in by_code.items() if over and units > allocation[code]}
+    unbillable = {code for code in excess if allocation[code] == 0}
+    caps = {code: allocation[code] for code in excess - unbillable}
+
+    yield from _unbillable(day, unbillable, allocation, allowed, automatic, ctx)
+    merged_here = split if ONE_LINE in ctx.selected else set()
+    for code, cap in caps.items():
+        if code not in merged_here:
+            yield from _reduce(day, groups[code], cap, allowed, automatic, ctx)
+    yield from _merge(day, merged_here - unbillable, caps, not invalid, ctx)
+
+
+def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) -> list[ClaimLine]:
+    """One day's timed lines still billed once the unit fixes (8-minute rule, bad units) apply."""
+    codes = ctx.knowledge.codes
+    timed = tuple(line for line in lines if line.code in codes.timed)
+    if not timed:
+        return []
+    day = TimedDay(None, timed, method, codes.minutes_per_unit)
+    removed = [
+        finding.line
+        for finding in _day(day, ctx)
+        if finding is not None and finding.fix.action is FixAction.REMOVE_LINE
+    ]
+    gone = _removed_for_units(day, ctx)
+    return [ln for ln in timed if ln.sequence not in removed and all(ln is not g for g in gone)]
+
+
+def _removed_for_units(day: TimedDay, ctx: RuleContext) -> list[ClaimLine]:
+    """The lines CLAIM-QTY-INVALID removes: bad units and no unit under the allocation."""
+    if UNITS_INVALID not in ctx.selected or not day.minutes_known:
+        return []
+    if any(len(group) > 1 for group in day.by_code.values()):
+        return []
+    allocation = day.allocation()
+    return [ln for ln in day.lines if whole_units(ln) is None and allocation[ln.code] == 0]
+
+
+def _reduce(
+    day: TimedDay,
+    group: list[ClaimLine],
+    cap: int,
+    allowed: int,
+    automatic: bool,
+    ctx: RuleContext,
+) -> Iterator[Finding | None]:
+    """Keep the code's units within its allocation, earlier lines first."""
+    left = cap
+    for line in group:
+        units = whole_units(line) or 0
+        keep = min(units, left)
+        left -= keep
+        if keep == units:
+            continue
+        fix = Fix.set_quantity(keep) if keep else Fix.remove_line()
+        yield ctx.finding(
+            EIGHT_MINUTES,
+            line,
+            fix if automatic else Fix.review(),
+            f"{day.total_minutes:g} timed minutes = {allowed} unit{'s' if allowed != 1 else ''}"
+            f": bill {line.code} x{cap}"
+            + ("." if len(group) == 1 else f" in all (this line x{keep})."),
+        )
+
+
+def _unbillable(
+    day: TimedDay,
+    codes: set[str],
+    allocation: dict[str, int],
+    allowed: int,
+    automatic: bool,
+    ctx: RuleContext,
+) -> Iterator[Finding | None]:
+    """Codes that earn no unit: their minutes count; the lines go if the rest holds without them."""
+    if not codes:
+        return
+    dropped = [line for line in day.lines if line.code in codes]
+    rest = [line for line in day.lines if line.code not in codes]
+    after = day.allocation(rest) if rest else {}
+    stable = automatic and all(after.get(line.code) == allocation[line.code] for line in rest)
+    earners = "/".join(dict.fromkeys(c for c, n in allocation.items() if n)) or "other codes"
+    for line in dropped:
+        if whole_units(line) is None:
+            continue
+        yield ctx.finding(
+            EIGHT_MINUTES,
+            line,
+            Fix.remove_line() if stable else Fix.review(),
+            f"{day.total_minutes:g} timed minutes = {allowed} units, all earned by {earners}: "
+            f"{line.code} ({line.minutes or 0:g} min) earns none; remove the line"
+            + ("." if stable else " but keep its minutes with the day's record."),
+        )
+
+
+def _merge(
+    day: TimedDay,
+    split: set[str],
+    caps: dict[str, int],
+    automatic: bool,
+    ctx: RuleContext,
+) -> Iterator[Finding | None]:
+    """One line per timed code and day: the first line takes the units, the others go."""
+    groups = day.by_code
+    for code in sorted(split, key=lambda c: groups[c][0].index):
+        first, *others = groups[code]
+        total = sum(whole_units(line) or 0 for line in groups[code])
+        # The merged line carries every line's minutes: a line without them would read as zero.
+        known = {line.minutes is not None for line in groups[code]}
+        fixable = automatic and len(known) == 1
+        units = min(total, caps.get(code, total))
+        capped = f" (the day's {day.total_minutes:g} timed minutes allow {units})" * (units < total)
+        if whole_units(first) != units:
+            yield ctx.finding(
+                ONE_LINE,
+                first,
+                Fix.set_quantity(units) if fixable else Fix.review(),
+                f"{code} is billed on {len(others) + 1} lines for {day.when}: bill it on this "
+                f"line x{units}{capped}.",
+            )
+        for line in others:
+            yield ctx.finding(
+                ONE_LINE,
+                line,
+                Fix.remove_line() if fixable else Fix.review(),
+                f"{code} is also billed on line {first.sequence} for {day.when}: bill it there "
+                f"x{units}{capped} and remove this line.",
+            )
+
+
+def _under_eight(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
+    only = len(day.lines) == 1
+    for line in day.lines:
+        why = (
+            f"{line.code} ran {line.minutes or 0:g} minutes, the only timed service billed on "
+            f"{day.when}"
+            if only
+            else f"the timed services on {day.when} total {day.total_minutes:g} minutes"
+        )
+        yield ctx.finding(
+            UNDER_EIGHT,
+            line,
+            Fix.remove_line(),
+            f"{why}: under 8 minutes it cannot be billed; remove {line.code}.",
+        )
+
+
+def _minutes_missing(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Without every line's minutes only a code billed past its own minutes is provably over."""
+    missing = ", ".join(str(ln.sequence) for ln in day.lines if ln.minutes is None)
+    for code, group in day.by_code.items():
+        if any(line.minutes is None for line in group):
+            continue
+        minutes = sum(max(line.minutes or 0.0, 0.0) for line in group)
+        units = sum(whole_units(line) or 0 for line in group)
+        most = day.most_units(minutes)
+        if units > most:
+            yield ctx.finding(
+                EIGHT_MINUTES,
+                group[0],
+                Fix.review(),
+                f"{code} x{units} but its {minutes:g} minutes earn at most {most}; minutes are "
+                f"missing on line {missing}: check the day's units.",
+            )

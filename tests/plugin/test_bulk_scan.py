@@ -1,0 +1,260 @@
+"""The bulk scan: export files, the reference index, chunks in order, bad lines, the tally, and
+one engine (the scan gives exactly the findings `check` gives on the same claims)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from plugin.bulk_scan import (
+    REFERENCE_TYPES,
+    BadLine,
+    Chunk,
+    ChunkChecker,
+    ScanError,
+    ScanOptions,
+    ScanTally,
+    check_chunks,
+    claim_dollars,
+    discover,
+    load_references,
+)
+from plugin.claim_check import ClaimChecker, claims_in
+from plugin.errors import InputError
+from plugin.references import ResourceIndex
+from rules.packs import Knowledge
+from tests.builders import ClaimBuilder, claim
+from tests.support.bulk_export import ndjson, write_export, write_file
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "claims"
+BUNDLES = sorted(FIXTURES.glob("*.bundle.json"))
+
+
+def scan_folder(
+    knowledge: Knowledge, folder: Path, corrected: bool = False, workers: int = 1
+) -> tuple[list[dict[str, Any]], list[BadLine], ScanTally]:
+    files = discover([folder])
+    bad: list[BadLine] = []
+    index = load_references(files.references, bad)
+    lines: list[dict[str, Any]] = []
+    tally = ScanTally()
+    options = ScanOptions(corrected=corrected, workers=workers, chunk_lines=3)
+    for result in check_chunks(knowledge, index, files.claims, options):
+        lines.extend(orjson.loads(x) for x in result.output.splitlines())
+        bad.extend(result.bad)
+        tally.merge(result.tally)
+    return lines, bad, tally
+
+
+# --- one engine ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name.removesuffix(".bundle.json"))
+@pytest.mark.parametrize("corrected", [False, True])
+def test_scan_gives_exactly_what_check_gives_on_every_fixture(
+    path: Path, corrected: bool, checker: ClaimChecker, knowledge: Knowledge, tmp_path: Path
+) -> None:
+    bundle = json.loads(path.read_text())
+    want = [r.to_json(corrected) for r in checker.check_document(bundle)]
+    write_export(tmp_path, [bundle])
+    got, bad, _ = scan_folder(knowledge, tmp_path, corrected)
+    assert bad == []
+    assert got == want
+
+
+CODES = ["97012", "97110", "97140", "97112", "97530", "97035", "97014", "97016", "G0283"]
+MODIFIERS = ["GP", "GO", "GN", "XS", "59", "CQ", "CO", "KX", "GY"]
+DIAGNOSES = ["M51.16", "M54.2", "M54.50", "M48.061", "S13.4XXA", "M54.16", "M50.20"]
+lines = st.lists(
+    st.tuples(
+        st.sampled_from(CODES),
+        st.lists(st.sampled_from(MODIFIERS), max_size=3, unique=True),
+        st.integers(1, 4),
+        st.one_of(st.none(), st.integers(0, 75)),
+        st.sampled_from(["PT", "PTA", "OT", "OTA", "DC"]),
+        st.lists(st.sampled_from(DIAGNOSES), min_size=1, max_size=2, unique=True),
+        st.one_of(st.none(), st.sampled_from(["11", "22", "12"])),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@st.composite
+def claims(draw: st.DrawFn) -> ClaimBuilder:
+    payer = draw(st.sampled_from(["1", "121", "111", "2", "5", "6", "uhc"]))
+    builder = claim("5" if payer == "uhc" else payer)
+    if payer == "uhc":
+        builder.payer_id("87726", "UnitedHealthcare")
+    if draw(st.booleans()):
+        builder.ytd(draw(st.sampled_from([500.0, 2400.0, 3100.0])))
+    for code, mods, units, minutes, by, dx, pos in draw(lines):
+        builder.line(code, mods, units=units, minutes=minutes, by=by, dx=dx, pos=pos, price=40.0)
+    return builder
+
+
+def scan_one(checker: ClaimChecker, bundle: dict[str, Any], corrected: bool) -> dict[str, Any]:
+    """The scan path for one claim: orjson bytes in, no validation, index without fullUrls."""
+    index = ResourceIndex()
+    raw = b""
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] == "Claim":
+            raw = orjson.dumps(resource)
+        elif resource["resourceType"] in REFERENCE_TYPES:
+            index.add(orjson.loads(orjson.dumps(resource)))
+    chunker = ChunkChecker(checker.knowledge, index, ScanOptions(corrected=corrected))
+    result = chunker(Chunk(0, "Claim.ndjson", False, ((1, raw),), len(raw)))
+    assert result.bad == ()
+    out: dict[str, Any] = orjson.loads(result.output)
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims(), st.booleans())
+def test_scan_gives_exactly_what_check_gives_on_generated_claims(
+    checker: ClaimChecker, builder: ClaimBuilder, corrected: bool
+) -> None:
+    bundle = builder.bundle()
+    try:
+        (want,) = [r.to_json(corrected) for r in checker.check_document(bundle)]
+    except InputError:  # fhir.resources refused the shape: `check` exits 2, nothing to compare
+        return
+    assert scan_one(checker, bundle, corrected) == want
+
+
+def test_skipping_the_corrected_claim_keeps_the_findings(checker: ClaimChecker) -> None:
+    for path in BUNDLES:
+        (claim_input,) = claims_in(json.loads(path.read_text()))
+        full = checker.check(claim_input)
+        lean = checker.check(claim_input, corrected_claim=False)
+        assert lean.findings == full.findings
+
+
+# --- files, order, bad lines -----------------------------------------------------------------
+
+
+def test_split_and_gzipped_claim_files_come_out_in_input_order(
+    knowledge: Knowledge, tmp_path: Path
+) -> None:
+    bundles = [claim(dos=f"2025-06-{d:02d}") for d in range(1, 8)]
+    for i, b in enumerate(bundles):
+        b.claim["id"] = f"c{i}"
+        b.line("97012", ["GP"] if i % 2 else [])
+    written = write_export(
+        tmp_path,
+        [b.bundle() for b in bundles],
+        ("Claim.000.ndjson.gz", "Claim.001.ndjson", "Claim.002.ndjson.gz"),
+    )
+    for workers in (1, 2):
+        got, bad, tally = scan_folder(knowledge, tmp_path, workers=workers)
+        assert bad == []
+        assert [x["claim"] for x in got] == [f"Claim/{c['id']}" for c in written]
+        assert [x["clean"] for x in got] == [i % 2 == 1 for i in range(7)]
+        assert (tally.claims, tally.clean) == (7, 3)
+
+
+def test_discover_names_files_by_resource_type(tmp_path: Path) -> None:
+    for name in (
+        "Claim.ndjson",
+        "Claim.000.ndjson.gz",
+        "Coverage.ndjson",
+        "Encounter.ndjson",
+        "Practitioner_1.ndjson",
+        "PractitionerRole.002.ndjson",
+        "README.txt",
+    ):
+        write_file(tmp_path / name, b"")
+    files = discover([tmp_path])
+    assert [f.path.name for f in files.claims] == ["Claim.000.ndjson.gz", "Claim.ndjson"]
+    assert {f.resource_type for f in files.references} == {
+        "Coverage",
+        "Practitioner",
+        "PractitionerRole",
+    }  # Encounter: no rule reads one, so it is not held in memory
+
+
+def test_no_claim_file_and_missing_folder_are_scan_errors(tmp_path: Path) -> None:
+    write_file(tmp_path / "Coverage.ndjson", b"")
+    with pytest.raises(ScanError, match="no Claim file"):
+        discover([tmp_path])
+    with pytest.raises(ScanError, match="no such file"):
+        discover([tmp_path / "nope"])
+
+
+def test_bad_lines_are_reported_with_file_line_and_reason(
+    knowledge: Knowledge, tmp_path: Path
+) -> None:
+    good = claim().line("97012", ["GP"]).bundle()
+    write_export(tmp_path, [good])
+    body = (tmp_path / "Claim.ndjson").read_bytes()
+    no_items = {"resourceType": "Claim", "id": "empty"}
+    write_file(
+        tmp_path / "Claim.ndjson",
+        b"{not json\n"
+        + ndjson([{"resourceType": "Patient", "id": "p1"}, no_items])
+        + b"\n"  # a blank line is skipped, not an error
+        + body
+        + b"[1, 2]\n",
+    )
+    write_file(
+        tmp_path / "Coverage.ndjson", (tmp_path / "Coverage.ndjson").read_bytes() + b"oops\n"
+    )
+    got, bad, tally = scan_folder(knowledge, tmp_path)
+    assert [x["claim"] for x in got] == ["Claim/c1"]
+    where = [(Path(b.file).name, b.line) for b in bad]
+    assert where == [
+        ("Coverage.ndjson", 2),
+        ("Claim.ndjson", 1),
+        ("Claim.ndjson", 2),
+        ("Claim.ndjson", 3),
+        ("Claim.ndjson", 6),
+    ]
+    reasons = [b.reason for b in bad]
+    assert reasons[0].startswith("not JSON") and reasons[1].startswith("not JSON")
+    assert reasons[2] == "not a Claim (resourceType 'Patient')"
+    assert "at least one item" in reasons[3]
+    assert reasons[4] == "not a Claim (resourceType None)"
+    assert tally.bad_lines == 4  # the Claim pass; the reference pass reports its own
+
+
+def test_a_claim_the_model_cannot_read_is_a_bad_line_not_a_crash(
+    knowledge: Knowledge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(2)]
+    bundles[1]["entry"][0]["resource"]["id"] = "boom"
+    write_export(tmp_path, bundles)
+    real = ClaimChecker.check
+
+    def fragile(self: ClaimChecker, claim_input: Any, *args: Any) -> Any:
+        if claim_input.reference == "Claim/boom":
+            raise ValueError("unexpected shape")
+        return real(self, claim_input, *args)
+
+    monkeypatch.setattr(ClaimChecker, "check", fragile)
+    got, bad, _ = scan_folder(knowledge, tmp_path)
+    assert [x["claim"] for x in got] == ["Claim/c1"]
+    assert [(b.line, b.reason) for b in bad] == [
+        (2, "cannot check the Claim: ValueError: unexpected shape")
+    ]
+
+
+# --- the tally -------------------------------------------------------------------------------
+
+
+def test_dollars_at_risk_is_the_net_of_lines_with_an_error(check: Any) -> None:
+    builder = claim()
+    builder.line("97012", [], units=2, price=30.0)  # missing GP and 2 units: both errors, line 1
+    builder.line("97110", ["GP"], units=1, minutes=15, price=45.0)  # clean
+    report = check(builder)
+    errors = {f.line for f in report.findings if f.severity.value == "error"}
+    total, per_rule = claim_dollars(report)
+    nets = {ln.sequence: ln.net for ln in report.billing.lines}
+    assert total == sum(nets[s] for s in errors) == 60.0
+    assert all(v == 60.0 for v in per_rule.values()) and len(per_rule) >= 2
