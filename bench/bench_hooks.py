@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.cds_hooks.conftest import hook_body, seed_bundle  # noqa: E402
-from tests.support.service import free_port  # noqa: E402
+from tests.support.service import free_port, start_service  # noqa: E402
 
 SERVICE = "traction-97012-order-sign"
 DURATION = os.environ.get("BENCH_SECONDS", "8")
@@ -98,51 +98,28 @@ def main() -> None:
     body.write_text(json.dumps(hook_body(claims_bundle=seed_bundle())))
     script = tmp / "post.lua"
     script.write_text(LUA.format(body=body))
-    env = {
-        **os.environ,
-        "TRACTION_AUTH_MODE": "off",
-        "TRACTION_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/bench.db",
-    }
-    ours_port, bare_port = free_port(), free_port()
-    env["TRACTION_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{ours_port}"
-    python = sys.executable
-    processes = [
-        start(
-            [
-                python,
-                "-m",
-                "cds_hooks.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ours_port),
-                "--workers",
-                "2",
-            ],
-            env,
-            f"http://127.0.0.1:{ours_port}/healthz",
-        ),
-        start(
-            [
-                python,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(bare_port),
-                "--workers",
-                "2",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ],
-            {**env, "PYTHONPATH": str(ROOT)},
-            f"http://127.0.0.1:{bare_port}/docs",
-        ),
-    ]
+    service = start_service(tmp, workers=2)  # the same launcher the e2e tests use
+    ours_port = int(service.base_url.rsplit(":", 1)[1])
+    bare_port = free_port()
+    bare = start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(bare_port),
+            "--workers",
+            "2",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        {**os.environ, "PYTHONPATH": str(ROOT)},
+        f"http://127.0.0.1:{bare_port}/docs",
+    )
     try:
         check = httpx.post(
             f"http://127.0.0.1:{ours_port}/cds-services/{SERVICE}",
@@ -168,9 +145,9 @@ def main() -> None:
         ratio = results["traction-cds"][1]["rps"] / results["bare FastAPI"][1]["rps"]
         print(f"ratio to the bare endpoint at 16 connections: {ratio:.2f}")
     finally:
-        for process in processes:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
+        service.stop()
+        os.killpg(bare.pid, signal.SIGTERM)
+        bare.wait(timeout=15)
 
 
 if __name__ == "__main__":
