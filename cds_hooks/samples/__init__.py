@@ -1,4 +1,4 @@
-"""Sample claims shipped with the service: the playground's picks and `traction-cds demo`'s EHR data.
+"""Sample claims shipped with the service: the playground's picks and the demo EHR's data.
 
 Each is a FHIR R4 collection Bundle (Claim + Coverage + Encounter) copied from the test
 fixtures; `tests/cds_hooks/test_samples.py` keeps them identical to `tests/fixtures/claims/`.
