@@ -235,6 +235,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_scan_commands(commands)
 
+    from cds_hooks.outcomes_cli import add_outcomes_commands
+
+    add_outcomes_commands(commands)
+
     serve = commands.add_parser("serve", help="run the CDS Hooks service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)

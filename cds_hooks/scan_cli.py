@@ -115,6 +115,8 @@ class _Progress:
 
 def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     started = time.perf_counter()
+    if args.outcomes and not args.report:
+        raise CliError("--outcomes adds a section to the HTML report: give --report FILE too")
     try:
         files = discover([Path(p) for p in args.inputs])
         total_bytes = claim_bytes(files.claims)
@@ -152,12 +154,23 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     seconds = time.perf_counter() - started
     facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, options.workers)
     if args.report:
-        _write_text(Path(args.report), render_html(tally, knowledge, facts))
+        sections = _outcomes_section(args) if args.outcomes else ""
+        _write_text(Path(args.report), render_html(tally, knowledge, facts, sections))
     if args.csv:
         _write_text(Path(args.csv), render_csv(tally))
     out.write(_summary(tally, seconds, errors))
     clean = tally.clean == tally.claims and tally.bad_lines == 0
     return EXIT_CLEAN if clean else EXIT_FINDINGS
+
+
+def _outcomes_section(args: argparse.Namespace) -> str:
+    """The outcomes report (remittance in the database) for the scanned Claims, as HTML."""
+    from cds_hooks.outcomes_cli import outcomes_report
+    from cds_hooks.settings import get_settings
+    from plugin.remittance.render import render_html_section
+
+    url = args.database_url or get_settings().database_url
+    return render_html_section(outcomes_report(url, [Path(p) for p in args.inputs]))
 
 
 def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile) -> str:
@@ -201,5 +214,11 @@ def add_scan_commands(commands: Any) -> None:
     scan.add_argument(
         "--corrected", action="store_true", help="add each Claim's corrected_claim to its line"
     )
+    scan.add_argument(
+        "--outcomes",
+        action="store_true",
+        help="add what payers paid and denied (from `outcomes import`) to --report",
+    )
+    scan.add_argument("--database-url", help="for --outcomes (default: TRACTION_DATABASE_URL)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
     scan.set_defaults(run=cmd_scan)

@@ -227,8 +227,10 @@ def _claim_block(claim: ClaimAtRisk) -> str:
     )
 
 
-def render_html(tally: ScanTally, knowledge: Knowledge, facts: ScanFacts) -> str:
-    """The whole report as one HTML document."""
+def render_html(
+    tally: ScanTally, knowledge: Knowledge, facts: ScanFacts, sections: str = ""
+) -> str:
+    """The whole report as one HTML document; `sections`: more HTML before the end (outcomes)."""
     summaries = {rid: spec.summary for rid, spec in knowledge.rules.items()}
     rate = tally.clean / tally.claims if tally.claims else 1.0
     rule_findings: dict[str, int] = {}
@@ -287,5 +289,5 @@ an error finding (a claim-level error puts every line of its claim at risk).</p>
 <h2>Top {len(top)} claims to fix</h2>
 <p class="meta">Ranked by dollars at risk, then by error findings.</p>
 {"".join(_claim_block(c) for c in top) or "<p>Every claim is clean.</p>"}
-</main></body></html>
+{sections}</main></body></html>
 """

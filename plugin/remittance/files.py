@@ -1,0 +1,24 @@
+"""Which reader a remittance file needs: an X12 interchange starts with ISA, else FHIR NDJSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plugin.remittance.claim_response import read_ndjson
+from plugin.remittance.model import RemitError, RemitFile
+from plugin.remittance.x12_835 import read_835
+
+BOM = b"\xef\xbb\xbf"
+
+
+def read_remit_file(path: Path) -> RemitFile:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RemitError(path.name, "(file)", f"cannot read: {exc.strerror or exc}") from None
+    data = data.removeprefix(BOM)
+    if data.startswith(b"ISA"):
+        return read_835(path.name, data)
+    if data.lstrip().startswith(b"{"):
+        return read_ndjson(path.name, data)
+    raise RemitError(path.name, "byte 0", "neither an X12 835 (starts with ISA) nor FHIR NDJSON")

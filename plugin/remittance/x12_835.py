@@ -1,0 +1,482 @@
+"""A small, strict reader for X12 005010X221A1 835 (Health Care Claim Payment/Advice).
+
+Reads what joining remittance to coding rules needs (BPR, DTM*405, CLP, CAS, SVC, DTM*472,
+REF*6R, LQ*HE, MOA/MIA, PLB) and checks the envelope (ISA/IEA, GS/GE, ST/SE control numbers and
+counts) and the balancing of every claim and service line. Anything it does not understand is
+refused with the segment id, its number in the file (from 1) and its byte offset: a file is
+imported whole or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+from plugin.remittance.model import (
+    GROUPS,
+    AdjudicatedLine,
+    Adjustment,
+    ClaimPayment,
+    ProviderAdjustment,
+    RemitError,
+    RemitFile,
+    claim_key,
+)
+
+ISA_LENGTH = 106
+# Byte positions of the element separator inside the fixed-width ISA (ISA01..ISA16).
+_ISA_SEPARATORS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103)
+_NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)")
+_CLP_STATUS = frozenset({"1", "2", "3", "4", "19", "20", "21", "22", "23", "25"})
+_VERSION = "005010X221"
+# Segments of the 835 that may appear and are read or skipped on purpose.
+_SKIPPED = frozenset(
+    {"CUR", "N1", "N2", "N3", "N4", "PER", "RDM", "TS3", "TS2", "NM1", "AMT", "QTY", "LX", "TRN"}
+)
+_KNOWN = _SKIPPED | {"BPR", "REF", "DTM", "CLP", "CAS", "MIA", "MOA", "SVC", "LQ", "PLB", "SE"}
+_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    id: str
+    elements: tuple[str, ...]  # elements[0] is the id
+    number: int  # position in the file, from 1
+    offset: int  # byte offset of its first character
+
+    def get(self, n: int) -> str:
+        return self.elements[n] if n < len(self.elements) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Delimiters:
+    element: str
+    component: str
+    repetition: str | None
+    segment: str
+
+
+class _Reader:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def fail(self, segment: Segment | None, reason: str) -> RemitError:
+        if segment is None:
+            return RemitError(self.name, "interchange", reason)
+        return RemitError(
+            self.name, f"segment {segment.number} ({segment.id}) at byte {segment.offset}", reason
+        )
+
+
+def delimiters(name: str, text: str) -> Delimiters:
+    """The separators, from the fixed-width ISA segment."""
+    if not text.startswith("ISA") or len(text) < ISA_LENGTH:
+        raise RemitError(name, "byte 0", "not an X12 interchange (no 106-character ISA segment)")
+    element = text[3]
+    if element.isalnum() or element.isspace():
+        raise RemitError(name, "segment 1 (ISA) at byte 0", f"bad element separator {element!r}")
+    for pos in _ISA_SEPARATORS:
+        if text[pos] != element:
+            raise RemitError(
+                name,
+                "segment 1 (ISA) at byte 0",
+                f"not fixed-width: expected the element separator at byte {pos}",
+            )
+    repetition = text[82]
+    component, segment = text[104], text[105]
+    if segment.isalnum() or segment in {element, component}:
+        raise RemitError(name, "segment 1 (ISA) at byte 0", f"bad segment terminator {segment!r}")
+    return Delimiters(
+        element, component, repetition if repetition not in {"U", element} else None, segment
+    )
+
+
+def segments(name: str, text: str, sep: Delimiters) -> Iterator[Segment]:
+    """The segments with their number and byte offset; line breaks between segments are ok."""
+    start = 0
+    number = 0
+    length = len(text)
+    while start < length:
+        while start < length and text[start] in "\r\n":
+            start += 1
+        if start >= length:
+            break
+        end = text.find(sep.segment, start)
+        if end < 0:
+            tail = text[start:].strip()
+            if tail:
+                raise RemitError(
+                    name, f"byte {start}", "the file ends inside a segment (no terminator)"
+                )
+            break
+        raw = text[start:end]
+        number += 1
+        elements = tuple(raw.split(sep.element))
+        seg_id = elements[0].strip()
+        if not re.fullmatch(r"[A-Z][A-Z0-9]{1,2}", seg_id):
+            raise RemitError(
+                name, f"segment {number} at byte {start}", f"bad segment id {raw[:8]!r}"
+            )
+        yield Segment(seg_id, elements, number, start)
+        start = end + 1
+
+
+@dataclass(slots=True)
+class _Line:
+    segment: Segment
+    code: str
+    qualifier: str
+    modifiers: tuple[str, ...]
+    charge: float
+    paid: float
+    units: float | None
+    original_code: str | None
+    control: str | None = None
+    service_date: date | None = None
+    adjustments: list[Adjustment] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Claim:
+    segment: Segment
+    pcn: str
+    status: str
+    charge: float
+    paid: float
+    payer_control: str
+    raw: list[str] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+    lines: list[_Line] = field(default_factory=list)
+
+
+class _Transaction(_Reader):
+    """One ST..SE 835 transaction."""
+
+    def __init__(self, name: str, sep: Delimiters) -> None:
+        super().__init__(name)
+        self.sep = sep
+        self.produced: date | None = None
+        self.claims: list[_Claim] = []
+        self.plb: list[ProviderAdjustment] = []
+        self.claim: _Claim | None = None
+        self.line: _Line | None = None
+
+    def canonical(self, seg: Segment) -> str:
+        """The segment with standard separators: the same payment hashes the same in any file."""
+        return "*".join(seg.elements).replace(self.sep.component, ":")
+
+    def amount(self, seg: Segment, n: int, required: bool = True) -> float | None:
+        value = seg.get(n)
+        if not value:
+            if required:
+                raise self.fail(seg, f"{seg.id}{n:02d}: an amount is required")
+            return None
+        if not _NUMBER.fullmatch(value):
+            raise self.fail(seg, f"{seg.id}{n:02d}: not a number: {value!r}")
+        return float(value)
+
+    def date8(self, seg: Segment, n: int) -> date:
+        value = seg.get(n)
+        try:
+            if not re.fullmatch(r"\d{8}", value):
+                raise ValueError
+            return date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        except ValueError:
+            raise self.fail(seg, f"{seg.id}{n:02d}: not a date (CCYYMMDD): {value!r}") from None
+
+    def read(self, seg: Segment) -> None:
+        if seg.id not in _KNOWN:
+            raise self.fail(seg, f"segment {seg.id} is not read in an 835 (005010X221A1)")
+        if self.claim is not None and seg.id not in {"PLB", "SE", "LX"}:
+            self.claim.raw.append(self.canonical(seg))
+        handler = getattr(self, f"_{seg.id.lower()}", None)
+        if handler is not None:
+            handler(seg)
+
+    # -- header -----------------------------------------------------------------------------
+    def _bpr(self, seg: Segment) -> None:
+        self.amount(seg, 2)
+        if seg.get(16):
+            self.produced = self.date8(seg, 16)
+
+    def _dtm(self, seg: Segment) -> None:
+        qualifier = seg.get(1)
+        if qualifier == "405" and self.claim is None:
+            self.produced = self.date8(seg, 2)
+        elif qualifier in {"472", "150"} and self.line is not None:
+            self.line.service_date = self.date8(seg, 2)
+        elif seg.get(2):
+            self.date8(seg, 2)
+
+    # -- claims -----------------------------------------------------------------------------
+    def _clp(self, seg: Segment) -> None:
+        pcn = seg.get(1).strip()
+        if not pcn:
+            raise self.fail(seg, "CLP01: a claim without a patient control number")
+        status = seg.get(2)
+        if status not in _CLP_STATUS:
+            raise self.fail(seg, f"CLP02: unknown claim status {status!r}")
+        charge = self.amount(seg, 3)
+        paid = self.amount(seg, 4)
+        assert charge is not None and paid is not None
+        self.amount(seg, 5, required=False)
+        self.claim = _Claim(seg, pcn, status, charge, paid, seg.get(7).strip())
+        self.claim.raw.append(self.canonical(seg))
+        self.claims.append(self.claim)
+        self.line = None
+
+    def _cas(self, seg: Segment) -> None:
+        if self.claim is None:
+            raise self.fail(seg, "CAS outside a claim (no CLP before it)")
+        group = seg.get(1)
+        if group not in GROUPS:
+            raise self.fail(seg, f"CAS01: unknown group code {group!r}")
+        found: list[Adjustment] = []
+        for i in range(6):
+            reason, n = seg.get(2 + 3 * i), 2 + 3 * i
+            if not reason:
+                if seg.get(n + 1) or seg.get(n + 2):
+                    raise self.fail(seg, f"CAS{n:02d}: an amount without a reason code")
+                continue
+            if not re.fullmatch(r"[A-Z0-9]{1,5}", reason):
+                raise self.fail(seg, f"CAS{n:02d}: bad reason code {reason!r}")
+            amount = self.amount(seg, n + 1)
+            assert amount is not None
+            found.append(Adjustment(group, reason, amount, self.amount(seg, n + 2, False)))
+        if len(seg.elements) > 20:
+            raise self.fail(seg, "CAS: more than 6 reason/amount/quantity triplets")
+        if not found:
+            raise self.fail(seg, "CAS: no reason code")
+        target = self.line.adjustments if self.line is not None else self.claim.adjustments
+        target.extend(found)
+
+    def _svc(self, seg: Segment) -> None:
+        if self.claim is None:
+            raise self.fail(seg, "SVC outside a claim (no CLP before it)")
+        parts = seg.get(1).split(self.sep.component)
+        if len(parts) < 2 or not parts[0] or not parts[1]:
+            raise self.fail(seg, "SVC01: expected qualifier and code (e.g. HC:97012:GP)")
+        charge, paid = self.amount(seg, 2), self.amount(seg, 3)
+        assert charge is not None and paid is not None
+        units = self.amount(seg, 5, required=False)
+        original = seg.get(6).split(self.sep.component)
+        self.line = _Line(
+            seg,
+            parts[1],
+            parts[0],
+            tuple(m for m in parts[2:6] if m),
+            charge,
+            paid,
+            1.0 if units is None else units,  # SVC05 absent means one unit
+            original[1] if len(original) > 1 and original[1] else None,
+        )
+        self.claim.lines.append(self.line)
+
+    def _ref(self, seg: Segment) -> None:
+        if seg.get(1) == "6R" and self.line is not None:
+            self.line.control = seg.get(2).strip()
+
+    def _lq(self, seg: Segment) -> None:
+        if self.line is None:
+            raise self.fail(seg, "LQ outside a service line (no SVC before it)")
+        if seg.get(1) == "HE" and seg.get(2):
+            self.line.remarks.append(seg.get(2))
+
+    def _moa(self, seg: Segment) -> None:
+        if self.claim is None:
+            raise self.fail(seg, "MOA outside a claim")
+        self.claim.remarks.extend(r for r in seg.elements[3:8] if r)
+
+    def _mia(self, seg: Segment) -> None:
+        if self.claim is None:
+            raise self.fail(seg, "MIA outside a claim")
+        self.claim.remarks.extend(seg.get(n) for n in (5, 20, 21, 22, 23) if seg.get(n))
+
+    def _plb(self, seg: Segment) -> None:
+        self.claim = None
+        self.line = None
+        for n in range(3, len(seg.elements), 2):
+            reason = seg.get(n).split(self.sep.component)[0]
+            if not reason:
+                raise self.fail(seg, f"PLB{n:02d}: an adjustment without a reason code")
+            amount = self.amount(seg, n + 1)
+            assert amount is not None
+            self.plb.append(ProviderAdjustment(reason, amount))
+
+    def _lx(self, seg: Segment) -> None:
+        self.claim = None
+        self.line = None
+
+    # -- balancing and output ---------------------------------------------------------------
+    def payments(self) -> list[ClaimPayment]:
+        out = []
+        for claim in self.claims:
+            line_cas = 0.0
+            lines = []
+            for ln in claim.lines:
+                adjusted = sum(a.amount for a in ln.adjustments)
+                line_cas += adjusted
+                if abs(ln.charge - adjusted - ln.paid) > _TOLERANCE:
+                    raise self.fail(
+                        ln.segment,
+                        f"service line out of balance: charge {ln.charge:.2f} - adjustments "
+                        f"{adjusted:.2f} != paid {ln.paid:.2f}",
+                    )
+                lines.append(
+                    AdjudicatedLine(
+                        line=int(ln.control) if ln.control and ln.control.isdigit() else None,
+                        code=ln.code,
+                        modifiers=ln.modifiers,
+                        units=ln.units,
+                        service_date=ln.service_date,
+                        charge=ln.charge,
+                        paid=ln.paid,
+                        adjustments=tuple(ln.adjustments),
+                        remarks=tuple(ln.remarks),
+                        original_code=ln.original_code,
+                    )
+                )
+            claim_cas = sum(a.amount for a in claim.adjustments)
+            # With lines, the lines carry the charge; claim-level CAS adjusts the claim paid.
+            billed = sum(ln.charge for ln in claim.lines) if claim.lines else claim.charge
+            if claim.lines and abs(billed - claim.charge) > _TOLERANCE:
+                raise self.fail(
+                    claim.segment,
+                    f"claim charge {claim.charge:.2f} is not the sum of its lines {billed:.2f}",
+                )
+            if abs(claim.charge - line_cas - claim_cas - claim.paid) > _TOLERANCE:
+                raise self.fail(
+                    claim.segment,
+                    f"claim out of balance: charge {claim.charge:.2f} - adjustments "
+                    f"{line_cas + claim_cas:.2f} != paid {claim.paid:.2f}",
+                )
+            keys = [("pcn", claim_key(claim.pcn))]
+            content = "\n".join([self.produced.isoformat() if self.produced else "", *claim.raw])
+            out.append(
+                ClaimPayment(
+                    key=hashlib.sha256(content.encode()).hexdigest(),
+                    source="835",
+                    position=f"segment {claim.segment.number}",
+                    keys=tuple(keys),
+                    status=claim.status,
+                    charge=claim.charge,
+                    paid=claim.paid,
+                    adjustments=tuple(claim.adjustments),
+                    remarks=tuple(claim.remarks),
+                    lines=tuple(lines),
+                    produced=self.produced,
+                )
+            )
+        return out
+
+
+class _Envelope(_Reader):
+    """ISA/IEA, GS/GE, ST/SE: order, control numbers and counts; the 835s inside."""
+
+    def __init__(self, name: str, sep: Delimiters) -> None:
+        super().__init__(name)
+        self.sep = sep
+        self.state = "start"
+        self.isa: Segment | None = None
+        self.gs: Segment | None = None
+        self.st: Segment | None = None
+        self.tx: _Transaction | None = None
+        self.groups = self.transactions = self.in_st = 0
+        self.payments: list[ClaimPayment] = []
+        self.plb: list[ProviderAdjustment] = []
+        self.produced: date | None = None
+
+    def read(self, seg: Segment) -> None:
+        if self.state == "done":
+            raise self.fail(seg, "a segment after IEA")
+        if seg.id == "ISA" and self.state != "start":
+            raise self.fail(seg, "an ISA inside an interchange (no IEA before it)")
+        getattr(self, f"_in_{self.state}")(seg)
+
+    def _in_start(self, seg: Segment) -> None:
+        if seg.id != "ISA":
+            raise self.fail(seg, "expected ISA")
+        self.isa, self.state, self.groups = seg, "isa", 0
+
+    def _in_isa(self, seg: Segment) -> None:
+        if seg.id == "GS":
+            if seg.get(1) != "HP":
+                raise self.fail(seg, f"GS01 {seg.get(1)!r}: not a claim payment group (HP)")
+            if not seg.get(8).startswith(_VERSION):
+                raise self.fail(seg, f"GS08 {seg.get(8)!r}: only 005010X221(A1) 835s are read")
+            self.gs, self.state, self.transactions = seg, "gs", 0
+            self.groups += 1
+        elif seg.id == "IEA":
+            assert self.isa is not None
+            if seg.get(1) != str(self.groups):
+                raise self.fail(seg, f"IEA01 says {seg.get(1)} groups, found {self.groups}")
+            if seg.get(2) != self.isa.get(13):
+                raise self.fail(seg, "IEA02 does not match ISA13 (interchange control number)")
+            self.state = "done"
+        else:
+            raise self.fail(seg, "expected GS or IEA")
+
+    def _in_gs(self, seg: Segment) -> None:
+        if seg.id == "ST":
+            if seg.get(1) != "835":
+                raise self.fail(seg, f"ST01 {seg.get(1)!r}: not an 835 transaction")
+            self.st, self.state, self.in_st = seg, "st", 1
+            self.transactions += 1
+            self.tx = _Transaction(self.name, self.sep)
+        elif seg.id == "GE":
+            assert self.gs is not None
+            if seg.get(1) != str(self.transactions):
+                raise self.fail(
+                    seg, f"GE01 says {seg.get(1)} transactions, found {self.transactions}"
+                )
+            if seg.get(2) != self.gs.get(6):
+                raise self.fail(seg, "GE02 does not match GS06 (group control number)")
+            self.state = "isa"
+        else:
+            raise self.fail(seg, "expected ST or GE")
+
+    def _in_st(self, seg: Segment) -> None:
+        assert self.tx is not None and self.st is not None
+        self.in_st += 1
+        if seg.id in {"GS", "GE", "IEA", "ST"}:
+            raise self.fail(seg, f"{seg.id} inside a transaction (no SE before it)")
+        if seg.id != "SE":
+            self.tx.read(seg)
+            return
+        if seg.get(1) != str(self.in_st):
+            raise self.fail(seg, f"SE01 says {seg.get(1)} segments, counted {self.in_st}")
+        if seg.get(2) != self.st.get(2):
+            raise self.fail(seg, "SE02 does not match ST02 (transaction control number)")
+        self.payments.extend(self.tx.payments())
+        self.plb.extend(self.tx.plb)
+        self.produced = self.produced or self.tx.produced
+        self.state = "gs"
+
+
+def read_835(name: str, data: bytes) -> RemitFile:
+    """Every claim payment of an 835 interchange, or a `RemitError` naming the segment."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError as exc:
+        raise RemitError(
+            name, f"byte {exc.start}", "not ASCII: X12 uses the basic character set"
+        ) from None
+    sep = delimiters(name, text)
+    envelope = _Envelope(name, sep)
+    for seg in segments(name, text, sep):
+        envelope.read(seg)
+    if envelope.state != "done":
+        raise RemitError(name, "end of file", "the interchange is not closed (no IEA)")
+    return RemitFile(
+        name=name,
+        digest=hashlib.sha256(data).hexdigest(),
+        kind="835",
+        payments=tuple(envelope.payments),
+        provider_adjustments=tuple(envelope.plb),
+        produced=envelope.produced,
+    )

@@ -1,0 +1,133 @@
+"""The strict 835 reader: envelopes, loops and amounts on hand-written ERAs, and refusals that
+name the segment, its number and its byte offset."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from plugin.remittance.model import Adjustment, ClaimPayment, RemitError, claim_key
+from plugin.remittance.x12_835 import read_835
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "outcomes"
+FIRST = FIXTURES / "era-2025-07-01.835"
+SECOND = FIXTURES / "era-2025-07-15.835"
+
+
+def by_pcn(payments: tuple[ClaimPayment, ...], pcn: str) -> list[ClaimPayment]:
+    return [p for p in payments if p.keys[0] == ("pcn", claim_key(pcn))]
+
+
+def test_reads_every_claim_payment_with_its_lines() -> None:
+    remit = read_835(FIRST.name, FIRST.read_bytes())
+    assert remit.kind == "835"
+    assert remit.produced == date(2025, 7, 1)
+    assert len(remit.payments) == 8
+    first = by_pcn(remit.payments, "PCN1001")[0]
+    assert (first.status, first.charge, first.paid) == ("1", 135.0, 80.0)
+    assert [ln.line for ln in first.lines] == [1, 2, 3]
+    assert [ln.code for ln in first.lines] == ["97012", "97140", "97110"]
+    assert first.lines[0].modifiers == ("GP",)
+    assert first.lines[0].service_date == date(2025, 6, 10)
+    assert first.lines[1].adjustments == (Adjustment("CO", "236", 35.0),)
+    # Two CAS segments on one line: a contractual write-off and the patient's coinsurance.
+    assert first.lines[2].adjustments == (Adjustment("CO", "45", 7.0), Adjustment("PR", "2", 5.0))
+    assert first.lines[2].units == 2.0
+    assert first.position == "segment 10"
+
+
+def test_split_claim_claim_level_adjustments_remarks_and_plb() -> None:
+    remit = read_835(FIRST.name, FIRST.read_bytes())
+    split = by_pcn(remit.payments, "PCN1002")
+    assert [p.lines[0].code for p in split] == ["97012", "97110"]
+    assert split[0].lines[0].modifiers == ()
+    assert split[0].key != split[1].key
+    denied = by_pcn(remit.payments, "PCN1003")[0]
+    assert denied.status == "4"
+    assert [ln.remarks for ln in denied.lines] == [("N362",), ("M80",)]
+    assert all(ln.line is None for ln in denied.lines)  # no REF*6R: joined by code and date
+    claim_level = by_pcn(remit.payments, "PCN1005")[0]
+    assert claim_level.adjustments == (Adjustment("CO", "253", 1.12),)
+    assert claim_level.paid == 54.88
+    assert [(p.reason, p.amount) for p in remit.provider_adjustments] == [("WO", 25.0)]
+
+
+def test_reversal_and_correction() -> None:
+    remit = read_835(SECOND.name, SECOND.read_bytes())
+    reversal, correction = remit.payments
+    assert reversal.reversal and not correction.reversal
+    assert (reversal.charge, reversal.paid) == (-100.0, -80.0)
+    assert reversal.lines[0].adjustments == (Adjustment("CO", "45", -8.0),)
+    assert reversal.lines[0].units == -1.0
+    assert correction.remarks == ("MA01",)
+    assert correction.lines[0].adjustments == (Adjustment("CO", "50", 40.0),)
+
+
+def test_identifiers_are_never_kept_as_sent() -> None:
+    remit = read_835(FIRST.name, FIRST.read_bytes())
+    text = repr(remit)
+    assert "PCN1001" not in text and "PAYER0001" not in text and "DOE" not in text
+
+
+def test_other_delimiters_are_read_from_the_isa() -> None:
+    text = FIRST.read_text().replace("*", "|").replace(":", ">").replace("~\n", "!")
+    remit = read_835("pipes.835", text.encode())
+    assert len(remit.payments) == 8
+    assert remit.payments[0].lines[0].modifiers == ("GP",)
+
+
+def test_the_same_payment_has_the_same_key_in_another_envelope() -> None:
+    a = read_835(FIRST.name, FIRST.read_bytes())
+    resent = FIRST.read_text().replace("000000101", "000000201")
+    b = read_835("resent.835", resent.encode())
+    assert a.digest != b.digest
+    assert [p.key for p in a.payments] == [p.key for p in b.payments]
+
+
+def _segment(text: str, marker: str) -> tuple[int, int]:
+    offset = text.index(marker)
+    return text[:offset].count("~") + 1, offset
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "marker", "reason"),
+    [
+        ("CLP*PCN1002*1*40*32", "CLP*PCN1002*1*4O*32", "CLP*PCN1002", "CLP03: not a number: '4O'"),
+        ("CLP*PCN1006*", "CLP**", "CLP**", "CLP01: a claim without a patient control number"),
+        ("SE*66*0001", "SE*65*0001", "SE*", "SE01 says 65 segments, counted 66"),
+        ("ST*835*0001", "ST*837*0001", "ST*", "ST01 '837': not an 835 transaction"),
+        ("GE*1*101", "GE*2*101", "GE*", "GE01 says 2 transactions, found 1"),
+        ("IEA*1*000000101", "IEA*1*000000999", "IEA*", "IEA02 does not match ISA13"),
+        ("CAS*CO*45*7~", "CAS*CO*45*6~", "SVC*HC:97110:GP*60", "service line out of balance"),
+        ("CAS*CO*236*35~", "CAS*XX*236*35~", "CAS*XX", "CAS01: unknown group code 'XX'"),
+        ("DTM*405*20250701~", "DTM*405*20251341~", "DTM*405", "DTM02: not a date"),
+        ("LX*1~", "LX*1~\nZZZ*1~", "ZZZ", "segment ZZZ is not read in an 835"),
+        ("CLP*PCN1001*1*135*80", "CLP*PCN1001*1*135*81", "CLP*PCN1001", "claim out of balance"),
+    ],
+)
+def test_refusals_name_segment_number_and_byte(
+    old: str, new: str, marker: str, reason: str
+) -> None:
+    text = FIRST.read_text()
+    assert old in text
+    broken = text.replace(old, new, 1)
+    number, offset = _segment(broken, marker)
+    with pytest.raises(RemitError) as caught:
+        read_835("broken.835", broken.encode())
+    message = str(caught.value)
+    assert f"segment {number} ({marker.split('*', maxsplit=1)[0]}) at byte {offset}" in message
+    assert reason in message
+
+
+def test_refuses_files_that_are_not_whole_interchanges() -> None:
+    text = FIRST.read_text()
+    with pytest.raises(RemitError, match="not closed"):
+        read_835("cut.835", text[: text.index("GE*")].encode())
+    with pytest.raises(RemitError, match="not fixed-width"):
+        read_835("isa.835", text.replace("MEDICAREPAYER  *", "MEDICAREPAYER*", 1).encode())
+    with pytest.raises(RemitError, match="not an X12 interchange"):
+        read_835("claim.json", b'{"resourceType": "Claim"}')
+    with pytest.raises(RemitError, match="only 005010X221"):
+        read_835("old.835", text.replace("005010X221A1", "004010X091A1").encode())

@@ -1,0 +1,54 @@
+"""The CARC/RARC table: loads against the rule catalogue, validates, and classifies."""
+
+from __future__ import annotations
+
+import pytest
+
+from rules.denial_reasons import load_denial_reasons, parse_denial_reasons
+from rules.packs import PackError, default_knowledge
+
+HEADER = "code,kind,effect,category,rules,description,source,url,confirmed\n"
+
+
+@pytest.fixture(scope="module")
+def reasons():  # type: ignore[no-untyped-def]
+    return load_denial_reasons(default_knowledge().rules.keys())
+
+
+def test_every_row_names_rules_that_exist_and_cites_a_source(reasons) -> None:  # type: ignore[no-untyped-def]
+    rows = [*reasons.carc.values(), *reasons.rarc.values()]
+    assert rows
+    assert all(r.url.startswith("https://") and r.source for r in rows)
+    assert "NCCI-PTP-MOD-MISSING" in reasons.carc["236"].rules
+    assert reasons.carc["236"].confirmed
+
+
+def test_what_counts_as_a_denial(reasons) -> None:  # type: ignore[no-untyped-def]
+    assert reasons.is_denial("CO", "97")
+    assert not reasons.is_denial("CO", "45")  # contractual write-off
+    assert not reasons.is_denial("PR", "2")  # the patient's coinsurance
+    assert not reasons.is_denial("PR", "96")  # patient responsibility is never a coding denial
+    assert reasons.is_denial("OA", "Z9")  # not in the table: counted, surfaces as unmapped
+
+
+def test_a_remark_narrows_the_rules(reasons) -> None:  # type: ignore[no-untyped-def]
+    assert "T97012-DECOMP" in reasons.rules_for(["96"], [])
+    assert reasons.rules_for(["96"], ["N362"]) == frozenset(
+        {"T97012-UNITS-ONE", "T97012-DUP-DOS", "TIMED-8MIN-UNITS"}
+    )
+    assert reasons.rules_for(["29"], ["MA01"]) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("row", "key"),
+    [
+        ("97,CARC,denial,bundling,NO-SUCH-RULE,x,S,https://x,true", "row 2.rules"),
+        ("97,XXX,denial,bundling,,x,S,https://x,true", "row 2.kind"),
+        ("97,CARC,maybe,bundling,,x,S,https://x,true", "row 2.effect"),
+        ("97,CARC,denial,bundling,,x,,,true", "row 2.source"),
+        ("N362,RARC,denial,units,,x,S,https://x,true", "row 2.effect"),
+    ],
+)
+def test_bad_rows_are_refused(row: str, key: str) -> None:
+    with pytest.raises(PackError, match=key.replace(".", r"\.")):
+        parse_denial_reasons("denial_reasons.csv", HEADER + row + "\n", {"T97012-UNITS-ONE"})
