@@ -6,16 +6,19 @@ subdivided on a date are data (`icd10_changes.csv`) and win over the release on 
 
 from __future__ import annotations
 
+import importlib.util
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Protocol
 
 CANDIDATE_LIMIT = 6
 
-_CODE_SHAPE = re.compile(r"[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?")
+_CODE_SHAPE = re.compile(r"[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?")
+_LIST_CODE = re.compile(r"[A-Z][0-9A-Z][0-9A-Z][0-9A-Z]{0,4}")
 
 
 class CodeSet(Protocol):
@@ -73,36 +76,70 @@ def is_code_shaped(code: str) -> bool:
     return _CODE_SHAPE.fullmatch(dotted(code)) is not None
 
 
-class PackageCodeSet:
-    """The release shipped with simple_icd_10_cm; the package loads its tables once, on import."""
+class ReleaseCodeSet:
+    """One ICD-10-CM release read from its code list, in tabular order.
 
-    def __init__(self) -> None:
-        import simple_icd_10_cm  # type: ignore[import-untyped]
+    simple_icd_10_cm ships the CMS code list beside its tabular XML; importing the package
+    parses the XML (seconds at every start). The list alone answers what the engine asks: a
+    code exists if listed, is billable if no longer code follows it with its prefix (the list
+    is the tabular tree in pre-order), and its descendants are the run of codes that do.
+    `tests/rules/test_icd10cm.py` checks every code against the package's own tree.
+    """
 
-        self._cm: Any = simple_icd_10_cm
-        # The release never changes under a running process; a bulk scan asks the same few
-        # hundred codes millions of times.
-        self._exists: dict[str, bool] = {}
+    def __init__(self, codes: Iterable[str]) -> None:
+        # Codes without dots; chapters ("1") and blocks ("A00-A09") are not code-shaped.
+        self._codes = [c for c in dict.fromkeys(codes) if _LIST_CODE.fullmatch(c)]
+        self._index = {code: i for i, code in enumerate(self._codes)}
         self._billable: dict[str, bool] = {}
 
+    @classmethod
+    def bundled(cls) -> ReleaseCodeSet:
+        """The release in the installed simple_icd_10_cm package (its newest code list)."""
+        spec = importlib.util.find_spec("simple_icd_10_cm")  # located, not imported
+        if spec is None or not spec.submodule_search_locations:
+            raise RuntimeError("simple_icd_10_cm is not installed")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "data"
+        lists = sorted(folder.glob("code-list-*.txt"), key=lambda p: p.stat().st_mtime)
+        if not lists:
+            raise RuntimeError(f"no ICD-10-CM code list in {folder}")
+        text = lists[-1].read_text(encoding="utf-8")
+        return cls(line.split(" ", 1)[0] for line in text.splitlines())
+
+    def _key(self, code: str) -> str | None:
+        key = dotted(code).replace(".", "")
+        return key if key in self._index else None
+
     def exists(self, code: str) -> bool:
-        known = self._exists.get(code)
-        if known is None:
-            known = is_code_shaped(code) and bool(self._cm.is_valid_item(dotted(code)))
-            self._exists[code] = known
-        return known
+        return is_code_shaped(code) and self._key(code) is not None
 
     def billable(self, code: str) -> bool:
         known = self._billable.get(code)
         if known is None:
-            known = self.exists(code) and bool(self._cm.is_leaf(dotted(code)))
+            key = self._key(code) if is_code_shaped(code) else None
+            known = key is not None and not self._has_children(key)
             self._billable[code] = known
         return known
 
     def billable_under(self, code: str) -> tuple[str, ...]:
-        if not self.exists(code):
+        key = self._key(code) if is_code_shaped(code) else None
+        if key is None:
             return ()
-        return tuple(str(c) for c in self._cm.get_descendants(dotted(code)) if self._cm.is_leaf(c))
+        leaves = []
+        for below in self._run_below(key):
+            if not self._has_children(below):
+                leaves.append(dotted(below))
+        return tuple(leaves)
+
+    def _has_children(self, key: str) -> bool:
+        following = self._index[key] + 1
+        return following < len(self._codes) and self._codes[following].startswith(key)
+
+    def _run_below(self, key: str) -> Iterator[str]:
+        codes = self._codes
+        for position in range(self._index[key] + 1, len(codes)):
+            if not codes[position].startswith(key):
+                return
+            yield codes[position]
 
 
 def validity(

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from rules.icd10cm import CodeChange, CodeSet, PackageCodeSet, dotted, is_code_shaped
+from rules.icd10cm import CodeChange, CodeSet, ReleaseCodeSet, dotted, is_code_shaped
 from rules.model import Discipline, Severity
 
 DATA_PACKAGE = "rules.data"
@@ -856,7 +856,7 @@ def load_knowledge(
         icd10_changes=_parse_icd10_changes(
             "icd10_changes.csv", _read_text("icd10_changes.csv", None), sources
         ),
-        icd10_release=PackageCodeSet(),
+        icd10_release=ReleaseCodeSet.bundled(),
     )
 
 
