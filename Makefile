@@ -6,8 +6,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+EHR_PORT ?= 8001
 
-.PHONY: install run test lint unit bench clean test-deps lock
+.PHONY: install run demo test lint unit bench clean test-deps lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +20,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	TRACTION_AUTH_MODE=$${TRACTION_AUTH_MODE:-off} $(BIN)/traction-cds serve --host $(HOST) --port $(PORT)
+
+# The service and a demo EHR stand-in (sample claims, SMART sign-in) on loopback; prints the
+# URLs to open. Ctrl-C stops both.
+demo: $(STAMP)
+	$(BIN)/traction-cds demo --host $(HOST) --port $(PORT) --ehr-port $(EHR_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_outcomes_commands(commands)
 
+    from cds_hooks.demo_cli import add_demo_commands
+
+    add_demo_commands(commands)
+
     serve = commands.add_parser("serve", help="run the CDS Hooks service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,11 +18,11 @@ from cds_hooks.logs import logger
 from cds_hooks.outcomes import JsonResponse, OutcomeError, input_error
 from cds_hooks.settings import is_loopback
 from cds_hooks.state import AppState, StateDep
-from plugin.claim_check import ClaimChecker, ClaimInput
-from plugin.draft_orders import draft_service_requests, order_guidance
+from plugin.claim_check import ClaimChecker, ClaimInput, ClaimReport
+from plugin.draft_orders import OrderGuidance, draft_service_requests, order_guidance
 from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
-from plugin.prefetch import HttpFhirReader, resolve_hook_data
+from plugin.prefetch import HookData, HttpFhirReader, resolve_hook_data
 
 router = APIRouter(tags=["cds-hooks"])
 
@@ -38,8 +39,8 @@ OPTIONAL_CONTEXT: dict[str, dict[str, type]] = {
 _INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-async def read_json_body(request: Request, limit: int) -> Any:
-    """The JSON body, refused with 413 as soon as it passes `limit` bytes (never buffered whole)."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `limit` bytes (never buffered whole)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise OutcomeError(413, f"request body over {limit} bytes", "too-costly")
@@ -53,6 +54,12 @@ async def read_json_body(request: Request, limit: int) -> Any:
     raw = b"".join(chunks)
     if not raw:
         raise OutcomeError(400, "empty body: expected a JSON object")
+    return raw
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    """The JSON body, size-capped as `read_body`; 400 when it is not JSON."""
+    raw = await read_body(request, limit)
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -159,25 +166,39 @@ def _claims_needed(service: dict[str, Any], context: dict[str, Any], checker: Cl
     )
 
 
-@router.post("/cds-services/{service_id}", response_class=JsonResponse)
-async def call_service(service_id: str, request: Request, state: StateDep) -> JsonResponse:
-    service = SERVICES_BY_ID.get(service_id)
-    if service is None:
-        raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
-    body = validate_hook_request(
-        await read_json_body(request, state.settings.max_body_bytes), service
-    )
+def claim_reference_of(full_url: str | None, claim: dict[str, Any]) -> str:
+    """How a hook names a prefetched Claim (cards, feedback, the review app's appContext)."""
+    return f"Claim/{claim.get('id')}" if claim.get("id") else (full_url or "Claim")
+
+
+@dataclass(slots=True)
+class HookAnswer:
+    """A hook call's response and what went into it (for metrics, logs and the playground)."""
+
+    response: dict[str, Any]  # {"cards": [...], "systemActions": [...] when any}
+    reports: list[ClaimReport]  # every Claim checked, in order
+    guidance: list[OrderGuidance]  # every draft order read
+    issued: list[IssuedCard]  # the cards kept, with the rules each spoke for
+    data: HookData
+
+
+async def answer_hook(
+    service: dict[str, Any], body: Any, state: AppState, *, fhir_reads: bool = True
+) -> HookAnswer:
+    """One CDS Hooks request in, its answer out: the whole hook, with no HTTP around it.
+
+    `POST /cds-services/{id}` and the playground both call this, so the playground's cards are
+    the hook's cards. `fhir_reads=False` never builds a FHIR reader: what prefetch lacks is
+    missing (the playground sends everything in prefetch and fetches nothing). The body is
+    validated here whoever calls (a few dict checks), so a synthesized request passes the same
+    gate as an EHR's.
+    """
+    body = validate_hook_request(body, service)
     context: dict[str, Any] = body["context"]
     options = configuration(body, service)
-    structlog.contextvars.bind_contextvars(
-        hook_instance=body["hookInstance"],
-        service=service_id,
-        tenant=getattr(request.state, "tenant", None),
-    )
-
     reader = None
     server = body.get("fhirServer")
-    if server:
+    if server and fhir_reads:
         if not _fhir_server_allowed(server, state):
             raise OutcomeError(
                 400, "fhirServer must be https (or loopback / allowlisted)", expression="fhirServer"
@@ -209,13 +230,14 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
             "not-found",
         )
 
-    ctx = CardContext(state.settings.public_base_url, body["hookInstance"], service_id)
+    ctx = CardContext(state.settings.public_base_url, body["hookInstance"], service["id"])
     issued: list[IssuedCard] = []
     cards: list[dict[str, Any]] = order_cards(guidance, ctx, issued)
     system_actions: list[dict[str, Any]] = []
+    reports: list[ClaimReport] = []
     seen: set[str] = set()
     for full_url, claim in data.claims:
-        reference = f"Claim/{claim.get('id')}" if claim.get("id") else (full_url or "Claim")
+        reference = claim_reference_of(full_url, claim)
         if reference in seen or not claim.get("item"):
             continue
         seen.add(reference)
@@ -223,29 +245,47 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
             validate_resource(claim, f"prefetch {reference}")
         except InputError as exc:
             raise input_error(exc) from None
-        report = metrics.observe_findings(
-            service_id, checker.check(ClaimInput(reference, claim, data.index)), checker.knowledge
-        )
+        report = checker.check(ClaimInput(reference, claim, data.index))
+        reports.append(report)
         if service["hook"] == "encounter-discharge" and options["auto-correct-units"]:
             system_actions += unit_system_actions(report, claim, checker.knowledge.codes)
         cards += claim_cards(report, claim, checker.knowledge.codes, ctx, issued)
     cards = cards[: options["max-cards"]]
     kept = {c["uuid"] for c in cards}
-    issued = [i for i in issued if i.card_id in kept]
-    if issued:
-        state.issued.add(service_id, body["hookInstance"], issued)
-    logger.info(
-        "hook answered",
-        hook=service["hook"],
-        claims=len(seen),
-        orders=len(guidance),
-        cards=len(cards),
-        system_actions=len(system_actions),
-        rules=sorted({rule for card in issued for rule in card.rules}),
-        fhir_fetched=sorted(data.fetched),
-        fhir_failed=sorted(data.failed),
-    )
     response: dict[str, Any] = {"cards": cards}
     if system_actions:
         response["systemActions"] = system_actions
-    return JsonResponse(response)
+    return HookAnswer(response, reports, guidance, [i for i in issued if i.card_id in kept], data)
+
+
+@router.post("/cds-services/{service_id}", response_class=JsonResponse)
+async def call_service(service_id: str, request: Request, state: StateDep) -> JsonResponse:
+    service = SERVICES_BY_ID.get(service_id)
+    if service is None:
+        raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
+    body = validate_hook_request(
+        await read_json_body(request, state.settings.max_body_bytes), service
+    )
+    structlog.contextvars.bind_contextvars(
+        hook_instance=body["hookInstance"],
+        service=service_id,
+        tenant=getattr(request.state, "tenant", None),
+    )
+    answer = await answer_hook(service, body, state)
+    for report in answer.reports:
+        metrics.observe_findings(service_id, report, state.checker.knowledge)
+    if answer.issued:
+        state.issued.add(service_id, body["hookInstance"], answer.issued)
+    cards = answer.response["cards"]
+    logger.info(
+        "hook answered",
+        hook=service["hook"],
+        claims=len(answer.reports),
+        orders=len(answer.guidance),
+        cards=len(cards),
+        system_actions=len(answer.response.get("systemActions", ())),
+        rules=sorted({rule for card in answer.issued for rule in card.rules}),
+        fhir_fetched=sorted(answer.data.fetched),
+        fhir_failed=sorted(answer.data.failed),
+    )
+    return JsonResponse(answer.response)

@@ -9,7 +9,17 @@ import httpx
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cds_hooks import discovery, feedback, hooks, metrics, operation, review_app, rule_pages
+from cds_hooks import (
+    discovery,
+    feedback,
+    hooks,
+    metrics,
+    operation,
+    playground,
+    review_app,
+    rule_pages,
+    site,
+)
 from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
 from cds_hooks.logs import configure_logging, log_requests
 from cds_hooks.outcomes import JsonResponse, install_handlers
@@ -72,6 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rule_pages.router)
     app.include_router(metrics.router)
     app.include_router(review_app.router)
+    app.include_router(site.router)
+    if settings.playground:
+        app.include_router(playground.router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -7,6 +7,7 @@ import json
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     fhir_allowed_http_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = 5_000_000
     metrics_token: str | None = None  # when set, /metrics wants it as a Bearer token
+    playground: bool = True  # /playground: check a pasted Claim in the browser (public, no JWT)
+    demo_ehr_url: str | None = None  # set by `traction-cds demo`: its FHIR server and launcher
 
     @field_validator("trusted_issuers", "smart_clients", mode="before")
     @classmethod
@@ -56,6 +59,15 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("demo_ehr_url")
+    @classmethod
+    def _demo_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        if urlsplit(value.strip()).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s) URL")
+        return value.strip().rstrip("/")
 
 
 def is_loopback(host: str) -> bool:

@@ -36,14 +36,12 @@ def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return found
 
 
-ALL_PATHS = [p for p in paths(BASE) if p]
-
-
 @st.composite
-def mutated(draw: st.DrawFn) -> Any:
-    body = copy.deepcopy(BASE)
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(ALL_PATHS))
+def mutated(draw: st.DrawFn, base: Any = BASE, max_edits: int = 4) -> Any:
+    """`base` with 1..max_edits values replaced by arbitrary JSON or keys removed."""
+    body = copy.deepcopy(base)
+    for _ in range(draw(st.integers(1, max_edits))):
+        path = draw(st.sampled_from([p for p in paths(base) if p]))
         parent: Any = body
         try:
             for part in path[:-1]:
