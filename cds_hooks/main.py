@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cds_hooks import (
+    api_docs,
     discovery,
     feedback,
     hooks,
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         default_response_class=JsonResponse,
+        docs_url=None,  # served by api_docs from local assets
+        redoc_url=None,
     )
     install_handlers(app)
     app.middleware("http")(log_requests)
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (discovery, hooks, feedback, operation):
         app.include_router(module.router, dependencies=guarded)
     app.include_router(rule_pages.router)
+    api_docs.install(app)
     app.include_router(metrics.router)
     app.include_router(review_app.router)
     app.include_router(site.router)

@@ -1,0 +1,40 @@
+"""The rule catalogue pages: every rule with its summary, payer scope and source."""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import escape
+
+from rules.packs import Knowledge
+
+
+def test_catalogue_lists_every_rule_with_scope_and_source(client, knowledge: Knowledge):
+    response = client.get("/rules")
+    assert response.status_code == 200
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    html = response.text
+    for spec in knowledge.rules.values():
+        row = re.search(rf'<tr id="{re.escape(spec.id)}">(.*?)</tr>', html, re.S)
+        assert row, spec.id
+        assert escape(spec.summary) in row.group(1)
+        assert escape(spec.scope_label) in row.group(1)
+        assert escape(spec.citation) in row.group(1)
+        assert ("UNCONFIRMED" in row.group(1)) is not spec.confirmed
+
+
+def test_rule_page_links_its_primary_sources(client, knowledge: Knowledge):
+    spec = knowledge.rules["NCCI-PTP-MOD-MISSING"]
+    html = client.get("/rules/ncci-ptp-mod-missing").text
+    assert escape(spec.explanation) in html
+    for key in spec.sources:
+        entry = knowledge.sources[key]
+        assert key in html
+        if entry.get("url"):
+            assert f'href="{escape(entry["url"])}"' in html
+
+
+def test_unknown_rule_is_a_404_outcome(client):
+    response = client.get("/rules/NO-SUCH-RULE")
+    assert response.status_code == 404
+    assert "NO-SUCH-RULE" in response.text
