@@ -24,12 +24,19 @@ from cds_hooks import (
 from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
 from cds_hooks.logs import configure_logging, log_requests
 from cds_hooks.outcomes import JsonResponse, install_handlers
+from cds_hooks.samples import SAMPLES
 from cds_hooks.security import JwtVerifier
 from cds_hooks.settings import Settings, get_settings
 from cds_hooks.state import AppState, require_caller
 from plugin.claim_check import ClaimChecker
+from plugin.fhir_validation import validate_resource
 from rules.packs import load_knowledge
 
+WARM_UP_RESOURCES = (
+    {"resourceType": "ServiceRequest", "status": "draft", "intent": "order", "subject": {}},
+    {"resourceType": "PractitionerRole", "active": True},
+    {"resourceType": "Patient", "active": True},
+)
 HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=20)
 
 
@@ -41,6 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payer_settings_file=settings.payer_settings, edits_dir=settings.edits_dir or None
     )
 
+    checker = ClaimChecker(knowledge)
+    warm_up(checker)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = FeedbackStore(settings.database_url)
@@ -49,9 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with httpx.AsyncClient(timeout=timeout, limits=HTTP_LIMITS) as client:
             issued = IssuedCardLog(store)
             verifier = JwtVerifier(settings.trusted_issuers, client)
-            app.state.traction = AppState(
-                settings, ClaimChecker(knowledge), store, client, issued, verifier
-            )
+            app.state.traction = AppState(settings, checker, store, client, issued, verifier)
             issued.start()
             try:
                 yield
@@ -106,6 +114,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JsonResponse(body, status_code=200 if database else 503)
 
     return app
+
+
+def warm_up(checker: ClaimChecker) -> None:
+    """Pay first-call costs at start-up, not on a clinician's first hook: the FHIR models are
+    built on their first validation (~0.5 s for Claim) and the engine's caches are empty."""
+    for sample in SAMPLES:
+        checker.check_document(sample.bundle())
+    for resource in WARM_UP_RESOURCES:
+        validate_resource(resource, "warm-up")
 
 
 def app_factory() -> FastAPI:
