@@ -6,15 +6,15 @@ not listed here is written — a new field must be added on purpose.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ALLOWED_FIELDS = frozenset(
     {
@@ -71,23 +71,35 @@ def configure_logging(level: int = logging.INFO) -> None:
 logger = structlog.get_logger("traction_cds")
 
 
-def route_template(request: Request) -> str:
-    """The matched route (`/cds-services/{service_id}`), never the raw path or query."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", "unmatched"))
+class RequestLogMiddleware:
+    """One "request" line per HTTP request (route template, status, duration), as pure ASGI:
+    no BaseHTTPMiddleware task group and body streams on every call.
 
+    The line is written in the context as it was when the request came in, as under
+    `call_next`: what a route binds (hook_instance, service...) stays on the route's lines.
+    """
 
-async def log_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    structlog.contextvars.clear_contextvars()
-    start = time.perf_counter()
-    response = await call_next(request)
-    logger.info(
-        "request",
-        method=request.method,
-        route=route_template(request),
-        status=response.status_code,
-        duration_ms=round((time.perf_counter() - start) * 1000, 2),
-    )
-    return response
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        structlog.contextvars.clear_contextvars()
+        context = contextvars.copy_context()
+        start = time.perf_counter()
+
+        async def send_logged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                context.run(
+                    logger.info,
+                    "request",
+                    method=scope["method"],
+                    route=str(getattr(scope.get("route"), "path", "unmatched")),
+                    status=int(message["status"]),
+                    duration_ms=round((time.perf_counter() - start) * 1000, 2),
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_logged)

@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cds_hooks.metrics_dir import ENV as MULTIPROC_ENV
-from cds_hooks.state import get_state
+from cds_hooks.state import app_state
 from plugin.claim_check import ClaimReport
 from plugin.prefetch import FetchOutcome
 from rules.packs import Knowledge
@@ -193,7 +193,7 @@ router = APIRouter(tags=["operations"])
 @router.get("/metrics", include_in_schema=False)
 def metrics(request: Request) -> Response:
     """Prometheus text format; behind a bearer token when TRACTION_METRICS_TOKEN is set."""
-    token = get_state(request).settings.metrics_token
+    token = app_state(request).settings.metrics_token
     if token:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(

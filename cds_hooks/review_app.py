@@ -26,7 +26,7 @@ from cds_hooks.cards import OVERRIDE_SYSTEM, IssuedCard
 from cds_hooks.feedback_store import FeedbackRecord, FeedbackStore
 from cds_hooks.logs import logger
 from cds_hooks.settings import Settings
-from cds_hooks.state import AppState, get_state
+from cds_hooks.state import AppState, app_state
 from plugin.claim_check import ClaimChecker
 from plugin.references import type_and_id
 from plugin.smart.clients import ClientRegistry
@@ -113,7 +113,7 @@ async def get_review_app(request: Request) -> ReviewApp:
         existing = _existing(request)
         if existing is not None:
             return existing
-        state = get_state(request)
+        state = app_state(request)
         sessions = SessionStore(state.store.engine)
         await sessions.create()
         pages = Environment(

@@ -25,9 +25,14 @@ class AppState:
     verifier: JwtVerifier
 
 
-def get_state(request: Request) -> AppState:
+def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.traction
     return state
+
+
+async def get_state(request: Request) -> AppState:
+    """The dependency; async because a plain function one runs in the thread pool per request."""
+    return app_state(request)
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -35,7 +40,7 @@ StateDep = Annotated[AppState, Depends(get_state)]
 
 async def require_caller(request: Request) -> dict[str, object] | None:
     """Verify the caller's JWT (CDS Hooks 2.0) unless TRACTION_AUTH_MODE=off; 401 otherwise."""
-    state = get_state(request)
+    state = app_state(request)
     if state.settings.auth_mode == "off":
         return None
     header = request.headers.get("authorization", "")

@@ -7,8 +7,11 @@ wrong type reads as absent), because validation is a separate step at the edge.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
+
+import orjson
 
 from plugin.references import Resource, ResourceIndex, unref
 from rules.model import (
@@ -85,6 +88,13 @@ def _int(value: Any) -> int | None:
     return None
 
 
+def _ints(value: Any) -> list[int]:
+    """The whole numbers of an array, in order (anything else in it reads as absent)."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+
+
 def _date(value: Any) -> date | None:
     if not isinstance(value, str) or len(value) < 10:
         return None
@@ -110,6 +120,54 @@ def claim_reference(claim: Resource, full_url: str | None = None, position: int 
     return full_url or f"Claim[{position}]"
 
 
+Info = dict[int, tuple[str, float | None, str]]  # supportingInfo: (our code, value, text)
+
+
+@dataclass(frozen=True, slots=True)
+class _ClaimParts:
+    """The claim-level pieces every line is read against."""
+
+    claim: Resource
+    index: ResourceIndex
+    info: Info
+    diagnoses: dict[int, Diagnosis]
+    care_team: dict[int, Performer]
+    procedures: dict[int, float]
+    default_date: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimReading:
+    """A billing model and what it was read from, so a corrected copy is read cheaply."""
+
+    billing: BillingClaim
+    parts: _ClaimParts
+    payer_date: date | None
+
+
+# What `rules.corrections.apply_fixes` may change on a Claim; anything else changed means the
+# claim-level pieces are read again.
+_FIXED_ELEMENTS = frozenset({"item", "diagnosis", "total"})
+
+
+def _plain(value: Any) -> bytes | None:
+    """The JSON bytes of a plain JSON value, None for anything JSON does not hold as it is
+    (a tuple, a date, inf...): equal bytes then mean values a read cannot tell apart."""
+    try:
+        encoded = orjson.dumps(value)
+    except TypeError:
+        return None
+    return encoded if orjson.loads(encoded) == value else None
+
+
+def _same_except(original: Resource, corrected: Resource, skip: frozenset[str]) -> bool:
+    """Every element but `skip` is the same plain JSON in both."""
+    before = _plain({k: v for k, v in original.items() if k not in skip})
+    return before is not None and before == _plain(
+        {k: v for k, v in corrected.items() if k not in skip}
+    )
+
+
 class BillingModelBuilder:
     """Reads one Claim (and what its references point to) into a `BillingClaim`."""
 
@@ -121,47 +179,111 @@ class BillingModelBuilder:
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
     ) -> BillingClaim:
-        info = self._supporting_info(claim)
-        diagnoses = self._diagnoses(claim, index)
-        care_team = self._care_team(claim, index)
-        procedures = self._procedure_minutes(claim, index)
-        default_date = _date(_dict(claim.get("billablePeriod")).get("start"))
+        return self.read(claim, index, reference).billing
+
+    def read(
+        self, claim: Resource, index: ResourceIndex, reference: str | None = None
+    ) -> ClaimReading:
+        """The billing model, with the claim-level pieces it was read from (for `reread`)."""
+        parts = _ClaimParts(
+            claim,
+            index,
+            self._supporting_info(claim),
+            self._diagnoses(claim, index),
+            self._care_team(claim, index),
+            self._procedure_minutes(claim, index),
+            _date(_dict(claim.get("billablePeriod")).get("start")),
+        )
         lines = tuple(
-            self._line(i, item, info, diagnoses, care_team, procedures, default_date)
+            self._line(i, item, parts)
             for i, item in enumerate(_list(claim.get("item")))
             if isinstance(item, dict)
         )
-        dos = min((ln.date for ln in lines if ln.date), default=default_date)
+        return self._finish(parts, lines, reference, None)
+
+    def reread(self, previous: ClaimReading, corrected: Resource) -> ClaimReading:
+        """`read` of a corrected copy of `previous.claim`: the same model a fresh read gives.
+
+        Fixes edit lines and diagnosis codes only: when every other element of the Claim is
+        unchanged (compared as JSON), the claim-level pieces are reused, and so is each line
+        whose item is unchanged and whose diagnoses read the same.
+        """
+        parts = previous.parts
+        original = parts.claim
+        if not _same_except(original, corrected, _FIXED_ELEMENTS):
+            return self.read(corrected, parts.index, previous.billing.id)
+        diagnoses = self._diagnoses(corrected, parts.index)
+        same_dx = diagnoses == parts.diagnoses
+        parts = _ClaimParts(
+            corrected,
+            parts.index,
+            parts.info,
+            diagnoses,
+            parts.care_team,
+            parts.procedures,
+            parts.default_date,
+        )
+        items = _list(corrected.get("item"))
+        known: dict[bytes, ClaimLine] = {}
+        # Items of plain JSON (checked once for the whole list) read the same when their bytes
+        # are the same.
+        if same_dx and _plain(items) is not None:
+            before = _list(original.get("item"))
+            if _plain(before) is not None:
+                for line in previous.billing.lines:
+                    known.setdefault(orjson.dumps(before[line.index]), line)
+        lines: list[ClaimLine] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                continue
+            same = known.get(orjson.dumps(item)) if known else None
+            if same is None:
+                lines.append(self._line(i, item, parts))
+            else:
+                lines.append(same if same.index == i else replace(same, index=i))
+        return self._finish(parts, tuple(lines), previous.billing.id, previous)
+
+    def _finish(
+        self,
+        parts: _ClaimParts,
+        lines: tuple[ClaimLine, ...],
+        reference: str | None,
+        previous: ClaimReading | None,
+    ) -> ClaimReading:
+        claim = parts.claim
+        dos = min((ln.date for ln in lines if ln.date), default=parts.default_date)
         # Payer settings are read as of Claim.created: corrections never change it, so a
         # corrected claim is read under the same payer profile as the original.
         payer_date = _date(claim.get("created")) or dos
-        ytd = next((v for code, v, _ in info.values() if code == THERAPY_YTD), None)
-        return BillingClaim(
+        if previous is not None and previous.payer_date == payer_date:
+            payer = previous.billing.payer
+        else:
+            payer = self._payer(claim, parts.index, payer_date)
+        ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
+        billing = BillingClaim(
             id=reference or claim_reference(claim),
             lines=lines,
-            payer=self._payer(claim, index, payer_date),
-            diagnoses=tuple(diagnoses.values()),
+            payer=payer,
+            diagnoses=tuple(parts.diagnoses.values()),
             therapy_ytd_pt_slp=ytd,
         )
+        return ClaimReading(billing, parts, payer_date)
 
     # -- claim-level pieces ------------------------------------------------------------------
 
-    def _supporting_info(self, claim: Resource) -> dict[int, tuple[str, float | None, str]]:
+    def _supporting_info(self, claim: Resource) -> Info:
         """supportingInfo by sequence: (our code or "", numeric value, text value)."""
-        out: dict[int, tuple[str, float | None, str]] = {}
+        out: Info = {}
         for entry in _list(claim.get("supportingInfo")):
             entry = _dict(entry)
             sequence = _int(entry.get("sequence"))
             if sequence is None:
                 continue
-            code = next(
-                (
-                    str(c["code"])
-                    for c in _codings(entry.get("code"))
-                    if c.get("system") == CLAIM_INFO_SYSTEM
-                ),
-                "",
-            )
+            code = ""
+            for coding in _codings(entry.get("code")):
+                if coding.get("system") == CLAIM_INFO_SYSTEM:
+                    code = str(coding["code"])
+                    break
             value = _number(_dict(entry.get("valueQuantity")).get("value"))
             text = entry.get("valueString")
             out[sequence] = (code, value, text if isinstance(text, str) else "")
@@ -289,50 +411,44 @@ class BillingModelBuilder:
 
     # -- one line --------------------------------------------------------------------------
 
-    def _line(
-        self,
-        position: int,
-        item: Resource,
-        info: dict[int, tuple[str, float | None, str]],
-        diagnoses: dict[int, Diagnosis],
-        care_team: dict[int, Performer],
-        procedures: dict[int, float],
-        default_date: date | None,
-    ) -> ClaimLine:
-        concept = _dict(item.get("productOrService"))
+    def _line(self, position: int, item: Resource, parts: _ClaimParts) -> ClaimLine:
+        info, diagnoses, care_team = parts.info, parts.diagnoses, parts.care_team
+        get = item.get
+        concept = _dict(get("productOrService"))
         code, system = _first_code(concept, self._code_systems)
-        pointers = tuple(
-            p for p in map(_int, _list(item.get("diagnosisSequence"))) if p is not None
-        )
+        pointers = tuple(_ints(get("diagnosisSequence")))
         pointed = tuple(diagnoses[p] for p in pointers if p in diagnoses)
-        team = [_int(s) for s in _list(item.get("careTeamSequence"))]
-        if not item.get("careTeamSequence") and len(care_team) == 1:
+        if not get("careTeamSequence") and len(care_team) == 1:
             performers = tuple(care_team.values())
         else:
-            performers = tuple(care_team[s] for s in team if s is not None and s in care_team)
-        linked = [info[s] for s in map(_int, _list(item.get("informationSequence"))) if s in info]
-        minutes = self._minutes(item, linked, procedures)
+            team = _ints(get("careTeamSequence"))
+            performers = tuple(care_team[s] for s in team if s in care_team)
+        linked = [info[s] for s in _ints(get("informationSequence")) if s in info]
+        minutes = self._minutes(item, linked, parts.procedures)
         texts = [concept.get("text")] + [text for _, _, text in linked]
-        period = _dict(item.get("servicedPeriod"))
+        modifiers = []
+        for mod in _list(get("modifier")):
+            modifier = _first_code(mod)[0].upper()
+            if modifier:
+                modifiers.append(modifier)
+        period = _dict(get("servicedPeriod"))
         return ClaimLine(
             index=position,
-            sequence=_int(item.get("sequence")) or 0,
+            sequence=_int(get("sequence")) or 0,
             code=code.upper(),
             code_system=system,
-            modifiers=tuple(
-                m for m in (_first_code(mod)[0].upper() for mod in _list(item.get("modifier"))) if m
-            ),
-            units=_number(_dict(item.get("quantity")).get("value")),
-            date=_date(item.get("servicedDate")) or _date(period.get("start")) or default_date,
-            pos=_first_code(item.get("locationCodeableConcept"))[0] or None,
+            modifiers=tuple(modifiers),
+            units=_number(_dict(get("quantity")).get("value")),
+            date=_date(get("servicedDate")) or _date(period.get("start")) or parts.default_date,
+            pos=_first_code(get("locationCodeableConcept"))[0] or None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
             performers=performers,
             minutes=minutes,
             regions=self._regions(item, pointed),
             text=" ".join(t for t in texts if isinstance(t, str) and t),
-            net=_number(_dict(item.get("net")).get("value")),
-            encounter=next((unref(e) for e in _list(item.get("encounter")) if unref(e)), None),
+            net=_number(_dict(get("net")).get("value")),
+            encounter=next((unref(e) for e in _list(get("encounter")) if unref(e)), None),
         )
 
     def _minutes(
@@ -344,11 +460,7 @@ class BillingModelBuilder:
         values = [value for code, value, _ in linked if code == TIMED_MINUTES and value is not None]
         if values:
             return sum(values)
-        spans = [
-            procedures[s]
-            for s in map(_int, _list(item.get("procedureSequence")))
-            if s in procedures
-        ]
+        spans = [procedures[s] for s in _ints(item.get("procedureSequence")) if s in procedures]
         return sum(spans) if spans else None
 
     def _regions(self, item: Resource, pointed: tuple[Diagnosis, ...]) -> frozenset[str]:

@@ -13,7 +13,7 @@ from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
 from rules.corrections import apply_fixes
-from rules.engine import finding_order, is_clean, run_checks
+from rules.engine import finding_order, is_clean, registered_checks, run_checks
 from rules.findings import Finding
 from rules.model import BillingClaim
 from rules.packs import Knowledge
@@ -110,6 +110,7 @@ class ClaimChecker:
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
         self.builder = BillingModelBuilder(knowledge)
+        registered_checks()  # imports the check modules now, not on the first claim
 
     def check(
         self, claim_input: ClaimInput, as_of: date | None = None, corrected_claim: bool = True
@@ -124,7 +125,8 @@ class ClaimChecker:
         when no fix is automatic the Claim is not copied and `corrected_claim` is the input.
         """
         claim, index, reference = claim_input.claim, claim_input.index, claim_input.reference
-        billing = self.builder.build(claim, index, reference)
+        reading = self.builder.read(claim, index, reference)
+        billing = reading.billing
         findings = run_checks(billing, self.knowledge, as_of)
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return ClaimReport(reference, billing, tuple(findings), claim)
@@ -133,9 +135,9 @@ class ClaimChecker:
             if not any(f.fix.automatic for f in findings) or not corrected.get("item"):
                 break
             known = {(f.rule, f.line, f.fix) for f in findings}
-            again = run_checks(
-                self.builder.build(corrected, index, reference), self.knowledge, as_of
-            )
+            # The corrected copy differs in a few lines: the rest of the model is reused.
+            reading = self.builder.reread(reading, corrected)
+            again = run_checks(reading.billing, self.knowledge, as_of)
             revealed = [
                 f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known
             ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from typing import Any
 
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, ClaimLine, Severity
@@ -20,6 +22,7 @@ class RegisteredCheck:
 
 
 _CHECKS: list[RegisteredCheck] = []
+_LOADED: list[tuple[RegisteredCheck, ...]] = []  # the registry once rules.checks is imported
 
 
 def check(*rule_ids: str) -> Callable[[Check], Check]:
@@ -33,9 +36,11 @@ def check(*rule_ids: str) -> Callable[[Check], Check]:
 
 
 def registered_checks() -> tuple[RegisteredCheck, ...]:
-    import rules.checks  # noqa: F401  (importing registers every check module)
+    if not _LOADED or len(_LOADED[0]) != len(_CHECKS):
+        import rules.checks  # noqa: F401  (importing registers every check module)
 
-    return tuple(_CHECKS)
+        _LOADED[:] = [tuple(_CHECKS)]
+    return _LOADED[0]
 
 
 def implemented_rule_ids() -> frozenset[str]:
@@ -88,13 +93,57 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 def select_rules(knowledge: Knowledge, claim: BillingClaim, as_of: date | None) -> frozenset[str]:
     """Rules for the payer in force on some date of the claim; `finding` checks each line's date."""
     dates: list[date | None] = [as_of] if as_of else [ln.date for ln in claim.lines if ln.date]
-    dates = list(dict.fromkeys(dates)) or [None]
-    family, settings = claim.payer.family, claim.payer.settings
-    return frozenset(
-        spec.id
-        for spec in knowledge.rules.values()
-        if any(spec.in_force(on) for on in dates) and spec.applies_to(family, settings)
-    )
+    return _selector(knowledge).select(claim.payer.family, claim.payer.settings, dates)
+
+
+class RuleSelector:
+    """`select_rules` precomputed: rule dates cut time into eras in which no rule starts or
+    ends, so the rules in force for a set of dates are the union of a few eras' rules."""
+
+    def __init__(self, rules: Mapping[str, RuleSpec]) -> None:
+        self.rules = tuple(rules.values())
+        cuts: set[date] = set()
+        for spec in self.rules:
+            cuts.add(spec.effective_from)
+            if spec.effective_to is not None and spec.effective_to < date.max:
+                cuts.add(spec.effective_to + timedelta(days=1))
+        self.cuts = sorted(cuts)
+        # Era 0 runs up to the first cut; era n starts at cuts[n - 1].
+        starts = [date.min, *self.cuts]
+        self.in_force = [frozenset(s.id for s in self.rules if s.in_force(on)) for on in starts]
+        self.flags = tuple(sorted({flag for spec in self.rules for flag in spec.payer_flags}))
+        self._memo: dict[tuple[object, ...], frozenset[str]] = {}
+
+    def select(
+        self, family: str, settings: Mapping[str, Any], dates: Iterable[date | None]
+    ) -> frozenset[str]:
+        flags = tuple(flag for flag in self.flags if settings.get(flag))
+        eras = frozenset(None if on is None else bisect_right(self.cuts, on) for on in dates)
+        key = (family, flags, eras)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = self._select(family, settings, eras)
+        return found
+
+    def _select(
+        self, family: str, settings: Mapping[str, Any], eras: frozenset[int | None]
+    ) -> frozenset[str]:
+        if not eras or None in eras:  # no date at all: every rule is in force
+            in_force = frozenset(s.id for s in self.rules)
+        else:
+            in_force = frozenset().union(*(self.in_force[era] for era in eras if era is not None))
+        return frozenset(
+            spec.id
+            for spec in self.rules
+            if spec.id in in_force and spec.applies_to(family, settings)
+        )
+
+
+def _selector(knowledge: Knowledge) -> RuleSelector:
+    selector = knowledge.derived.get(RuleSelector)
+    if not isinstance(selector, RuleSelector):
+        selector = knowledge.derived[RuleSelector] = RuleSelector(knowledge.rules)
+    return selector
 
 
 def run_checks(

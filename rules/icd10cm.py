@@ -65,6 +65,9 @@ class Validity:
         return self.candidates[0] if self.known and len(self.candidates) == 1 else None
 
 
+_BILLABLE = Validity(True)  # immutable: one shared verdict for the common case
+
+
 @lru_cache(maxsize=1 << 16)  # hot: every diagnosis of every claim, many times per check
 def dotted(code: str) -> str:
     """The tabular spelling: upper case, a dot after the category ("m5416" -> "M54.16")."""
@@ -153,7 +156,7 @@ def validity(
     windows = changes.get(key, ())
     if windows and on is not None:
         if any(w.covers(on) for w in windows):
-            return Validity(True)
+            return _BILLABLE
         ended = [w.valid_to for w in windows if w.valid_to is not None and w.valid_to < on]
         reason = (
             f"deleted after {max(ended).isoformat()}"
@@ -167,7 +170,7 @@ def validity(
     if not release.exists(key):
         return Validity(False, "not an ICD-10-CM code", _nearest(key, release), known=False)
     if release.billable(key):
-        return Validity(True)
+        return _BILLABLE
     return Validity(False, "a category, not a billable code", release.billable_under(key))
 
 

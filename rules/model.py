@@ -66,17 +66,19 @@ class ClaimLine:
     text: str = ""
     net: float | None = None
     encounter: str | None = None
+    # Derived from `performers` once: the checks ask for them many times per claim.
+    disciplines: frozenset[Discipline] = field(init=False, repr=False, compare=False)
+    performer_refs: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        performers = self.performers
+        disciplines = frozenset(p.discipline for p in performers if p.discipline is not None)
+        object.__setattr__(self, "disciplines", disciplines)
+        refs = frozenset(p.reference for p in performers if p.reference)
+        object.__setattr__(self, "performer_refs", refs)
 
     def has_modifier(self, *modifiers: str) -> bool:
         return any(m in self.modifiers for m in modifiers)
-
-    @property
-    def disciplines(self) -> frozenset[Discipline]:
-        return frozenset(p.discipline for p in self.performers if p.discipline is not None)
-
-    @property
-    def performer_refs(self) -> frozenset[str]:
-        return frozenset(p.reference for p in self.performers if p.reference)
 
 
 @dataclass(frozen=True, slots=True)

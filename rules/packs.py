@@ -28,6 +28,7 @@ ALL_FAMILIES = "all"
 FAMILIES = ("medicare-part-b", "medicare-advantage", "medicaid", "commercial", "other")
 
 T = TypeVar("T")
+_MEMO_LIMIT = 1 << 16
 
 
 class PackError(ValueError):
@@ -251,6 +252,14 @@ class Knowledge:
     _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _regions_memo: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    # Indexes derived from the packs on first use (the engine's rule selector...), keyed by the
+    # class that builds them: the packs never change once loaded.
+    derived: dict[object, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def dx_group_entry(self, group: str, icd10: str) -> DiagnosisGroupEntry | None:
         """The longest prefix of `group` that contains the ICD-10-CM code, or None."""
@@ -274,6 +283,15 @@ class Knowledge:
 
     def regions_for(self, icd10: str) -> frozenset[str]:
         """Anatomic regions of an ICD-10-CM code, by its longest listed prefix."""
+        memo = self._regions_memo
+        found = memo.get(icd10)
+        if found is None:  # hot: every diagnosis a line points to
+            if len(memo) >= _MEMO_LIMIT:  # codes come from input: keep the memo bounded
+                memo.clear()
+            found = memo[icd10] = self._regions_for(icd10)
+        return found
+
+    def _regions_for(self, icd10: str) -> frozenset[str]:
         key = icd10.replace(".", "").upper()
         for length in self.region_prefix_lengths:
             hit = self.regions.get(key[:length])

@@ -33,8 +33,9 @@ def allocate_units(
     total_units = units_for_minutes(sum(by_code.values()), minutes_per_unit)
     units = {code: floor(mins / minutes_per_unit) for code, mins in by_code.items()}
     left = total_units - sum(units.values())
+    position = {code: n for n, code in enumerate(by_code)}
     order = sorted(
-        by_code, key=lambda c: (-(by_code[c] - units[c] * minutes_per_unit), list(by_code).index(c))
+        by_code, key=lambda c: (-(by_code[c] - units[c] * minutes_per_unit), position[c])
     )
     for code in order:
         if left <= 0:

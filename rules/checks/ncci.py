@@ -24,12 +24,13 @@ class BundledPair:
 
 
 def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair]:
+    by_pair = ctx.knowledge.ncci_by_pair
     for day, lines in by_date(claim.lines).items():
         for first in lines:
             for second in lines:
                 if first is second:
                     continue
-                for edit in ctx.knowledge.ncci_edits(first.code, second.code):
+                for edit in by_pair.get((first.code, second.code), ()):
                     if edit.modifier_indicator != "9" and edit.active_on(ctx.as_of or day):
                         yield BundledPair(first, second, edit)
                         break

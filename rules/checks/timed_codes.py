@@ -100,7 +100,7 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
     # judge the day as it will be billed, so the corrected claim reads the same.
     fixed_elsewhere = UNITS_INVALID in ctx.selected and not split
     as_billed = day.allocation()
-    gone = _removed_for_units(day, ctx)
+    gone = _removed_for_units(day, ctx, as_billed)
     if gone:
         day = replace(day, lines=tuple(ln for ln in day.lines if all(ln is not g for g in gone)))
         groups = day.by_code
@@ -110,7 +110,7 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
         yield from _under_eight(day, ctx)
         return
 
-    allocation = day.allocation()
+    allocation = day.allocation() if gone else as_billed
     allowed = sum(allocation.values())
 
     def billed(line: ClaimLine) -> int:
@@ -149,13 +149,17 @@ def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) 
     return [ln for ln in timed if ln.sequence not in removed and all(ln is not g for g in gone)]
 
 
-def _removed_for_units(day: TimedDay, ctx: RuleContext) -> list[ClaimLine]:
-    """The lines CLAIM-QTY-INVALID removes: bad units and no unit under the allocation."""
+def _removed_for_units(
+    day: TimedDay, ctx: RuleContext, allocation: dict[str, int] | None = None
+) -> list[ClaimLine]:
+    """The lines CLAIM-QTY-INVALID removes: bad units and no unit under the allocation
+    (`allocation`: the day's, when the caller has it)."""
     if UNITS_INVALID not in ctx.selected or not day.minutes_known:
         return []
     if any(len(group) > 1 for group in day.by_code.values()):
         return []
-    allocation = day.allocation()
+    if allocation is None:
+        allocation = day.allocation()
     return [ln for ln in day.lines if whole_units(ln) is None and allocation[ln.code] == 0]
 
 
