@@ -272,4 +272,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m cds_hooks.cli`, this file is `__main__`, a second copy of the module
+    # with its own CliError: the subcommands raise cds_hooks.cli.CliError, so dispatch there.
+    from cds_hooks.cli import main as _main
+
+    sys.exit(_main())

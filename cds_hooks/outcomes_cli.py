@@ -1,17 +1,20 @@
 """`traction-cds outcomes import|report`: what payers paid and denied, against the rules.
 
 Exit codes: 0 done, 2 bad input (a remittance file refused: the line names the file, the
-segment or line and the byte offset; nothing is imported), 3 bad configuration.
+segment or line and the byte offset; nothing is imported), 3 bad configuration (the rule packs
+or denial_reasons.csv, or a database URL that does not parse or connect).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import orjson
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from cds_hooks.cli import EXIT_CLEAN, EXIT_CONFIG, CliError, _knowledge
 from cds_hooks.outcomes_store import ImportResult, open_outcomes
@@ -24,9 +27,28 @@ from plugin.remittance.render import render_csv, render_text
 from rules.denial_reasons import DenialReasons, load_denial_reasons
 from rules.packs import PackError
 
+T = TypeVar("T")
+
 
 def _url(args: argparse.Namespace) -> str:
     return str(args.database_url or get_settings().database_url)
+
+
+def _with_database(run: Callable[[], Coroutine[Any, Any, T]], after: str = "") -> T:
+    """Run against the database; a URL that does not parse or a database that does not answer
+    is a configuration error (exit 3), one line, without the URL (it may hold a password) or
+    the statement."""
+    try:
+        return asyncio.run(run())
+    except ArgumentError:
+        raise CliError(
+            "configuration: the database URL does not parse (TRACTION_DATABASE_URL or "
+            "--database-url)",
+            EXIT_CONFIG,
+        ) from None
+    except DBAPIError as exc:
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise CliError(f"database: {reason}{after}", EXIT_CONFIG) from None
 
 
 def denial_reasons() -> DenialReasons:
@@ -49,7 +71,7 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
         async with open_outcomes(_url(args)) as store:
             return await store.import_files(parsed)
 
-    result = asyncio.run(run())
+    result = _with_database(run, "; nothing imported")
     out.write(
         f"imported {result.files} files ({result.files_already} already imported): "
         f"{result.payments} claim payments, {result.lines} lines "
@@ -71,7 +93,7 @@ def outcomes_report(url: str, claims: list[Path]) -> dict[str, Any]:
         async with open_outcomes(url) as store:
             return await store.payments(), await store.provider_adjustments()
 
-    payments, provider = asyncio.run(load())
+    payments, provider = _with_database(load)
     summaries = {rid: spec.summary for rid, spec in knowledge.rules.items()}
     report = reconcile(payments, checked, reasons, summaries)
     report["remittance"]["provider_level_adjustments"] = provider

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     select,
 )
+from sqlalchemy.exc import DBAPIError
 
 from cds_hooks.feedback_store import FeedbackStore
 from plugin.remittance.model import (
@@ -116,8 +117,17 @@ class OutcomesStore:
         self.engine = self.base.engine
 
     async def create(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        """The tables, if missing. Two imports started together on a new database both see
+        them missing and both create: the loser's CREATE fails (table by table), and another
+        look finds what the winner made."""
+        for attempt in range(1, len(metadata.tables) + 2):
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
+                return
+            except DBAPIError:
+                if attempt > len(metadata.tables):
+                    raise
 
     async def close(self) -> None:
         await self.base.close()

@@ -117,9 +117,11 @@ def _adjudications(
             paid = res.money(entry.get("amount"), f"{where}.amount")
         elif carcs:
             amount = res.money(entry.get("amount"), f"{where}.amount")
-            for carc in carcs:
+            # One amount with several reasons: the amount is adjusted once (on the first
+            # reason); the others are kept at 0 so their rules and descriptions still apply.
+            for n, carc in enumerate(carcs):
                 chosen = group or ("PR" if carc in {"1", "2", "3"} else "CO")
-                adjustments.append(Adjustment(chosen, carc, amount))
+                adjustments.append(Adjustment(chosen, carc, amount if n == 0 else 0.0))
         elif codes & set(PATIENT_SHARE):
             share = next(c for c in codes if c in PATIENT_SHARE)
             amount = res.money(entry.get("amount"), f"{where}.amount")

@@ -3,7 +3,11 @@ other reasons, false alarms and misses, with dollars; and the denial reasons no 
 
 "Latest wins": a claim's adjudications are replayed in order (production date, then import
 order, then position in the file); a reversal (CLP02 22, or a FHIR response entered-in-error)
-removes the lines it reverses, and a later adjudication of a line replaces the earlier one.
+removes the lines it reverses, and a later adjudication of a line replaces the earlier one,
+except that a secondary or tertiary payer's answer (CLP02 2, 3, 20, 21) never replaces the
+primary payer's (CLP02 1, 19): the rules speak to the primary claim, and a crossover 835 for
+the same patient control number comes after it. A predetermination (CLP02 25) pays nothing and
+is not an adjudication: it is counted, never replayed.
 Pure: the payments come from the store, the claims from the engine.
 """
 
@@ -28,6 +32,9 @@ from rules.packs import Knowledge
 FLAGGING = frozenset({Severity.ERROR, Severity.WARNING})
 _CENT = 0.005
 UNJOINED_LISTED = 50
+PRIMARY = frozenset({"1", "19"})  # CLP02: processed as primary (and forwarded)
+LATER_PAYER = frozenset({"2", "3", "20", "21"})  # processed as secondary/tertiary
+PREDETERMINATION = "25"
 TOP_REASONS = 15
 
 
@@ -137,6 +144,22 @@ class CurrentLine:
 
 
 LineKey = tuple[Any, ...]
+CLAIM_LEVEL: LineKey = ("claim",)
+
+
+def claim_level_line(payment: ClaimPayment) -> AdjudicatedLine:
+    """A payment without lines as one line that stands for the whole claim."""
+    return AdjudicatedLine(
+        line=None,
+        code=None,
+        modifiers=(),
+        units=None,
+        service_date=None,
+        charge=payment.charge,
+        paid=payment.paid,
+        adjustments=payment.adjustments,
+        remarks=payment.remarks,
+    )
 
 
 def _line_keys(lines: Iterable[AdjudicatedLine]) -> Iterator[tuple[LineKey, AdjudicatedLine]]:
@@ -193,8 +216,29 @@ def replay(payments: Sequence[StoredPayment]) -> Replay:
                         del current[hit]
                         out.reversed_lines += 1
                 continue
+            if payment.status == PREDETERMINATION:
+                continue
+            if not payment.lines:
+                # Adjudicated at the claim level only (no SVC / no item): the answer for the
+                # whole claim, replacing what was there (unless a later payer's over a primary).
+                if any(
+                    payment.status in LATER_PAYER and c.payment.status in PRIMARY
+                    for c in current.values()
+                ):
+                    continue
+                current.clear()
+                current[CLAIM_LEVEL] = CurrentLine(claim_level_line(payment), payment, stored.file)
+                continue
+            current.pop(CLAIM_LEVEL, None)
             after_reversal.append(payment)
             for key, ln in _line_keys(payment.lines):
+                held = current.get(key)
+                if (
+                    held is not None
+                    and payment.status in LATER_PAYER
+                    and held.payment.status in PRIMARY
+                ):
+                    continue
                 current[key] = CurrentLine(ln, payment, stored.file)
         out.lines.extend(current.values())
         out.claim_adjustments.extend(
@@ -331,14 +375,18 @@ class _Reconciler:
         claim = self.claim_for.get(id(current.payment))
         if claim is None:
             return
-        taken = self.taken.setdefault(id(claim), set())
-        facts = match_line(claim, ln, taken)
-        if facts is None:
-            self.unjoined_lines.append(f"{current.file} {current.payment.position}")
-            return
-        taken.add(facts.sequence)
+        if not current.payment.lines:
+            # A claim-level answer: it answers every finding on the claim.
+            flagged = frozenset().union(claim.claim_rules, *(c.rules for c in claim.lines))
+        else:
+            taken = self.taken.setdefault(id(claim), set())
+            facts = match_line(claim, ln, taken)
+            if facts is None:
+                self.unjoined_lines.append(f"{current.file} {current.payment.position}")
+                return
+            taken.add(facts.sequence)
+            flagged = facts.rules | claim.claim_rules
         self.joined_lines += 1
-        flagged = facts.rules | claim.claim_rules
         for rule in flagged:
             outcome = self.rules.setdefault(rule, RuleOutcome())
             outcome.flagged += 1
@@ -349,7 +397,9 @@ class _Reconciler:
             else:
                 bucket = "denied_other"
             outcome.buckets[bucket].add(ln, denied)
-        if not flagged and denied > _CENT:
+        if denied > _CENT and not mapped & flagged:
+            # No rule the reason maps to flagged the line: a finding from an unrelated rule
+            # (counted above as denied_other) does not turn the miss into a catch.
             for rule in mapped:
                 self.rules.setdefault(rule, RuleOutcome()).buckets["missed"].add(ln, denied)
 

@@ -14,7 +14,7 @@ LABELS = {
     "caught": "flagged, denied for its reason",
     "denied_other": "flagged, denied for another reason",
     "false_alarm": "flagged, paid (no denial)",
-    "missed": "clean, denied for its reason",
+    "missed": "not flagged by a rule of its reason, denied for it",
 }
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from plugin.remittance.model import (
     GROUPS,
@@ -37,7 +38,6 @@ _SKIPPED = frozenset(
     {"CUR", "N1", "N2", "N3", "N4", "PER", "RDM", "TS3", "TS2", "NM1", "AMT", "QTY", "LX", "TRN"}
 )
 _KNOWN = _SKIPPED | {"BPR", "REF", "DTM", "CLP", "CAS", "MIA", "MOA", "SVC", "LQ", "PLB", "SE"}
-_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,33 +71,37 @@ class _Reader:
         )
 
 
-def delimiters(name: str, text: str) -> Delimiters:
-    """The separators, from the fixed-width ISA segment."""
+def delimiters(name: str, text: str, at: int = 0) -> Delimiters:
+    """The separators, from the fixed-width ISA segment (the one starting at byte `at`)."""
+    where = f"segment 1 (ISA) at byte {at}" if at == 0 else f"ISA at byte {at}"
+    text = text[at : at + ISA_LENGTH]
     if not text.startswith("ISA") or len(text) < ISA_LENGTH:
-        raise RemitError(name, "byte 0", "not an X12 interchange (no 106-character ISA segment)")
+        raise RemitError(
+            name, f"byte {at}", "not an X12 interchange (no 106-character ISA segment)"
+        )
     element = text[3]
     if element.isalnum() or element.isspace():
-        raise RemitError(name, "segment 1 (ISA) at byte 0", f"bad element separator {element!r}")
+        raise RemitError(name, where, f"bad element separator {element!r}")
     for pos in _ISA_SEPARATORS:
         if text[pos] != element:
             raise RemitError(
                 name,
-                "segment 1 (ISA) at byte 0",
-                f"not fixed-width: expected the element separator at byte {pos}",
+                where,
+                f"not fixed-width: expected the element separator at byte {at + pos}",
             )
     repetition = text[82]
     component, segment = text[104], text[105]
     if segment.isalnum() or segment in {element, component}:
-        raise RemitError(name, "segment 1 (ISA) at byte 0", f"bad segment terminator {segment!r}")
+        raise RemitError(name, where, f"bad segment terminator {segment!r}")
     return Delimiters(
         element, component, repetition if repetition not in {"U", element} else None, segment
     )
 
 
-def segments(name: str, text: str, sep: Delimiters) -> Iterator[Segment]:
+def segments(
+    name: str, text: str, sep: Delimiters, start: int = 0, number: int = 0
+) -> Iterator[Segment]:
     """The segments with their number and byte offset; line breaks between segments are ok."""
-    start = 0
-    number = 0
     length = len(text)
     while start < length:
         while start < length and text[start] in "\r\n":
@@ -117,8 +121,12 @@ def segments(name: str, text: str, sep: Delimiters) -> Iterator[Segment]:
         elements = tuple(raw.split(sep.element))
         seg_id = elements[0].strip()
         if not re.fullmatch(r"[A-Z][A-Z0-9]{1,2}", seg_id):
+            # Not echoed: a stray terminator inside NM1 puts a patient's name here.
             raise RemitError(
-                name, f"segment {number} at byte {start}", f"bad segment id {raw[:8]!r}"
+                name,
+                f"segment {number} at byte {start}",
+                "bad segment id (expected 2-3 capital letters or digits before the first "
+                f"element separator; {len(seg_id)} characters found)",
             )
         yield Segment(seg_id, elements, number, start)
         start = end + 1
@@ -130,13 +138,13 @@ class _Line:
     code: str
     qualifier: str
     modifiers: tuple[str, ...]
-    charge: float
-    paid: float
-    units: float | None
+    charge: Decimal
+    paid: Decimal
+    units: Decimal | None
     original_code: str | None
     control: str | None = None
     service_date: date | None = None
-    adjustments: list[Adjustment] = field(default_factory=list)
+    adjustments: list[tuple[Adjustment, Decimal]] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
 
 
@@ -145,11 +153,11 @@ class _Claim:
     segment: Segment
     pcn: str
     status: str
-    charge: float
-    paid: float
+    charge: Decimal
+    paid: Decimal
     payer_control: str
     raw: list[str] = field(default_factory=list)
-    adjustments: list[Adjustment] = field(default_factory=list)
+    adjustments: list[tuple[Adjustment, Decimal]] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     lines: list[_Line] = field(default_factory=list)
 
@@ -170,7 +178,8 @@ class _Transaction(_Reader):
         """The segment with standard separators: the same payment hashes the same in any file."""
         return "*".join(seg.elements).replace(self.sep.component, ":")
 
-    def amount(self, seg: Segment, n: int, required: bool = True) -> float | None:
+    def amount(self, seg: Segment, n: int, required: bool = True) -> Decimal | None:
+        """An X12 R (decimal) element, exact: balancing compares cents, not binary floats."""
         value = seg.get(n)
         if not value:
             if required:
@@ -178,7 +187,7 @@ class _Transaction(_Reader):
             return None
         if not _NUMBER.fullmatch(value):
             raise self.fail(seg, f"{seg.id}{n:02d}: not a number: {value!r}")
-        return float(value)
+        return Decimal(value)
 
     def date8(self, seg: Segment, n: int) -> date:
         value = seg.get(n)
@@ -236,7 +245,7 @@ class _Transaction(_Reader):
         group = seg.get(1)
         if group not in GROUPS:
             raise self.fail(seg, f"CAS01: unknown group code {group!r}")
-        found: list[Adjustment] = []
+        found: list[tuple[Adjustment, Decimal]] = []
         for i in range(6):
             reason, n = seg.get(2 + 3 * i), 2 + 3 * i
             if not reason:
@@ -247,9 +256,13 @@ class _Transaction(_Reader):
                 raise self.fail(seg, f"CAS{n:02d}: bad reason code {reason!r}")
             amount = self.amount(seg, n + 1)
             assert amount is not None
-            found.append(Adjustment(group, reason, amount, self.amount(seg, n + 2, False)))
-        if len(seg.elements) > 20:
-            raise self.fail(seg, "CAS: more than 6 reason/amount/quantity triplets")
+            quantity = self.amount(seg, n + 2, False)
+            adjustment = Adjustment(
+                group, reason, float(amount), None if quantity is None else float(quantity)
+            )
+            found.append((adjustment, amount))
+        if any(seg.elements[19:]):  # CAS01 + six triplets is CAS19 at most
+            raise self.fail(seg, "CAS20: more than 6 reason/amount/quantity triplets")
         if not found:
             raise self.fail(seg, "CAS: no reason code")
         target = self.line.adjustments if self.line is not None else self.claim.adjustments
@@ -272,7 +285,7 @@ class _Transaction(_Reader):
             tuple(m for m in parts[2:6] if m),
             charge,
             paid,
-            1.0 if units is None else units,  # SVC05 absent means one unit
+            Decimal(1) if units is None else units,  # SVC05 absent means one unit
             original[1] if len(original) > 1 and original[1] else None,
         )
         self.claim.lines.append(self.line)
@@ -306,7 +319,7 @@ class _Transaction(_Reader):
                 raise self.fail(seg, f"PLB{n:02d}: an adjustment without a reason code")
             amount = self.amount(seg, n + 1)
             assert amount is not None
-            self.plb.append(ProviderAdjustment(reason, amount))
+            self.plb.append(ProviderAdjustment(reason, float(amount)))
 
     def _lx(self, seg: Segment) -> None:
         self.claim = None
@@ -316,12 +329,13 @@ class _Transaction(_Reader):
     def payments(self) -> list[ClaimPayment]:
         out = []
         for claim in self.claims:
-            line_cas = 0.0
+            line_cas = Decimal(0)
             lines = []
             for ln in claim.lines:
-                adjusted = sum(a.amount for a in ln.adjustments)
+                adjusted = sum((amount for _, amount in ln.adjustments), Decimal(0))
                 line_cas += adjusted
-                if abs(ln.charge - adjusted - ln.paid) > _TOLERANCE:
+                # TR3 service line balancing: SVC02 - sum(line CAS amounts) = SVC03.
+                if ln.charge - adjusted != ln.paid:
                     raise self.fail(
                         ln.segment,
                         f"service line out of balance: charge {ln.charge:.2f} - adjustments "
@@ -332,24 +346,19 @@ class _Transaction(_Reader):
                         line=int(ln.control) if ln.control and ln.control.isdigit() else None,
                         code=ln.code,
                         modifiers=ln.modifiers,
-                        units=ln.units,
+                        units=None if ln.units is None else float(ln.units),
                         service_date=ln.service_date,
-                        charge=ln.charge,
-                        paid=ln.paid,
-                        adjustments=tuple(ln.adjustments),
+                        charge=float(ln.charge),
+                        paid=float(ln.paid),
+                        adjustments=tuple(a for a, _ in ln.adjustments),
                         remarks=tuple(ln.remarks),
                         original_code=ln.original_code,
                     )
                 )
-            claim_cas = sum(a.amount for a in claim.adjustments)
-            # With lines, the lines carry the charge; claim-level CAS adjusts the claim paid.
-            billed = sum(ln.charge for ln in claim.lines) if claim.lines else claim.charge
-            if claim.lines and abs(billed - claim.charge) > _TOLERANCE:
-                raise self.fail(
-                    claim.segment,
-                    f"claim charge {claim.charge:.2f} is not the sum of its lines {billed:.2f}",
-                )
-            if abs(claim.charge - line_cas - claim_cas - claim.paid) > _TOLERANCE:
+            claim_cas = sum((amount for _, amount in claim.adjustments), Decimal(0))
+            # TR3 claim balancing: CLP03 - sum(claim and line CAS amounts) = CLP04. The SVC02s
+            # need not add up to CLP03: an institutional 835 may report only adjusted lines.
+            if claim.charge - line_cas - claim_cas != claim.paid:
                 raise self.fail(
                     claim.segment,
                     f"claim out of balance: charge {claim.charge:.2f} - adjustments "
@@ -364,9 +373,9 @@ class _Transaction(_Reader):
                     position=f"segment {claim.segment.number}",
                     keys=tuple(keys),
                     status=claim.status,
-                    charge=claim.charge,
-                    paid=claim.paid,
-                    adjustments=tuple(claim.adjustments),
+                    charge=float(claim.charge),
+                    paid=float(claim.paid),
+                    adjustments=tuple(a for a, _ in claim.adjustments),
                     remarks=tuple(claim.remarks),
                     lines=tuple(lines),
                     produced=self.produced,
@@ -466,17 +475,39 @@ def read_835(name: str, data: bytes) -> RemitFile:
         raise RemitError(
             name, f"byte {exc.start}", "not ASCII: X12 uses the basic character set"
         ) from None
-    sep = delimiters(name, text)
-    envelope = _Envelope(name, sep)
-    for seg in segments(name, text, sep):
-        envelope.read(seg)
-    if envelope.state != "done":
-        raise RemitError(name, "end of file", "the interchange is not closed (no IEA)")
+    payments: list[ClaimPayment] = []
+    plb: list[ProviderAdjustment] = []
+    produced: date | None = None
+    start = number = 0
+    # A file may hold several interchanges one after the other (clearinghouse batches), each
+    # with its own ISA and so its own separators.
+    while True:
+        sep = delimiters(name, text, start)
+        envelope = _Envelope(name, sep)
+        for seg in segments(name, text, sep, start, number):
+            envelope.read(seg)
+            number = seg.number
+            if envelope.state == "done":
+                start = text.find(sep.segment, seg.offset) + 1
+                break
+        if envelope.state != "done":
+            raise RemitError(name, "end of file", "the interchange is not closed (no IEA)")
+        payments.extend(envelope.payments)
+        plb.extend(envelope.plb)
+        produced = produced or envelope.produced
+        rest = text[start:].lstrip("\r\n")
+        if not rest.strip():
+            break
+        start = len(text) - len(rest)
+        if not rest.startswith("ISA"):
+            raise RemitError(
+                name, f"segment {number + 1} at byte {start}", "a segment after IEA (not an ISA)"
+            )
     return RemitFile(
         name=name,
         digest=hashlib.sha256(data).hexdigest(),
         kind="835",
-        payments=tuple(envelope.payments),
-        provider_adjustments=tuple(envelope.plb),
-        produced=envelope.produced,
+        payments=tuple(payments),
+        provider_adjustments=tuple(plb),
+        produced=produced,
     )

@@ -237,3 +237,68 @@ def test_unknown_claims_folder_is_bad_input(db: str, tmp_path: Path) -> None:
         f.unlink()
     code, _ = run("outcomes", "report", "--claims", str(empty), "--database-url", db)
     assert code == 2
+
+
+def test_two_imports_creating_the_tables_at_once(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another process creates the tables between our look and our CREATE: ours fails with
+    # "table already exists", and the import goes on instead of dying with a traceback.
+    from cds_hooks import outcomes_store
+
+    real = outcomes_store.metadata.create_all
+    calls: list[int] = []
+
+    def racing(bind: Any, **kw: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            real(bind)
+            real(bind, checkfirst=False)
+        real(bind, **kw)
+
+    monkeypatch.setattr(outcomes_store.metadata, "create_all", racing)
+    assert "imported 3 files" in imported(db)
+    assert len(calls) == 2
+    assert counts(db)["remit_claims"] == 12
+
+
+def test_python_dash_m_reports_errors_like_the_console_script(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "cds_hooks.cli", "outcomes", "import", str(tmp_path / "no.835")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "no.835: (file): cannot read" in done.stderr
+
+
+def test_a_bad_database_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run("outcomes", "import", str(REMITS[0]), "--database-url", "not a url:secret@")
+    err = capsys.readouterr().err
+    assert code == 3 and "database URL does not parse" in err and "secret" not in err
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not sqlite")
+    url = f"sqlite+aiosqlite:///{garbage}"
+    code, _ = run("outcomes", "import", str(REMITS[0]), "--database-url", url)
+    assert code == 3
+    assert capsys.readouterr().err.strip().endswith("file is not a database; nothing imported")
+    code, _ = run("outcomes", "report", "--claims", str(CLAIMS), "--database-url", url)
+    assert code == 3
+
+
+def test_a_refused_era_names_no_patient(
+    db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "stray.835"
+    bad.write_bytes(REMITS[0].read_bytes().replace(b"NM1*QC*1*DOE*JANE", b"NM1*QC*1*DOE~JANE"))
+    code, _ = run("outcomes", "import", str(bad), "--database-url", db)
+    err = capsys.readouterr().err
+    assert code == 2 and "stray.835: segment" in err and "bad segment id" in err
+    assert "JANE" not in err and "DOE" not in err

@@ -101,3 +101,16 @@ def test_refuses_lines_that_are_not_responses() -> None:
         read_ndjson("claims.ndjson", ndjson({"resourceType": "Claim", "id": "c"}))
     with pytest.raises(RemitError, match="no ClaimResponse"):
         read_ndjson("empty.ndjson", b"\n")
+
+
+def test_one_amount_with_two_reasons_is_adjusted_once() -> None:
+    response = copy.deepcopy(resources()[0])
+    item = response["item"][1]
+    denial = next(a for a in item["adjudication"] if a.get("reason"))
+    denial["reason"]["coding"].append(
+        {"system": "https://x12.org/codes/claim-adjustment-reason-codes", "code": "4"}
+    )
+    line = read_ndjson("two.ndjson", ndjson(response)).payments[0].lines[1]
+    assert sum(a.amount for a in line.adjustments) == 20.0
+    assert [a.reason for a in line.adjustments] == ["96", "4"]
+    assert line.charge == 20.0 + line.paid

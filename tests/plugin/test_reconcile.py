@@ -66,3 +66,104 @@ def test_a_reversal_without_lines_clears_the_claim_and_other_claims_stay() -> No
     )
     assert state.reversed_lines == 1
     assert [c.payment.key for c in state.lines] == ["2"]
+
+
+def test_a_secondary_payer_does_not_replace_the_primary_answer() -> None:
+    primary = payment("1", "19", line("97012", 0.0, 1, Adjustment("CO", "50", 40.0)))
+    crossover = payment(
+        "2", "2", line("97012", 0.0, 1, Adjustment("OA", "23", 30.0), Adjustment("CO", "96", 10.0))
+    )
+    state = replay([primary, crossover])
+    assert [c.payment.key for c in state.lines] == ["1"]
+    # Alone, the secondary's answer is what there is.
+    assert [c.payment.key for c in replay([crossover]).lines] == ["2"]
+
+
+def test_a_predetermination_is_not_an_adjudication() -> None:
+    paid = payment("1", "1", line("97012", 32.0, 1, Adjustment("CO", "45", 8.0)))
+    estimate = payment("2", "25", line("97012", 0.0, 1, Adjustment("CO", "204", 40.0)))
+    assert [c.payment.key for c in replay([paid, estimate]).lines] == ["1"]
+
+
+def _reasons():  # type: ignore[no-untyped-def]
+    from rules.denial_reasons import COLUMNS, parse_denial_reasons
+
+    rows = [
+        "97,CARC,denial,bundling,NCCI-A,x,S,https://x,true",
+        "45,CARC,contractual,contractual,,x,S,https://x,true",
+        "1,CARC,patient,patient-responsibility,,x,S,https://x,true",
+    ]
+    return parse_denial_reasons("t.csv", ",".join(COLUMNS) + "\n" + "\n".join(rows), {"NCCI-A"})
+
+
+def _checked(*rules: str):  # type: ignore[no-untyped-def]
+    from plugin.remittance.reconcile import CheckedClaims, ClaimFacts, LineFacts
+
+    facts = ClaimFacts(
+        (claim_key("P1"),),
+        None,
+        (LineFacts(1, "97012", ("GP",), DOS, frozenset(rules)),),
+        frozenset(),
+    )
+    return CheckedClaims([facts])
+
+
+def _bucket(report, rule: str, bucket: str) -> int:  # type: ignore[no-untyped-def]
+    row = next((r for r in report["rules"] if r["rule"] == rule), None)
+    return 0 if row is None else int(row[bucket]["lines"])
+
+
+def test_an_unrelated_finding_does_not_hide_a_miss() -> None:
+    from plugin.remittance.reconcile import reconcile
+
+    denied = payment("1", "1", line("97012", 0.0, 1, Adjustment("CO", "97", 40.0)))
+    report = reconcile([denied], _checked("THERAPY-X"), _reasons())
+    assert _bucket(report, "THERAPY-X", "denied_other") == 1
+    assert _bucket(report, "NCCI-A", "missed") == 1
+    caught = reconcile([denied], _checked("THERAPY-X", "NCCI-A"), _reasons())
+    assert _bucket(caught, "NCCI-A", "caught") == 1 and _bucket(caught, "NCCI-A", "missed") == 0
+
+
+def test_a_deductible_paid_at_zero_is_not_a_denial() -> None:
+    from plugin.remittance.reconcile import reconcile
+
+    deductible = payment("1", "1", line("97012", 0.0, 1, Adjustment("PR", "1", 40.0)))
+    report = reconcile([deductible], _checked("THERAPY-X"), _reasons())
+    assert report["remittance"]["denied_lines"] == 0
+    assert _bucket(report, "THERAPY-X", "false_alarm") == 1
+
+
+def _claim_only(key: str, status: str, *adj: Adjustment) -> StoredPayment:
+    stored = payment(key, status)
+    p = stored.payment
+    charge = sum(a.amount for a in adj)
+    return StoredPayment(
+        ClaimPayment(
+            p.key,
+            p.source,
+            p.position,
+            p.keys,
+            status,
+            charge,
+            0.0,
+            adj,
+            ("MA130",),
+            (),
+            p.produced,
+        ),
+        stored.file,
+    )
+
+
+def test_a_claim_denied_without_lines_answers_the_claims_findings() -> None:
+    from plugin.remittance.reconcile import reconcile
+
+    denied = _claim_only("1", "4", Adjustment("CO", "97", 40.0))
+    report = reconcile([denied], _checked("NCCI-A"), _reasons())
+    assert report["remittance"]["denied_lines"] == 1
+    assert _bucket(report, "NCCI-A", "caught") == 1
+    assert report["join"]["lines_joined"] == 1 and report["claim_level_adjustments"] == []
+    # Re-adjudicated with lines later: the lines are the answer now.
+    paid = payment("2", "1", line("97012", 32.0, 1, Adjustment("CO", "45", 8.0)))
+    again = reconcile([denied, paid], _checked("NCCI-A"), _reasons())
+    assert _bucket(again, "NCCI-A", "false_alarm") == 1 and _bucket(again, "NCCI-A", "caught") == 0

@@ -131,3 +131,108 @@ def test_refuses_files_that_are_not_whole_interchanges() -> None:
         read_835("claim.json", b'{"resourceType": "Claim"}')
     with pytest.raises(RemitError, match="only 005010X221"):
         read_835("old.835", text.replace("005010X221A1", "004010X091A1").encode())
+
+
+# --- a real-world-shaped ERA -------------------------------------------------------------------
+# real-world-shaped.835: "~" + CRLF, ISA11 "^", ">" components, two GS (three ST), payer and
+# payee N1/N3/N4/REF/PER loops, LX + TS3/TS2, NM1 QC/IL/74/82, MOA, MIA, REF/DTM/AMT/QTY at
+# claim and line level, CAS with a quantity and two triplets, SVC06 (the payer changed the
+# billed modifiers), DTM*150/151, a claim-level-only denial, a reversal, CLP02 19/20/23/3, and a
+# PLB with composite reasons.
+REAL = FIXTURES / "real-world-shaped.835"
+
+
+def real() -> str:
+    return REAL.read_bytes().decode()  # not read_text(): keep the CRLFs
+
+
+def test_reads_a_real_world_shaped_era() -> None:
+    remit = read_835(REAL.name, REAL.read_bytes())
+    assert [p.status for p in remit.payments] == ["1", "4", "22", "19", "20", "23", "3", "4", "1"]
+    assert remit.produced == date(2025, 7, 14)
+    first = remit.payments[0]
+    assert (first.charge, first.paid) == (200.0, 132.57)
+    assert first.remarks == ("MA01", "MA18")
+    svc, timed = first.lines
+    assert (svc.code, svc.modifiers, svc.original_code) == ("97012", ("GP",), "97012")
+    assert svc.adjustments == (
+        Adjustment("CO", "45", 15.0, 1.0),
+        Adjustment("CO", "253", 1.43),
+        Adjustment("PR", "2", 13.0),
+    )
+    assert (svc.line, svc.remarks, svc.service_date) == (1, ("N130",), date(2025, 6, 10))
+    assert (timed.units, timed.service_date) == (4.0, date(2025, 6, 10))
+    claim_only = remit.payments[1]
+    assert claim_only.lines == () and claim_only.adjustments == (Adjustment("CO", "16", 80.0),)
+    assert claim_only.remarks == ("MA130",)
+    assert remit.payments[6].remarks == ("MA01",)  # MIA05
+    assert [(p.reason, p.amount) for p in remit.provider_adjustments][:3] == [
+        ("WO", -10.0),
+        ("FB", 5.0),
+        ("L6", 2.5),
+    ]
+    assert "SMITH" not in repr(remit) and "PCNA1" not in repr(remit)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("~\r\n", "~"),  # one long line
+        ("~\r\n", "~\n"),
+        ("~\r\n", "\n"),  # newline as the segment terminator (ISA16 is then followed by it)
+        (">", ":"),  # the other common component separator
+    ],
+)
+def test_reads_the_layouts_payers_send(old: str, new: str) -> None:
+    text = real().replace(old, new)
+    remit = read_835("layout.835", text.encode())
+    assert len(remit.payments) == 9
+    assert remit.payments[0].lines[0].modifiers == ("GP",)
+    base = read_835(REAL.name, REAL.read_bytes())
+    assert [p.key for p in remit.payments] == [p.key for p in base.payments]
+
+
+def test_reads_several_interchanges_in_one_file() -> None:
+    one = real()
+    other = one.replace("000000905", "000000906").replace(">", ":").replace("~\r\n", "~")
+    remit = read_835("batch.835", (one + other).encode())
+    assert len(remit.payments) == 18
+    with pytest.raises(RemitError, match=r"segment 97 at byte \d+: a segment after IEA"):
+        read_835("tail.835", (one + "GS*HP*X~").encode())
+
+
+def test_claim_balancing_does_not_need_every_line_reported() -> None:
+    # TR3: CLP03 - all CAS (claim and line) = CLP04; an institutional 835 may leave out lines
+    # that were paid as billed, so the SVC02s need not add up to CLP03.
+    text = real().replace("CLP*PCNA1*1*200*132.57*15*", "CLP*PCNA1*1*250*182.57*15*")
+    remit = read_835("partial.835", text.encode())
+    assert (remit.payments[0].charge, remit.payments[0].paid) == (250.0, 182.57)
+
+
+def test_balancing_is_exact_to_the_cent() -> None:
+    # 100.00 - 15 - 1.43 - 13 = 70.57; a payer's 70.574 is out of balance, not rounding.
+    text = real().replace("SVC*HC>97012>GP*100*70.57", "SVC*HC>97012>GP*100*70.574")
+    text = text.replace("*200*132.57*", "*200*132.574*")
+    with pytest.raises(RemitError, match="service line out of balance"):
+        read_835("cents.835", text.encode())
+
+
+def test_cas_with_six_triplets_and_a_trailing_separator_is_read() -> None:
+    six = "CAS*CO*45*8*1*59*10**253*0.5**97*1**4*1**16*1.5**"
+    text = real().replace("CAS*CO*45*38~", six + "~")
+    text = text.replace("SVC*HC>97110>GP*100*62", "SVC*HC>97110>GP*100*78")
+    text = text.replace("*200*132.57*", "*200*148.57*")
+    remit = read_835("six.835", text.encode())
+    assert len(remit.payments[0].lines[1].adjustments) == 6
+    seven = text.replace(six, six[:-1] + "*18*1")
+    with pytest.raises(RemitError, match="CAS20: more than 6"):
+        read_835("seven.835", seven.encode())
+
+
+def test_a_bad_segment_id_is_not_echoed() -> None:
+    # A stray terminator inside NM1 makes the patient's first name look like a segment.
+    text = real().replace("NM1*QC*1*SMITH*JOHN*Q", "NM1*QC*1*SMITH~JOHNATHAN*Q")
+    with pytest.raises(RemitError) as caught:
+        read_835("phi.835", text.encode())
+    assert "bad segment id" in str(caught.value)
+    assert "JOHN" not in str(caught.value) and "SMITH" not in str(caught.value)

@@ -31,6 +31,15 @@ def test_what_counts_as_a_denial(reasons) -> None:  # type: ignore[no-untyped-de
     assert reasons.is_denial("OA", "Z9")  # not in the table: counted, surfaces as unmapped
 
 
+def test_routine_reductions_are_not_denials(reasons) -> None:  # type: ignore[no-untyped-def]
+    # OA-23: a secondary payer's account of what the primary did; CO-59: Medicare's multiple
+    # procedure payment reduction, on every therapy claim with more than one unit (CR 7564).
+    assert not reasons.is_denial("OA", "23")
+    assert not reasons.is_denial("CO", "59")
+    assert reasons.carc["59"].confirmed and reasons.carc["59"].effect == "contractual"
+    assert not reasons.is_denial("CO", "253")  # sequestration
+
+
 def test_a_remark_narrows_the_rules(reasons) -> None:  # type: ignore[no-untyped-def]
     assert "T97012-DECOMP" in reasons.rules_for(["96"], [])
     assert reasons.rules_for(["96"], ["N362"]) == frozenset(
