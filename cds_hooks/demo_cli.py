@@ -66,6 +66,7 @@ class DemoUrls:
 
     def lines(self) -> list[tuple[str, str]]:
         return [
+            ("What the service checks (home page)", f"{self.service}/"),
             ("The seed denial, fixed, in the playground", self.playground("seed-denial")),
             ("Demo EHR: the sample claims and their launches", f"{self.ehr}/"),
             ("Review app on the seed claim (EHR launch)", self.review_launch),

@@ -37,6 +37,9 @@ OPTIONAL_CONTEXT: dict[str, dict[str, type]] = {
     "encounter-discharge": {},
 }
 _INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A hook request around a Claim nests about fifteen levels; the FHIR models recurse on each
+# level and overflow the stack (a 500) somewhere past 200, so deeper bodies are refused first.
+MAX_JSON_DEPTH = 100
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -61,9 +64,26 @@ async def read_json_body(request: Request, limit: int) -> Any:
     """The JSON body, size-capped as `read_body`; 400 when it is not JSON."""
     raw = await read_body(request, limit)
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise OutcomeError(400, f"body is not JSON: {exc}") from None
+    if depth_of(body) > MAX_JSON_DEPTH:
+        raise OutcomeError(400, f"body nests more than {MAX_JSON_DEPTH} levels", "too-costly")
+    return body
+
+
+def depth_of(value: Any) -> int:
+    """How deeply JSON arrays and objects nest in `value` (iterative: no recursion limit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
+    return deepest
 
 
 def validate_hook_request(body: Any, service: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from cds_hooks.discovery import SERVICES_BY_ID
-from cds_hooks.hooks import HookAnswer, answer_hook, claim_reference_of, read_body
+from cds_hooks.hooks import HookAnswer, answer_hook, claim_reference_of, depth_of, read_body
 from cds_hooks.logs import logger
 from cds_hooks.outcomes import JsonResponse, OutcomeError
 from cds_hooks.samples import SAMPLES, SAMPLES_BY_KEY
@@ -36,6 +36,12 @@ router = APIRouter(tags=["playground"])
 
 SERVICE_ID = "traction-97012-order-sign"
 DIFF_CONTEXT = 2
+# Public and unauthenticated, so what one check may cost is bounded before any work is done.
+# A real Claim nests about ten levels deep (the FHIR models recurse on each: past ~200 they
+# overflow the stack), and a professional claim (837P) carries at most 50 service lines (each
+# line's card suggestion holds the whole corrected Claim, so the answer grows with lines²).
+MAX_DEPTH = 64
+MAX_LINES = 50
 # Resources with a prefetch key of their own; everything else rides along with the Claims.
 OWN_KEYS = {
     "Encounter": "encounter",
@@ -239,9 +245,19 @@ def result(answer: HookAnswer, request_body: dict[str, Any], settings: Settings)
     }
 
 
+def line_count(document: Resource) -> int:
+    """Service lines over every Claim in the document."""
+    items = [r.get("item") for _, r in entries_of(document) if r.get("resourceType") == "Claim"]
+    return sum(len(i) for i in items if isinstance(i, list))
+
+
 # -- errors the page shows where the user typed -------------------------------------------------
+NO_STORE = {"Cache-Control": "no-store"}  # the answer repeats the pasted (perhaps real) claim
+
+
 def _error(status: int, kind: str, message: str, **where: Any) -> JsonResponse:
-    return JsonResponse({"error": {"kind": kind, "message": message, **where}}, status_code=status)
+    body = {"error": {"kind": kind, "message": message, **where}}
+    return JsonResponse(body, status_code=status, headers=NO_STORE)
 
 
 def _json_error(exc: orjson.JSONDecodeError) -> JsonResponse:
@@ -308,7 +324,8 @@ CHECK_BODY = {
 async def check(request: Request, state: StateDep) -> JsonResponse:
     """The order-sign hook's answer for a pasted Claim or Bundle, with the findings, a diff of
     the corrected Claim and the hook request it was wrapped in. 400 `{"error": {"kind":
-    "json"|"fhir"|"empty"|"hook", "message", "line", "column", "path"}}` says what is wrong."""
+    "json"|"fhir"|"empty"|"too-complex"|"hook", "message", "line", "column", "path"}}` says
+    what is wrong."""
     try:
         raw = await read_body(request, state.settings.max_body_bytes)
     except OutcomeError as exc:
@@ -319,10 +336,20 @@ async def check(request: Request, state: StateDep) -> JsonResponse:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return _json_error(exc)
+    if depth_of(document) > MAX_DEPTH:
+        message = f"It nests more than {MAX_DEPTH} levels deep; a FHIR Claim nests about ten."
+        return _error(400, "too-complex", message)
     try:
         claims_in(document)  # FHIR-valid, and holds a Claim with items: else the path of why
     except InputError as exc:
         return _input_error(exc)
+    lines = line_count(document)
+    if lines > MAX_LINES:
+        message = (
+            f"It has {lines} service lines; the playground checks up to {MAX_LINES} (a "
+            "professional claim carries at most 50)."
+        )
+        return _error(400, "too-complex", message)
     body = hook_request(document, state.settings)
     try:
         answer = await answer_hook(SERVICES_BY_ID[SERVICE_ID], body, state, fhir_reads=False)
@@ -335,4 +362,4 @@ async def check(request: Request, state: StateDep) -> JsonResponse:
         rules=sorted({f["rule"] for c in out["claims"] for f in c["findings"]}),
         cards=len(out["cards"]),
     )
-    return JsonResponse(out)
+    return JsonResponse(out, headers=NO_STORE)

@@ -7,8 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from cds_hooks.outcomes import OutcomeError
-from cds_hooks.site import render
+from cds_hooks.site import not_found_page, render
 from cds_hooks.state import StateDep
 from rules.packs import Knowledge, RuleSpec
 
@@ -49,7 +48,11 @@ def rule_page(rule_id: str, state: StateDep) -> HTMLResponse:
     knowledge = state.checker.knowledge
     spec = knowledge.rules.get(rule_id.upper())
     if spec is None:
-        raise OutcomeError(404, f"no rule {rule_id!r}", "not-found")
+        return not_found_page(
+            "No such rule",
+            f"This rule pack ({knowledge.version}) has no rule {rule_id!r}.",
+            state.settings.playground,
+        )
     return render(
         "rule.html",
         page="rules",

@@ -24,7 +24,8 @@ router = APIRouter(tags=["site"])
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
 )
 ASSET_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 _ASSET_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.(css|js)")
@@ -59,14 +60,26 @@ def asset_url(name: str) -> str:
     return f"/assets/{name}?v={version}"
 
 
-def render(template: str, status: int = 200, **values: Any) -> HTMLResponse:
-    html = pages().get_template(template).render(asset_url=asset_url, **values)
+def html_response(html: str, status: int = 200) -> HTMLResponse:
+    """A page with this service's headers: strict CSP, never framed, never cached."""
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"  # frame-ancestors, for older browsers
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def render(template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    return html_response(
+        pages().get_template(template).render(asset_url=asset_url, **values), status
+    )
+
+
+def not_found_page(title: str, detail: str, playground: bool) -> HTMLResponse:
+    """A 404 a person can read (with the site's header and links), not a bare OperationOutcome."""
+    return render("not_found.html", 404, page="", title=title, detail=detail, playground=playground)
 
 
 @router.get("/assets/{name}")

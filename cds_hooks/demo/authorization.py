@@ -1,8 +1,9 @@
 """The demo EHR's SMART authorization server: launches, sign-in requests, codes and tokens.
 
 One registered client (the review app, with a secret made fresh for each `demo` run), PKCE S256
-required, codes good once for 60 s, tokens good for an hour. State is in memory and dies with
-the process. Token values are compared in constant time and never logged.
+required, launch ids good for one sign-in, codes good once for 60 s, tokens good for an hour.
+State is in memory and dies with the process. Token values are compared in constant time and
+never logged.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class AuthorizationRequest:
     scope: str
     context: LaunchContext
     expires_at: float
+    launch: str | None = None  # the launch id, used up when the user answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,7 @@ class Authorization:
             scope=granted_scope(scope),
             context=context,
             expires_at=float(self.clock()) + REQUEST_TTL_S,
+            launch=launch,
         )
         self.requests[request.id] = request
         return request
@@ -204,6 +207,9 @@ class Authorization:
         request = self.requests.pop(request_id, None)
         if request is None or request.expires_at < self.clock():
             raise OAuthProblem("invalid_request", "this sign-in request has expired")
+        # A launch id opens one sign-in: a second tab or a replayed link starts a new launch.
+        if request.launch is not None and self.launches.pop(request.launch, None) is None:
+            raise OAuthProblem("invalid_request", "this launch was already used; launch again")
         if not allow:
             return request, None
         code = secrets.token_urlsafe(24)

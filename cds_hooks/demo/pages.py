@@ -20,6 +20,7 @@ body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans
 .demo strong{font-weight:700}
 header{background:#3e4784;color:#fff;padding:10px 24px}
 header strong{font-size:16px}
+header .iss{color:#d5d9eb;overflow-wrap:anywhere}
 main{max-width:1040px;margin:0 auto;padding:20px 24px 48px}
 h1{font-size:21px;margin:0 0 8px}
 .muted{color:#5b6b7b}
@@ -32,12 +33,24 @@ code{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13.5px}
 .button.secondary{background:#fff;color:#3e4784}
 .box{background:#fff;border:1px solid #dfe5ec;border-radius:8px;padding:16px 20px;max-width:680px}
 :focus-visible{outline:3px solid #84adff;outline-offset:2px}
+td.actions{white-space:nowrap}
+@media (max-width:640px){
+header,.demo{padding-left:16px;padding-right:16px}
+main{padding:16px 12px 40px}
+table.claims,table.claims tbody,table.claims tr,table.claims td{display:block;width:100%}
+table.claims thead{display:none}
+table.claims tr{border-bottom:1px solid #dfe5ec;padding:6px 0}
+table.claims td{border:0;padding:4px 12px}
+table.claims td.lines::before{content:"Lines: ";font-family:system-ui,sans-serif;color:#5b6b7b}
+table.claims td.version::before{content:"Version ";color:#5b6b7b}
+table.claims td.actions{white-space:normal}
+}
 </style>
 </head>
 <body>
 <div class="demo" role="note"><strong>Demo EHR</strong> — a stand-in for an EHR, not a real one.
 Enabled only by <code>traction-cds demo</code>; every patient and claim here is synthetic.</div>
-<header><strong>Demo EHR</strong> <span class="muted" style="color:#d5d9eb">FHIR base
+<header><strong>Demo EHR</strong> <span class="iss">FHIR base
 <code>{{ config.iss }}</code></span></header>
 <main>{% block main %}{% endblock %}</main>
 </body>
@@ -52,7 +65,7 @@ HOME = """{% extends "base.html" %}
 <b>Check in playground</b> runs the order-sign hook on it and shows the cards and the corrected
 claim. <b>Open in review app</b> launches the SMART review app on it as an EHR would from a
 card; <b>Apply</b> there writes the fixed claim back here (its version goes up).</p>
-<table>
+<table class="claims">
 <thead><tr><th>Claim</th><th>Lines (code-modifiers ×units)</th><th>Version</th><th></th></tr></thead>
 <tbody>
 {% for row in rows %}
@@ -61,7 +74,7 @@ card; <b>Apply</b> there writes the fixed claim back here (its version goes up).
       <code>Claim/{{ row.claim_id }}</code></td>
   <td class="lines"><code>{{ row.lines }}</code></td>
   <td class="version">{{ row.version }}</td>
-  <td style="white-space:nowrap">
+  <td class="actions">
     <a class="button" href="{{ row.playground }}">Check in playground</a><br>
     <a class="button secondary" href="{{ row.review }}">Open in review app</a>
   </td>

@@ -137,6 +137,7 @@
       json: "This is not valid JSON.",
       fhir: "This is not a FHIR Claim we can check.",
       "too-large": "This document is too large.",
+      "too-complex": "This document is too big to check here.",
       empty: "Nothing to check yet.",
     }[error.kind] || "The service could not check this.";
     errorBox.append(el("strong", { text: title }));
@@ -184,7 +185,9 @@
         f.line !== null && f.line !== undefined
           ? el("button", { type: "button", class: "where linkish", title: "Show this line in the editor", onclick: () => revealItem(f) }, where)
           : el("span", { class: "where", text: where }),
-        el("a", { class: "rule", href: f.rule_url, target: "_blank", rel: "noopener", text: f.rule })
+        safeHref(f.rule_url)
+          ? el("a", { class: "rule", href: safeHref(f.rule_url), target: "_blank", rel: "noopener", text: f.rule })
+          : el("span", { class: "rule", text: f.rule })
       ),
       el("div", { text: f.message }),
       el(
@@ -260,7 +263,13 @@
       if (linkObject.appContext) url.searchParams.set("appContext", linkObject.appContext);
       const href = safeHref(url.href);
       if (href) {
-        return el("a", { class: "button secondary small", href, target: "_blank", rel: "noopener" }, "Open review app (demo EHR launch)");
+        // The card's own label, as the EHR shows it; the demo EHR does the SMART launch.
+        return el(
+          "a",
+          { class: "button secondary small", href, target: "_blank", rel: "noopener" },
+          linkObject.label || "Open the SMART app",
+          el("span", { class: "rec", text: "SMART app · demo EHR launch" })
+        );
       }
     }
     return el(
@@ -281,6 +290,23 @@
     );
   }
 
+  // The card's source as an EHR shows it: icon (only this service's own or inline images, as the
+  // page's CSP allows), label (a link when it has an http(s) url) and its topic.
+  function sourceLine(source) {
+    const icon = source.icon && safeHref(source.icon);
+    const ownIcon = icon && new URL(icon).origin === window.location.origin;
+    return el(
+      "div",
+      { class: "card-source" },
+      ownIcon ? el("img", { class: "source-icon", src: icon, alt: "", width: 16, height: 16 }) : null,
+      "Source: ",
+      source.url ? link(source.url, source.label) : source.label,
+      source.topic && (source.topic.display || source.topic.code)
+        ? el("span", { class: "topic", text: ` · ${source.topic.display || source.topic.code}` })
+        : null
+    );
+  }
+
   function cardNode(card, demoLaunch) {
     const indicator = ["info", "warning", "critical"].includes(card.indicator) ? card.indicator : "info";
     const node = el("article", { class: `cds-card ${indicator}`, "data-indicator": indicator });
@@ -289,11 +315,13 @@
         "div",
         { class: "card-head" },
         el("span", { class: `indicator ${indicator}`, text: indicator }),
-        el("div", {}, el("div", { class: "card-summary", text: card.summary }),
-          card.source ? el("div", { class: "card-source" }, "Source: ", card.source.url ? link(card.source.url, card.source.label) : card.source.label) : null)
+        el("div", {}, el("div", { class: "card-summary", text: card.summary }), card.source ? sourceLine(card.source) : null)
       )
     );
     if (card.detail) node.append(markdown(card.detail));
+    if (card.suggestions && card.suggestions.length > 1 && card.selectionBehavior === "at-most-one") {
+      node.append(el("div", { class: "k small", text: "Choose one of these suggestions (selectionBehavior at-most-one)." }));
+    }
     if (card.suggestions && card.suggestions.length) {
       node.append(
         el(
@@ -302,7 +330,13 @@
           card.suggestions.map((s) =>
             el(
               "button",
-              { type: "button", class: s.isRecommended ? "small" : "secondary small", onclick: () => applySuggestion(s) },
+              {
+                type: "button",
+                class: s.isRecommended ? "small" : "secondary small",
+                // What the EHR would do on accept (each action's description), on hover and to AT.
+                title: (s.actions || []).map((a) => a.description).filter(Boolean).join("; ") || null,
+                onclick: () => applySuggestion(s),
+              },
               s.label,
               s.isRecommended ? el("span", { class: "rec", text: "recommended" }) : null
             )
@@ -347,7 +381,10 @@
       el("div", { class: "diff-head" }, el("h3", {}, "Corrected Claim ", el("span", { class: "muted", text: "what changes" })), claim.changed ? el("div", { class: "tools" }, copy, download) : null)
     );
     if (!claim.changed) {
-      section.append(el("div", { class: "same", text: "No automatic fix: the corrected Claim is the Claim you sent." }));
+      const same = claim.clean
+        ? "Nothing to correct: the Claim can go out as you sent it."
+        : "No automatic fix: the findings above need a person's decision, so the Claim is unchanged.";
+      section.append(el("div", { class: "same", text: same }));
       return section;
     }
     const rows = claim.diff.map((row) => {

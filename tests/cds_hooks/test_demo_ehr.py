@@ -180,6 +180,12 @@ def test_client_secret_post_is_accepted(ehr: TestClient) -> None:
     ("change", "says"),
     [
         ({"redirect_uri": "http://127.0.0.1:9/steal"}, "redirect_uri"),
+        ({"redirect_uri": "https://evil.example/smart/callback"}, "redirect_uri"),
+        ({"redirect_uri": "//evil.example/smart/callback"}, "redirect_uri"),
+        ({"redirect_uri": "http://127.0.0.1:8000@evil.example/smart/callback"}, "redirect_uri"),
+        ({"redirect_uri": f"{REDIRECT}/../../x"}, "redirect_uri"),
+        ({"redirect_uri": f"{REDIRECT}?next=https://evil.example"}, "redirect_uri"),
+        ({"redirect_uri": REDIRECT.upper()}, "redirect_uri"),
         ({"code_challenge_method": "plain"}, "PKCE"),
         ({"client_id": "someone-else"}, "client_id"),
         ({"aud": "http://127.0.0.1:9/fhir"}, "aud"),
@@ -192,6 +198,47 @@ def test_authorize_refuses_a_bad_request_on_its_own_page(
     answer = ehr.get(authorize_query(Pkce.new(), launch(ehr), **change))
     assert answer.status_code == 400
     assert says in answer.text and "location" not in answer.headers
+
+
+def test_a_launch_id_opens_one_sign_in(ehr: TestClient) -> None:
+    launch_id = launch(ehr)
+    sign_in(ehr, Pkce.new(), launch_id)
+    page = ehr.get(authorize_query(Pkce.new(), launch_id))
+    assert page.status_code == 400 and "launch" in page.text
+
+
+def test_two_tabs_on_one_launch_get_one_code(ehr: TestClient) -> None:
+    launch_id = launch(ehr)
+    ids = []
+    for _ in range(2):
+        page = ehr.get(authorize_query(Pkce.new(), launch_id))
+        found = re.search(r'name="request" value="([^"]+)"', page.text)
+        assert found
+        ids.append(found.group(1))
+    first = ehr.post("/authorize", data={"request": ids[0], "decision": "allow"})
+    assert first.status_code == 303 and "code=" in first.headers["location"]
+    second = ehr.post("/authorize", data={"request": ids[1], "decision": "allow"})
+    assert second.status_code == 400 and "location" not in second.headers
+    assert "already used" in second.text
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        "https://evil.example/smart/launch",
+        f"//evil.example{SERVICE[len('http://127.0.0.1:8000') :]}/smart/launch",
+        "http://127.0.0.1:8000@evil.example/smart/launch",
+        "http://127.0.0.1:8000.evil.example/smart/launch",
+        "javascript:alert(1)",
+        "",
+    ],
+)
+def test_launch_redirects_only_to_the_services_launch_url(ehr: TestClient, app: str) -> None:
+    answer = ehr.get("/launch", params={"app": app, "appContext": '{"claim":"Claim/c08"}'})
+    assert answer.status_code == 400 and "location" not in answer.headers
+    ok = ehr.get("/launch", params={"app": f"{SERVICE}/smart/launch?x=https://evil.example/"})
+    assert urlsplit(ok.headers["location"]).netloc == "127.0.0.1:8000"
+    assert "evil" not in ok.headers["location"]
 
 
 def test_deny_goes_back_with_access_denied(ehr: TestClient) -> None:
@@ -330,3 +377,27 @@ def test_expired_codes_and_tokens_are_refused_and_forgotten(ehr: TestClient) -> 
     assert ehr.get("/fhir/Claim/c08", headers=bearer(token)).status_code == 401
     launch(ehr)  # a new launch sweeps what has expired
     assert len(auth.tokens) == 0 and len(auth.grants) == 0 and len(auth.launches) == 1
+
+
+def test_a_token_sees_only_its_patients_compartment() -> None:
+    store = FhirStore.with_samples()
+    store.put({"resourceType": "Patient", "id": "pat-2"})
+    other = {
+        "resourceType": "Claim",
+        "id": "other",
+        "status": "active",
+        "patient": {"reference": "Patient/pat-2"},
+    }
+    store.put(other)
+    ehr = TestClient(create_demo_ehr(CONFIG, store), base_url=EHR, follow_redirects=False)
+    token = token_for(ehr, SCOPES + " patient/Claim.u")
+    assert token["patient"] == "pat-1"
+    assert ehr.get("/fhir/Claim/other", headers=bearer(token)).status_code == 404
+    assert ehr.get("/fhir/Patient/pat-2", headers=bearer(token)).status_code == 404
+    found = ehr.get("/fhir/Claim", params={"patient": "pat-2"}, headers=bearer(token)).json()
+    assert found["total"] == 0
+    everything = ehr.get("/fhir/Claim", headers=bearer(token)).json()
+    assert "other" not in {e["resource"]["id"] for e in everything["entry"]}
+    put = ehr.put("/fhir/Claim/other", json={**other, "status": "cancelled"}, headers=bearer(token))
+    assert put.status_code == 404
+    assert store.read("Claim", "other")["status"] == "active"  # type: ignore[index]

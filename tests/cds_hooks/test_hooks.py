@@ -262,3 +262,18 @@ def test_therapy_order_with_unreadable_claims_is_412(client) -> None:
     body = hook_body(draft_orders=[traction_order(code="97110")])
     status, answer = post(client, SIGN, body)
     assert status == 412 and "Claims could not be read" in answer["issue"][0]["diagnostics"]
+
+
+def test_a_deeply_nested_body_is_400_not_a_recursion_error(client) -> None:
+    """300 levels of extension overflowed the FHIR models' recursion: a 500 from the hook and
+    from Claim/$check (and the public playground)."""
+    bundle = seed_bundle()
+    nested: list = []
+    for _ in range(150):
+        nested = [{"url": "http://example.org/x", "extension": nested}]
+    bundle["entry"][0]["resource"]["extension"] = nested
+    status, body = post(client, SIGN, hook_body(claims_bundle=bundle))
+    assert status == 400, body
+    assert "nests more than" in body["issue"][0]["diagnostics"]
+    checked = client.post("/fhir/Claim/$check", json=bundle)
+    assert checked.status_code == 400, checked.text[:200]

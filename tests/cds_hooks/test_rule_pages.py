@@ -34,7 +34,13 @@ def test_rule_page_links_its_primary_sources(client, knowledge: Knowledge):
             assert f'href="{escape(entry["url"])}"' in html
 
 
-def test_unknown_rule_is_a_404_outcome(client):
+def test_unknown_rule_is_a_404_page_with_the_sites_headers(client):
+    """A card's rule link to a rule a newer pack dropped: a page, not raw JSON."""
     response = client.get("/rules/NO-SUCH-RULE")
     assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert "NO-SUCH-RULE" in response.text
+    assert 'href="/rules"' in response.text
+    evil = client.get("/rules/%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+    assert evil.status_code == 404 and "<script>alert" not in evil.text

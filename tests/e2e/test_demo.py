@@ -149,9 +149,10 @@ def rules_on(page: httpx.Response) -> list[str]:
 
 
 def test_printed_urls_answer(demo: Demo) -> None:
-    assert demo.urls[0] == f"{demo.service}/playground?sample=seed-denial"
-    assert demo.urls[1] == f"{demo.ehr}/"
-    assert demo.urls[2].startswith(f"{demo.ehr}/launch?")
+    assert demo.urls[0] == f"{demo.service}/"  # the home page: what this is, links to the rest
+    assert demo.urls[1] == f"{demo.service}/playground?sample=seed-denial"
+    assert demo.urls[2] == f"{demo.ehr}/"
+    assert demo.urls[3].startswith(f"{demo.ehr}/launch?")
     assert f"{demo.service}/rules" in demo.urls and f"{demo.service}/docs" in demo.urls
     for url in demo.urls:
         answer = httpx.get(url, timeout=10)
@@ -159,7 +160,7 @@ def test_printed_urls_answer(demo: Demo) -> None:
         assert answer.status_code == expected, url
     # The printed launch opens the review app on the seed claim, showing its denial.
     with httpx.Client(follow_redirects=True, timeout=20) as browser:
-        page = sign_in_and_review(browser, demo.urls[2], demo)
+        page = sign_in_and_review(browser, demo.urls[3], demo)
         assert rules_on(page) == ["NCCI-PTP-MOD-MISSING"]
         assert "Claim/c08" in page.text
 
@@ -207,14 +208,14 @@ def test_playground_card_launches_the_review_app_in_chromium(demo: Demo) -> None
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 1400})
             page = context.new_page()
-            page.goto(demo.urls[0])
+            page.goto(demo.urls[1])
             page.wait_for_selector("#cards .card, #cards [class*=card]")
             verdict = page.inner_text("#verdict")
             assert "denied" in verdict.lower(), verdict
             assert "XS" in page.inner_text("#claims")
             page.screenshot(path=str(ARTIFACTS / "1-playground-seed-denial.png"), full_page=True)
             with context.expect_page() as opened:
-                page.click("text=Open review app (demo EHR launch)")
+                page.get_by_role("link", name="Review and fix in Traction CDS").click()
             review = opened.value
             review.wait_for_selector("#allow")
             assert "not a real one" in review.inner_text("body")
@@ -231,6 +232,22 @@ def test_playground_card_launches_the_review_app_in_chromium(demo: Demo) -> None
         finally:
             browser.close()
     assert "97140-GP-XS" in _lines_of(demo, "c08")
+
+
+def test_demo_ehr_home_fits_a_phone(demo: Demo) -> None:
+    """At 390 px its claims table pushed the page to 555 px wide; rows now stack."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed (make test-deps)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{demo.ehr}/")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390
+            assert page.get_by_role("link", name="Open in review app").first.is_visible()
+        finally:
+            browser.close()
 
 
 def test_sigterm_stops_both_servers_cleanly(demo: Demo) -> None:

@@ -226,3 +226,107 @@ def test_landing_page(page, live_service) -> None:
     page.wait_for_selector("#verdict strong")
     assert "NCCI-PTP-MOD-MISSING" in page.locator("ul.findings").inner_text()
     assert page.problems == []
+
+
+def test_api_docs_render_with_the_strict_csp(page, live_service) -> None:
+    """Swagger UI 4 (the newest swagger-ui-bundle) refused FastAPI's OpenAPI 3.1 and showed
+    "Unable to render this definition"; and its inline start-up script broke under a CSP."""
+    page.goto(f"{live_service.base_url}/docs")
+    page.wait_for_selector(".opblock", timeout=15000)
+    assert "Unable to render" not in page.locator("body").inner_text()
+    assert page.locator(".opblock").count() > 5
+    assert page.problems == []
+    assert page.hosts == {urlsplit(live_service.base_url).netloc}
+
+
+EVIL = '"><img src=x onerror="document.title=`pwned`"><script>document.title="pwned"</script>'
+
+
+def hostile_result(result: dict[str, Any]) -> dict[str, Any]:
+    """A /playground/check answer with markup and script URLs in every text the page shows."""
+    claim = result["claims"][0]
+    claim["claim"] = EVIL
+    claim["payer_profile"] = EVIL
+    for finding in claim["findings"]:
+        finding.update(message=EVIL, fix=EVIL, citation=EVIL, code=EVIL, rule=EVIL)
+        finding["rule_url"] = "javascript:document.title='pwned'"
+    card = result["cards"][0]
+    card["summary"] = EVIL
+    card["detail"] = (
+        f"{EVIL}\n\n[click](javascript:document.title='pwned') "
+        "[data](data:text/html,<script>alert(1)</script>) **<b>bold</b>** `<i>code</i>`\n"
+        f"- {EVIL}"
+    )
+    card["source"] = {
+        "label": EVIL,
+        "url": "javascript:document.title='pwned'",
+        "icon": "https://evil.example/track.png",
+        "topic": {"code": EVIL, "display": EVIL},
+    }
+    for suggestion in card.get("suggestions", []):
+        suggestion["label"] = EVIL
+    card["links"] = [
+        {"label": EVIL, "url": "javascript:document.title='pwned'", "type": "absolute"},
+        {"label": EVIL, "url": "https://evil.example/", "type": "smart", "appContext": EVIL},
+    ]
+    card["overrideReasons"] = [{"code": EVIL, "display": EVIL}]
+    result["demo_ehr_launch"] = None
+    return result
+
+
+def test_hostile_text_in_an_answer_is_shown_as_text(page, live_service) -> None:
+    """Whatever a Claim or a card carries, the page makes no element and no script URL of it."""
+    real = httpx.post(
+        f"{live_service.base_url}/playground/check",
+        content=json.dumps(SAMPLES_BY_KEY["seed-denial"].bundle()),
+    ).json()
+    evil = json.dumps(hostile_result(real))
+    page.on("dialog", lambda d: page.problems.append(f"dialog {d.message}"))
+    page.route(
+        "**/playground/check",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=evil),
+    )
+    open_sample(page, live_service, "seed-denial")
+    page.wait_for_selector(".cds-card")
+    page.wait_for_timeout(300)
+    assert page.title() != "pwned"
+    assert page.locator("#out img, #out script, #out b, #out i").count() == 0
+    hrefs = page.eval_on_selector_all("#out a", "as => as.map(a => a.getAttribute('href'))")
+    assert all(h.startswith(("http://", "https://", "/")) for h in hrefs), hrefs
+    assert "onerror" in page.locator(".card-summary").inner_text()  # shown, as text
+    page.locator(".smart-link summary").first.click()
+    assert page.locator(".smart-link a").count() == 0  # no launch without the demo EHR
+    assert page.problems == []
+
+
+def test_cards_show_source_topic_and_the_clean_claim_says_nothing_to_correct(
+    page, live_service
+) -> None:
+    open_sample(page, live_service, "seed-denial")
+    source = page.locator(".cds-card .card-source").first.inner_text()
+    assert "Traction CDS" in source and "Billing correction" in source  # source.topic.display
+    apply = page.locator(".card-suggestions button").first
+    assert apply.get_attribute("title") == "Correct Claim/c08: add modifier XS (or 59)"
+    assert "Review and fix in Traction CDS" in page.locator(".card-links").first.inner_text()
+    open_sample(page, live_service, "clean")
+    assert "Nothing to correct" in page.locator("#diffs").inner_text()
+    assert "No automatic fix" not in page.locator("#diffs").inner_text()
+    assert page.problems == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/playground?sample=seed-denial", "/rules", "/rules/NCCI-PTP-MOD-MISSING"]
+)
+def test_pages_fit_a_phone_without_sideways_scrolling(browser, live_service, path: str) -> None:
+    """At 390 px the landing's service table and the rule catalogue pushed the page to 634 and
+    747 px wide; wide tables now scroll inside their own box."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        phone = context.new_page()
+        phone.goto(f"{live_service.base_url}{path}")
+        if "sample=" in path:
+            phone.wait_for_selector("#verdict strong")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width} px wide"
+    finally:
+        context.close()
