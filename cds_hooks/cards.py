@@ -123,6 +123,9 @@ def _update(resource: dict[str, Any], description: str) -> dict[str, Any]:
     return {"type": "update", "description": description, "resource": resource}
 
 
+PER_FIX_SUGGESTIONS_MAX = 5
+
+
 def claim_cards(
     report: ClaimReport,
     claim: dict[str, Any],
@@ -155,7 +158,9 @@ def claim_cards(
         per_suggestion: dict[str, list[str]] = {
             str(suggestions[0]["uuid"]): [f.rule for f in fixable]
         }
-        if len(fixable) > 1:
+        # Each suggestion carries a whole Claim: past a handful, "apply all" and the review app
+        # (to pick fix by fix) keep the answer linear in the Claim's size.
+        if 1 < len(fixable) <= PER_FIX_SUGGESTIONS_MAX:
             for f in fixable:
                 one = apply_fixes(claim, [f], codes)
                 suggestion_id = str(uuid.uuid4())

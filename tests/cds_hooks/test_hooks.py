@@ -75,6 +75,31 @@ def test_several_fixes_come_with_per_fix_suggestions(client) -> None:
     assert one["item"][0]["quantity"]["value"] != 1 or "modifier" not in one["item"][0]
 
 
+def test_many_fixes_come_as_one_suggestion_so_the_answer_stays_linear(client) -> None:
+    """Each per-fix suggestion carries a whole Claim: past a handful, only "apply all" (and the
+    review app, to pick) is offered, or a long claim's answer grows with its square."""
+    bundle = seed_bundle()
+    claim = bundle["entry"][0]["resource"]
+    template = claim["item"][0]
+    claim["item"] = []
+    for sequence in range(1, 13):  # 12 lines of 97012 without GP: 12 fixes
+        item = json.loads(json.dumps(template))
+        item["sequence"] = sequence
+        item.pop("modifier", None)
+        item["servicedDate"] = f"2025-06-{sequence:02d}"
+        claim["item"].append(item)
+    response = client.post(f"/cds-services/{SIGN}", json=hook_body(claims_bundle=bundle))
+    body = response.json()
+    assert response_problems(body) == []
+    (card,) = [c for c in body["cards"] if c.get("suggestions")]
+    (suggestion,) = card["suggestions"]
+    assert suggestion["label"] == "Apply all fixes"
+    fixed = suggestion["actions"][0]["resource"]["item"]
+    assert all(any(c["code"] == "GP" for m in i["modifier"] for c in m["coding"]) for i in fixed)
+    assert any(link["type"] == "smart" for link in card["links"])
+    assert len(response.content) < 8 * len(json.dumps(claim))
+
+
 def test_units_as_system_actions_when_configured(client) -> None:
     bundle = seed_bundle()
     bundle["entry"][0]["resource"]["item"][0]["quantity"]["value"] = 3
