@@ -402,6 +402,24 @@ class ChunkChecker:
         self, chunk: Chunk, number: int, line: bytes, out: list[bytes], tally: ScanTally
     ) -> str | None:
         """Check one line into `out` and `tally`; the reason when it is a bad line."""
+        checked = self.check_line(chunk, number, line)
+        if not isinstance(checked, tuple):
+            return checked
+        report = checked[1]
+        try:
+            out.append(
+                orjson.dumps(report.to_json(self.corrected), option=orjson.OPT_APPEND_NEWLINE)
+            )
+        except Exception as exc:
+            return _cannot_check(exc)
+        tally.add(report, (chunk.file_number, number))
+        return None
+
+    def check_line(
+        self, chunk: Chunk, number: int, line: bytes
+    ) -> tuple[dict[str, Any], ClaimReport] | str | None:
+        """One NDJSON line: the Claim and its report; the reason when it is a bad line; None
+        for another resource of a mixed file (indexed, not checked)."""
         try:
             claim = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
@@ -409,7 +427,7 @@ class ChunkChecker:
         kind = claim.get("resourceType") if isinstance(claim, dict) else None
         if kind != "Claim":
             if chunk.mixed and isinstance(kind, str):
-                return None  # another resource of a mixed file: indexed, not checked
+                return None
             return f"not a Claim (resourceType {kind!r})"
         if not claim.get("item"):
             return "Claim.item: a Claim to check needs at least one item"
@@ -418,13 +436,14 @@ class ChunkChecker:
             report = self.checker.check(
                 ClaimInput(reference, claim, self.index), self.as_of, self.corrected
             )
-            out.append(
-                orjson.dumps(report.to_json(self.corrected), option=orjson.OPT_APPEND_NEWLINE)
-            )
-        except Exception as exc:  # a Claim of a shape the model cannot read: reported, scan goes on
-            return f"cannot check the Claim: {type(exc).__name__}: {exc}"
-        tally.add(report, (chunk.file_number, number))
-        return None
+        except Exception as exc:
+            return _cannot_check(exc)
+        return claim, report
+
+
+def _cannot_check(exc: Exception) -> str:
+    """A Claim of a shape the model cannot read: reported as a bad line, the scan goes on."""
+    return f"cannot check the Claim: {type(exc).__name__}: {exc}"
 
 
 def chunks(files: Sequence[SourceFile], chunk_lines: int = CHUNK_LINES) -> Iterator[Chunk]:

@@ -19,11 +19,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from plugin.billing_model import claim_reference
-from plugin.bulk_scan import BadLine, chunks, discover, load_references
-from plugin.claim_check import ClaimChecker, ClaimInput
+from plugin.bulk_scan import (
+    BadLine,
+    ChunkChecker,
+    ScanOptions,
+    chunks,
+    discover,
+    load_references,
+)
 from plugin.remittance.model import AdjudicatedLine, Adjustment, ClaimPayment, claim_key
 from rules.denial_reasons import DenialReasons
 from rules.model import Severity
@@ -104,32 +107,20 @@ class CheckedClaims:
 
 
 def check_claims(inputs: Sequence[Path], knowledge: Knowledge) -> CheckedClaims:
-    """The Claims of a Bulk export through the same engine and reader as `scan` (one process)."""
+    """The Claims of a Bulk export through the same reader and checker as `scan` (one process)."""
     files = discover(inputs)
     bad: list[BadLine] = []
     index = load_references(files.references, bad)
-    checker = ClaimChecker(knowledge)
+    checker = ChunkChecker(knowledge, index, ScanOptions())
     out = CheckedClaims(bad_lines=len(bad))
     for chunk in chunks(files.claims):
         for number, raw in chunk.lines:
-            try:
-                claim = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+            checked = checker.check_line(chunk, number, raw)
+            if isinstance(checked, tuple):
+                claim, report = checked
+                out.claims.append(claim_facts(report, claim))
+            elif checked is not None:
                 out.bad_lines += 1
-                continue
-            if not isinstance(claim, dict) or claim.get("resourceType") != "Claim":
-                out.bad_lines += 0 if chunk.mixed else 1
-                continue
-            if not claim.get("item"):
-                out.bad_lines += 1
-                continue
-            reference = claim_reference(claim, f"{chunk.file}#{number}")
-            try:
-                report = checker.check(ClaimInput(reference, claim, index), None, False)
-            except Exception:  # the scan reports these the same way: not checked, go on
-                out.bad_lines += 1
-                continue
-            out.claims.append(claim_facts(report, claim))
     return out
 
 
