@@ -203,17 +203,16 @@ class HookAnswer:
 
 
 async def answer_hook(
-    service: dict[str, Any], body: Any, state: AppState, *, fhir_reads: bool = True
+    service: dict[str, Any], body: dict[str, Any], state: AppState, *, fhir_reads: bool = True
 ) -> HookAnswer:
     """One CDS Hooks request in, its answer out: the whole hook, with no HTTP around it.
 
     `POST /cds-services/{id}` and the playground both call this, so the playground's cards are
     the hook's cards. `fhir_reads=False` never builds a FHIR reader: what prefetch lacks is
-    missing (the playground sends everything in prefetch and fetches nothing). The body is
-    validated here whoever calls (a few dict checks), so a synthesized request passes the same
+    missing (the playground sends everything in prefetch and fetches nothing). `body` has passed
+    `validate_hook_request` (both callers do it first), so a synthesized request passes the same
     gate as an EHR's.
     """
-    body = validate_hook_request(body, service)
     context: dict[str, Any] = body["context"]
     options = configuration(body, service)
     reader = None

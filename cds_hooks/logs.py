@@ -71,6 +71,12 @@ def configure_logging(level: int = logging.INFO) -> None:
 logger = structlog.get_logger("traction_cds")
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route (`/cds-services/{service_id}`), never the raw path or query: the router
+    writes it into the scope; an unmatched path is `unmatched`."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
 class RequestLogMiddleware:
     """One "request" line per HTTP request (route template, status, duration), as pure ASGI:
     no BaseHTTPMiddleware task group and body streams on every call.
@@ -96,7 +102,7 @@ class RequestLogMiddleware:
                     logger.info,
                     "request",
                     method=scope["method"],
-                    route=str(getattr(scope.get("route"), "path", "unmatched")),
+                    route=route_template(scope),
                     status=int(message["status"]),
                     duration_ms=round((time.perf_counter() - start) * 1000, 2),
                 )

@@ -32,6 +32,7 @@ from prometheus_client import (
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cds_hooks.logs import route_template
 from cds_hooks.metrics_dir import ENV as MULTIPROC_ENV
 from cds_hooks.state import app_state
 from plugin.claim_check import ClaimReport
@@ -138,8 +139,7 @@ class MetricsMiddleware:
         finally:
             IN_PROGRESS.dec()
             method = scope["method"] if scope["method"] in METHODS else OTHER
-            # The router writes the matched route into the scope; unmatched paths never label.
-            route = str(getattr(scope.get("route"), "path", "unmatched"))
+            route = route_template(scope)
             REQUESTS.labels(method, route, str(status)).inc()
             REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - start)
 

@@ -19,7 +19,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from cds_hooks.discovery import SERVICES_BY_ID
-from cds_hooks.hooks import HookAnswer, answer_hook, claim_reference_of, depth_of, read_body
+from cds_hooks.hooks import (
+    HookAnswer,
+    answer_hook,
+    claim_reference_of,
+    depth_of,
+    read_body,
+    validate_hook_request,
+)
 from cds_hooks.logs import logger
 from cds_hooks.outcomes import JsonResponse, OutcomeError
 from cds_hooks.samples import SAMPLES, SAMPLES_BY_KEY
@@ -38,8 +45,8 @@ SERVICE_ID = "traction-97012-order-sign"
 DIFF_CONTEXT = 2
 # Public and unauthenticated, so what one check may cost is bounded before any work is done.
 # A real Claim nests about ten levels deep (the FHIR models recurse on each: past ~200 they
-# overflow the stack), and a professional claim (837P) carries at most 50 service lines (each
-# line's card suggestion holds the whole corrected Claim, so the answer grows with lines²).
+# overflow the stack), and a professional claim (837P) carries at most 50 service lines (the
+# answer carries the Claim several times over, and its diff is computed line by line).
 MAX_DEPTH = 64
 MAX_LINES = 50
 # Resources with a prefetch key of their own; everything else rides along with the Claims.
@@ -350,9 +357,10 @@ async def check(request: Request, state: StateDep) -> JsonResponse:
             "professional claim carries at most 50)."
         )
         return _error(400, "too-complex", message)
-    body = hook_request(document, state.settings)
+    service = SERVICES_BY_ID[SERVICE_ID]
     try:
-        answer = await answer_hook(SERVICES_BY_ID[SERVICE_ID], body, state, fhir_reads=False)
+        body = validate_hook_request(hook_request(document, state.settings), service)
+        answer = await answer_hook(service, body, state, fhir_reads=False)
     except OutcomeError as exc:
         return _error(exc.status, "hook", exc.diagnostics, path=exc.expression)
     out = result(answer, body, state.settings)

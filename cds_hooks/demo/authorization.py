@@ -9,7 +9,6 @@ never logged.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 import time
@@ -17,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
+
+from plugin.smart.oauth import s256
 
 CODE_TTL_S = 60.0
 LAUNCH_TTL_S = 600.0
@@ -112,11 +113,6 @@ class AccessToken:
             if perms and set(perms) <= set("cruds") and permission in perms:
                 return True
         return False
-
-
-def s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def granted_scope(requested: str) -> str:
