@@ -43,6 +43,10 @@ class DenialReason:
     url: str
     confirmed: bool
 
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.code}"
+
 
 @dataclass(frozen=True, slots=True)
 class DenialReasons:
@@ -57,12 +61,15 @@ class DenialReasons:
         entry = self.carc.get(reason)
         return entry is None or entry.effect == "denial"
 
+    def mapping(self, denials: Iterable[str], remarks: Iterable[str]) -> tuple[DenialReason, ...]:
+        """The rows that map a line's denial to rules: the RARCs that name rules (they narrow),
+        else the line's denial CARCs."""
+        narrowing = tuple(self.rarc[c] for c in remarks if c in self.rarc and self.rarc[c].rules)
+        return narrowing or tuple(self.carc[c] for c in denials if c in self.carc)
+
     def rules_for(self, denials: Iterable[str], remarks: Iterable[str]) -> frozenset[str]:
         """The rule ids a line's denial CARCs point to; a RARC that names rules narrows it."""
-        narrowed = {r for code in remarks if code in self.rarc for r in self.rarc[code].rules}
-        if narrowed:
-            return frozenset(narrowed)
-        return frozenset(r for code in denials if code in self.carc for r in self.carc[code].rules)
+        return frozenset(r for row in self.mapping(denials, remarks) for r in row.rules)
 
     def describe(self, kind: str, code: str) -> str:
         entry = (self.carc if kind == "CARC" else self.rarc).get(code)

@@ -313,6 +313,8 @@ class Money:
 class RuleOutcome:
     flagged: int = 0
     buckets: dict[str, Money] = field(default_factory=lambda: {b: Money() for b in BUCKETS})
+    # Codes behind its caught and missed counts whose row in denial_reasons.csv is unconfirmed.
+    unconfirmed: set[str] = field(default_factory=set)
 
 
 @dataclass(slots=True)
@@ -353,7 +355,9 @@ class _Reconciler:
     def line(self, current: CurrentLine) -> None:
         ln = current.line
         denied, denials = denial_of(ln, self.reasons)
-        mapped = self.reasons.rules_for((a.reason for a in denials), ln.remarks)
+        rows = self.reasons.mapping((a.reason for a in denials), ln.remarks)
+        mapped = frozenset(r for row in rows for r in row.rules)
+        unconfirmed = {row.label for row in rows if not row.confirmed}
         if denied > _CENT:
             self.denied_lines += 1
             self.denied_total += denied
@@ -385,6 +389,7 @@ class _Reconciler:
                 bucket = "false_alarm"
             elif rule in mapped:
                 bucket = "caught"
+                outcome.unconfirmed |= unconfirmed
             else:
                 bucket = "denied_other"
             outcome.buckets[bucket].add(ln, denied)
@@ -392,7 +397,9 @@ class _Reconciler:
             # No rule the reason maps to flagged the line: a finding from an unrelated rule
             # (counted above as denied_other) does not turn the miss into a catch.
             for rule in mapped:
-                self.rules.setdefault(rule, RuleOutcome()).buckets["missed"].add(ln, denied)
+                outcome = self.rules.setdefault(rule, RuleOutcome())
+                outcome.buckets["missed"].add(ln, denied)
+                outcome.unconfirmed |= unconfirmed
 
     def rule_rows(self, summaries: dict[str, str]) -> list[dict[str, Any]]:
         def rank(item: tuple[str, RuleOutcome]) -> tuple[float, str]:
@@ -405,6 +412,7 @@ class _Reconciler:
                 "summary": summaries.get(rule, ""),
                 "flagged_lines": o.flagged,
                 **{b: o.buckets[b].to_json() for b in BUCKETS},
+                "unconfirmed_reasons": sorted(o.unconfirmed),
             }
             for rule, o in sorted(self.rules.items(), key=rank)
         ]

@@ -9,7 +9,19 @@ from typing import Any
 
 from plugin.remittance.reconcile import BUCKETS
 
-CSV_FIELDS = ("section", "rule", "reason", "lines", "billed", "paid", "denied")
+CSV_FIELDS = (
+    "section",
+    "rule",
+    "reason",
+    "lines",
+    "billed",
+    "paid",
+    "denied",
+    "unconfirmed_reasons",
+)
+UNCONFIRMED_NOTE = (
+    "* rests on a reason-to-rule mapping marked UNCONFIRMED in rules/data/denial_reasons.csv"
+)
 LABELS = {
     "caught": "flagged, denied for its reason",
     "denied_other": "flagged, denied for another reason",
@@ -20,6 +32,10 @@ LABELS = {
 
 def _money(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def _rule_label(row: dict[str, Any]) -> str:
+    return f"{row['rule']} *" if row["unconfirmed_reasons"] else row["rule"]
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -42,13 +58,17 @@ def render_text(report: dict[str, Any]) -> str:
             m = row[bucket]
             dollars = m["paid"] if bucket == "false_alarm" else m["denied"]
             cells.append(f"{m['lines']:>3} {_money(dollars):>12}")
-        out.append(f"{row['rule']:<24} {row['flagged_lines']:>7}  " + "  ".join(cells))
+        out.append(f"{_rule_label(row):<24} {row['flagged_lines']:>7}  " + "  ".join(cells))
     if not report["rules"]:
         out.append("(no joined line was flagged or denied for a mapped reason)")
     out.append(
         "dollars: denied for caught / denied other / missed, paid for false alarms; "
         "a reason may map to several rules"
     )
+    shaky = [row for row in report["rules"] if row["unconfirmed_reasons"]]
+    if shaky:
+        out.append(f"{UNCONFIRMED_NOTE}:")
+        out += [f"  {row['rule']}: {', '.join(row['unconfirmed_reasons'])}" for row in shaky]
     out += ["", "top denial reasons no rule covers:"]
     for row in report["unmapped_denials"]:
         remarks = f" [{' '.join(row['remarks'])}]" if row["remarks"] else ""
@@ -92,6 +112,9 @@ def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                     "billed": f"{m['billed']:.2f}",
                     "paid": f"{m['paid']:.2f}",
                     "denied": f"{m['denied']:.2f}",
+                    "unconfirmed_reasons": " ".join(row["unconfirmed_reasons"])
+                    if bucket in ("caught", "missed") and m["lines"]
+                    else "",
                 }
             )
     for row in report["unmapped_denials"]:
@@ -104,6 +127,7 @@ def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "billed": "",
                 "paid": "",
                 "denied": f"{row['denied']:.2f}",
+                "unconfirmed_reasons": "",
             }
         )
     for row in report["claim_level_adjustments"]:
@@ -116,6 +140,7 @@ def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "billed": "",
                 "paid": "",
                 "denied": f"{row['denied']:.2f}",
+                "unconfirmed_reasons": "",
             }
         )
     return rows
@@ -144,9 +169,17 @@ def render_html_section(report: dict[str, Any]) -> str:
                 f'data-dollars="{dollars:.2f}">{m["lines"]} · {_money(dollars)}</td>'
             )
         body.append(
-            f'<tr data-outcome-rule="{escape(row["rule"])}"><td><code>{escape(row["rule"])}'
+            f'<tr data-outcome-rule="{escape(row["rule"])}"><td><code>{escape(_rule_label(row))}'
             f'</code></td><td class="num">{row["flagged_lines"]}</td>{"".join(cells)}</tr>'
         )
+    shaky = "".join(
+        f"<li><code>{escape(row['rule'])}</code>: {escape(', '.join(row['unconfirmed_reasons']))}"
+        "</li>"
+        for row in report["rules"]
+        if row["unconfirmed_reasons"]
+    )
+    if shaky:
+        shaky = f'<p class="meta">{escape(UNCONFIRMED_NOTE)}:</p><ul>{shaky}</ul>'
     reasons = "".join(
         f'<tr data-unmapped="{escape(r["reason"])}"><td><code>{escape(r["reason"])}</code></td>'
         f'<td>{escape(r["description"])}</td><td class="num">{r["lines"]}</td>'
@@ -162,6 +195,7 @@ def render_html_section(report: dict[str, Any]) -> str:
 a denial.</p>
 <table id="outcomes-rules"><tr><th>rule</th><th class="num">flagged lines</th>{head}</tr>
 {"".join(body) or '<tr><td colspan="6">no joined line was flagged or denied</td></tr>'}</table>
+{shaky}
 <h2>Denial reasons no rule covers</h2>
 <table id="outcomes-unmapped"><tr><th>reason</th><th>what</th><th class="num">lines</th>
 <th class="num">denied</th></tr>{reasons or '<tr><td colspan="4">none</td></tr>'}</table>

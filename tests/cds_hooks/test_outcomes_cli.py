@@ -170,6 +170,27 @@ def test_report_numbers_on_the_fixtures(db: str) -> None:
     ]
 
 
+def test_attributions_on_unconfirmed_mappings_say_so(db: str) -> None:
+    """A caught or missed count that rests on an UNCONFIRMED row of denial_reasons.csv is not
+    presented as certain: the rule names the unconfirmed codes, the text marks it."""
+    imported(db)
+    result = report(db)
+    unconfirmed = {r["rule"]: r["unconfirmed_reasons"] for r in result["rules"]}
+    assert unconfirmed["T97012-UNITS-ONE"] == []  # CO-151 narrowed by N362: both confirmed
+    assert unconfirmed["MCR-97014"] == ["RARC N657"]  # CO-96 narrowed by N657 (unconfirmed)
+    assert unconfirmed["NCCI-PTP-MOD-MISSING"] == []  # CO-236; CO-97 narrowed by M80
+    assert unconfirmed["DX-SUPPORT-TRACTION"] == ["CARC 50"]
+    assert unconfirmed["THERAPY-MOD-MISSING"] == []  # false alarm and denied other only
+    text = run("outcomes", "report", "--claims", str(CLAIMS), "--database-url", db)[1]
+    assert re.search(r"^MCR-97014 \*", text, re.M)
+    assert re.search(r"^T97012-UNITS-ONE +\d", text, re.M)
+    assert "* rests on a reason-to-rule mapping marked UNCONFIRMED" in text
+    csv_text = run(
+        "outcomes", "report", "--claims", str(CLAIMS), "--database-url", db, "--format", "csv"
+    )[1]
+    assert "RARC N657" in csv_text
+
+
 def test_latest_adjudication_wins_whatever_the_import_order(db: str) -> None:
     for path in reversed(REMITS):  # the correction is imported before the original
         run("outcomes", "import", str(path), "--database-url", db)
@@ -192,6 +213,7 @@ def test_report_as_text_and_csv(db: str) -> None:
         "billed": "40.00",
         "paid": "0.00",
         "denied": "40.00",
+        "unconfirmed_reasons": "CARC 50",
     } in rows
     assert any(r["section"] == "unmapped_denial" and r["reason"] == "CO-29" for r in rows)
 
