@@ -168,7 +168,7 @@ def orjson_rate(claim_file: Path) -> float:
 
 RUNNER = """
 import resource, sys, time
-from cds_hooks.cli import main
+from cds_hooks.cli.main import main
 start = time.perf_counter()
 code = main(sys.argv[1:])
 seconds = time.perf_counter() - start

@@ -8,10 +8,10 @@ from typing import Annotated
 import httpx
 from fastapi import Depends, Request
 
-from cds_hooks.feedback_store import FeedbackStore, IssuedCardLog
-from cds_hooks.outcomes import OutcomeError
-from cds_hooks.security import AuthError, JwtVerifier
+from cds_hooks.ops.security import AuthError, JwtVerifier
+from cds_hooks.protocol.errors import OutcomeError
 from cds_hooks.settings import Settings
+from cds_hooks.storage.feedback import FeedbackStore, IssuedCardLog
 from plugin.claim_check import ClaimChecker
 
 

@@ -1,7 +1,7 @@
 """The demo EHR as one ASGI app: home page, EHR launch, sign-in stand-in, token, FHIR.
 
-Built only by `traction-cds demo` (cds_hooks/demo_cli.py) on its own loopback port; the
-service's app (cds_hooks/main.py) never imports this package.
+Built only by `traction-cds demo` (cds_hooks/cli/demo.py) on its own loopback port; the
+service's app (cds_hooks/app.py) never imports this package.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import DictLoader, Environment, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 from cds_hooks.demo.authorization import (
     AccessToken,
@@ -25,7 +25,6 @@ from cds_hooks.demo.authorization import (
     OAuthProblem,
 )
 from cds_hooks.demo.fhir_store import DEMO_PATIENT, FhirStore, UpdateRefused, patient_of
-from cds_hooks.demo.pages import PAGES
 from plugin.references import Resource, type_and_id
 
 FHIR_JSON = "application/fhir+json"
@@ -103,7 +102,10 @@ class DemoEhr:
             launch_url=f"{config.service_url}/smart/launch",
         )
         self.auth = Authorization(self.client, config.iss, str(DEMO_PATIENT["id"]))
-        self.pages = Environment(loader=DictLoader(PAGES), autoescape=select_autoescape(["html"]))
+        self.pages = Environment(
+            loader=PackageLoader("cds_hooks.demo", "templates"),
+            autoescape=select_autoescape(["html"]),
+        )
         self.service_origin = _origin(config.service_url)
 
     # -- pages ---------------------------------------------------------------------------------

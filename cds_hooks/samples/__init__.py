@@ -1,7 +1,7 @@
 """Sample claims shipped with the service: the playground's picks and the demo EHR's data.
 
-Each is a FHIR R4 collection Bundle (Claim + Coverage + Encounter) copied from the test
-fixtures; `tests/cds_hooks/test_samples.py` keeps them identical to `tests/fixtures/claims/`.
+Each is a FHIR R4 collection Bundle (Claim + Coverage + Encounter). They are also test
+fixtures (kept here only; their expected findings are in `tests/fixtures/claims/`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class Sample:
 SAMPLES: tuple[Sample, ...] = (
     Sample(
         "seed-denial",
-        "The seed denial: 97012 + 97110 + 97140, no modifier on 97140",
+        "The seed denial: 97012 + 97110 + 97140-GP, no XS or 59 on 97140",
         "Medicare denies 97140 as bundled into 97012 unless it carries 59 or an X modifier.",
         "08-seed-denial-97012-97110-97140.bundle.json",
     ),

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_hooks.main import create_app
+from cds_hooks.app import create_app
 from cds_hooks.settings import Settings
+from tests.support.claims import claim_file
 
 HOOKS = Path(__file__).parents[1] / "fixtures" / "hooks"
-CLAIMS = Path(__file__).parents[1] / "fixtures" / "claims"
 SIGN = "traction-97012-order-sign"
 SELECT = "traction-97012-order-select"
 DISCHARGE = "traction-97012-encounter-discharge"
@@ -92,7 +92,7 @@ def hook_body(
 
 
 def seed_bundle() -> dict[str, Any]:
-    return copy.deepcopy(load(CLAIMS / "08-seed-denial-97012-97110-97140.bundle.json"))
+    return copy.deepcopy(load(claim_file("08-seed-denial-97012-97110-97140.bundle.json")))
 
 
 def traction_order(

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
 from tests.support.service import free_port
 
 pytestmark = pytest.mark.e2e
@@ -27,8 +28,6 @@ pytestmark = pytest.mark.e2e
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "demo"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 URL = re.compile(r"(https?://\S+)")
 
 
@@ -199,9 +198,7 @@ def test_review_app_from_the_ehr_home_applies_a_fix_over_http(demo: Demo) -> Non
 def test_playground_card_launches_the_review_app_in_chromium(demo: Demo) -> None:
     """A newcomer's path: the playground shows the seed denial and its fix; the card's SMART
     button launches the review app through the demo EHR; Allow; Apply saves the Claim."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed (make test-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = playwright_sync_api()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -236,9 +233,7 @@ def test_playground_card_launches_the_review_app_in_chromium(demo: Demo) -> None
 
 def test_demo_ehr_home_fits_a_phone(demo: Demo) -> None:
     """At 390 px its claims table pushed the page to 555 px wide; rows now stack."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed (make test-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = playwright_sync_api()
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_hooks.cli import main
-from cds_hooks.main import create_app
+from cds_hooks.app import create_app
+from cds_hooks.cli.main import main
 from cds_hooks.settings import Settings
 from tests.cds_hooks.conftest import SIGN, hook_body, seed_bundle
 from tests.support.service import start_service

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from cds_hooks.main import create_app
+from cds_hooks.app import create_app
 from cds_hooks.settings import Settings
 from tests.cds_hooks.card_validator import response_problems
 from tests.cds_hooks.conftest import SIGN, bundle_resources, hook_body, seed_bundle

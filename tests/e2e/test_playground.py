@@ -17,19 +17,19 @@ import httpx
 import pytest
 
 from cds_hooks.samples import SAMPLES, SAMPLES_BY_KEY, Sample
-from tests.e2e.test_review_app import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
+from tests.support.claims import expected_file
 from tests.support.service import Service
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CLAIMS = ROOT / "tests" / "fixtures" / "claims"
 SCREENSHOT = ROOT / "docs" / "playground.png"
 VIEWPORT = {"width": 1280, "height": 900}
 
 
 def expected(sample: Sample) -> list[dict[str, Any]]:
-    path = CLAIMS / sample.file.replace(".bundle", ".expected")
+    path = expected_file(sample.file)
     findings: list[dict[str, Any]] = json.loads(path.read_text())["expected"]["findings"]
     return findings
 
@@ -63,9 +63,7 @@ def save_if_changed(png: bytes, path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed (make test-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = playwright_sync_api()
     with sync_api.sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:

@@ -20,22 +20,13 @@ import pytest
 
 from tests.builders import claim
 from tests.support.auth_server import AuthServer, Client, new_id, new_rsa_key, private_pem, s256
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
 from tests.support.fhir_server import FhirServer
 from tests.support.service import Service, start_service
 
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "review-app"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "review-app-secret-3f9a"
 
 
@@ -137,9 +128,7 @@ def feedback_rows(tmp: Path) -> list[tuple[str, str, str, str]]:
 # -- the browser run -----------------------------------------------------------------------
 def test_ehr_launch_shows_findings_and_applies_two_of_three_fixes(env) -> None:
     auth, service, tmp, fhir = env
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium not installed (make test-deps)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = playwright_sync_api()
     load_claim(fhir)
     hook = new_id()
     url = ehr_launch(auth, service, appContext=app_context(hook=hook), need_patient_banner=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from cds_hooks.main import create_app
+from cds_hooks.app import create_app
 from cds_hooks.settings import Settings
 from rules.packs import DATA_PACKAGE
 

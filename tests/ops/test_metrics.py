@@ -14,9 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from cds_hooks import metrics
-from cds_hooks.main import create_app
-from cds_hooks.metrics_dir import multiprocess_dir
+from cds_hooks.app import create_app
+from cds_hooks.ops import metrics
+from cds_hooks.ops.metrics_dir import multiprocess_dir
 from cds_hooks.settings import Settings
 from tests.cds_hooks.conftest import SIGN, hook_body, seed_bundle
 from tests.support.service import start_service

@@ -31,9 +31,9 @@ from plugin.references import ResourceIndex
 from rules.packs import Knowledge
 from tests.builders import ClaimBuilder, claim
 from tests.support.bulk_export import ndjson, write_export, write_file
+from tests.support.claims import bundle_files
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "claims"
-BUNDLES = sorted(FIXTURES.glob("*.bundle.json"))
+BUNDLES = bundle_files()
 
 
 def scan_folder(

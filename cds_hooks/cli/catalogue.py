@@ -1,0 +1,70 @@
+"""`traction-cds rules list|show`: the rule catalogue with severity, scope and sources."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+import orjson
+
+from cds_hooks.cli.common import EXIT_CLEAN, PROG, CliError, Parser, knowledge
+from rules.engine import implemented_rule_ids
+
+
+def cmd_rules_list(args: argparse.Namespace, out: TextIO) -> int:
+    pack = knowledge()
+    built = implemented_rule_ids()
+    rows = [
+        {
+            "id": spec.id,
+            "severity": spec.severity.value,
+            "scope": spec.scope_label,
+            "effective_from": spec.effective_from.isoformat(),
+            "summary": spec.summary,
+            "citation": spec.citation,
+            "sources": list(spec.sources),
+            "confirmed": spec.confirmed,
+            "implemented": spec.id in built,
+        }
+        for spec in pack.rules.values()
+    ]
+    if args.format == "json":
+        out.write(orjson.dumps({"rules": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return EXIT_CLEAN
+    for row in rows:
+        flags = "" if row["confirmed"] else " [UNCONFIRMED]"
+        flags += "" if row["implemented"] else " [not built yet]"
+        out.write(f"{row['id']:<24} {row['severity']:<8} {row['scope']}{flags}\n")
+        out.write(f"{'':<24} {row['summary']}\n{'':<24} source: {row['citation']}\n")
+    return EXIT_CLEAN
+
+
+def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
+    pack = knowledge()
+    spec = pack.rules.get(args.rule_id.upper())
+    if spec is None:
+        raise CliError(f"unknown rule id {args.rule_id!r}; see `{PROG} rules list`")
+    status = "confirmed" if spec.confirmed else "UNCONFIRMED: rests on secondary sources"
+    sources = []
+    for key in spec.sources:
+        source = pack.sources.get(key, {})
+        url = f" <{source['url']}>" if source.get("url") else ""
+        sources.append(f"- {key} [{source.get('kind', '?')}] {source.get('title', '')}{url}")
+    out.write(
+        f"# {spec.id} ({spec.severity.value})\n\n{spec.summary}\n\n{spec.explanation}\n\n"
+        f"Applies to: {spec.scope_label}; in force from {spec.effective_from.isoformat()}"
+        f"{' to ' + spec.effective_to.isoformat() if spec.effective_to else ''}.\n"
+        f"Status: {status}.\n\nCitation: {spec.citation}\n\nSources:\n" + "\n".join(sources) + "\n"
+    )
+    return EXIT_CLEAN
+
+
+def add_commands(commands: Any) -> None:
+    rules = commands.add_parser("rules", help="the rule catalogue")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=Parser)
+    listing = rules_commands.add_parser("list", help="every rule with severity, scope and source")
+    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.set_defaults(run=cmd_rules_list)
+    show = rules_commands.add_parser("show", help="one rule's summary, explanation and sources")
+    show.add_argument("rule_id", metavar="ID")
+    show.set_defaults(run=cmd_rules_show)

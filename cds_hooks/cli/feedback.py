@@ -1,0 +1,58 @@
+"""`traction-cds feedback report`: acceptance and override rates per rule and per reason."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+import orjson
+
+from cds_hooks.cli.common import EXIT_CLEAN, with_database
+from cds_hooks.settings import get_settings
+from cds_hooks.storage.feedback import open_store
+
+
+async def _report(url: str) -> dict[str, Any]:
+    async with open_store(url) as store:
+        return await store.report()
+
+
+def render_report(report: dict[str, Any]) -> str:
+    lines = [f"{'rule':<24} {'cards':>6} {'accepted':>9} {'overridden':>11} {'accept rate':>12}"]
+    for rule, counts in report["rules"].items():
+        lines.append(
+            f"{rule:<24} {counts['cards']:>6.0f} {counts['accepted']:>9.0f} "
+            f"{counts['overridden']:>11.0f} {counts['acceptance_rate']:>11.0%}"
+        )
+    if len(lines) == 1:
+        lines.append("(no cards issued yet)")
+    lines.append("")
+    lines.append("override reasons:")
+    for reason, count in report["override_reasons"].items():
+        lines.append(f"  {reason:<40} {count}")
+    if not report["override_reasons"]:
+        lines.append("  (none)")
+    if report["feedback_for_unknown_cards"]:
+        lines.append(f"feedback for cards not on record: {report['feedback_for_unknown_cards']}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_feedback_report(args: argparse.Namespace, out: TextIO) -> int:
+    url = args.database_url or get_settings().database_url
+    report = with_database(lambda: _report(url))
+    if args.format == "json":
+        out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        out.write(render_report(report))
+    return EXIT_CLEAN
+
+
+def add_commands(commands: Any) -> None:
+    feedback = commands.add_parser("feedback", help="what clinicians did with the cards")
+    sub = feedback.add_subparsers(
+        dest="feedback_command", required=True, parser_class=type(feedback)
+    )
+    report = sub.add_parser("report", help="acceptance and override rates per rule and reason")
+    report.add_argument("--format", choices=("text", "json"), default="text")
+    report.add_argument("--database-url", help="default: TRACTION_DATABASE_URL")
+    report.set_defaults(run=cmd_feedback_report)

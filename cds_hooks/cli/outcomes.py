@@ -1,0 +1,81 @@
+"""`traction-cds outcomes import|report`: what payers paid and denied, against the rules.
+
+Exit codes: 0 done, 2 bad input (a remittance file refused: the line names the file, the
+segment or line and the byte offset; nothing is imported), 3 bad configuration (the rule packs
+or denial_reasons.csv, or a database URL that does not parse or connect).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from cds_hooks.cli.common import EXIT_CLEAN, CliError, outcomes_for, with_database
+from cds_hooks.settings import get_settings
+from cds_hooks.storage.remittance import ImportResult, open_outcomes
+from plugin.remittance.files import read_remit_file
+from plugin.remittance.model import RemitError, RemitFile
+from plugin.remittance.render import render_csv, render_text
+
+
+def _url(args: argparse.Namespace) -> str:
+    return str(args.database_url or get_settings().database_url)
+
+
+def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
+    parsed: list[RemitFile] = []
+    for name in args.files:
+        try:
+            parsed.append(read_remit_file(Path(name)))
+        except RemitError as exc:
+            raise CliError(f"{exc}; nothing imported") from None
+
+    async def run() -> ImportResult:
+        async with open_outcomes(_url(args)) as store:
+            return await store.import_files(parsed)
+
+    result = with_database(run, "; nothing imported")
+    out.write(
+        f"imported {result.files} files ({result.files_already} already imported): "
+        f"{result.payments} claim payments, {result.lines} lines "
+        f"({result.payments_already} claim payments already stored)\n"
+    )
+    return EXIT_CLEAN
+
+
+def cmd_outcomes_report(args: argparse.Namespace, out: TextIO) -> int:
+    report = outcomes_for(_url(args), [Path(p) for p in args.claims])
+    if args.format == "json":
+        out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif args.format == "csv":
+        out.write(render_csv(report))
+    else:
+        out.write(render_text(report))
+    return EXIT_CLEAN
+
+
+def add_commands(commands: Any) -> None:
+    outcomes = commands.add_parser("outcomes", help="what payers paid and denied, per rule")
+    sub = outcomes.add_subparsers(
+        dest="outcomes_command", required=True, parser_class=type(outcomes)
+    )
+    imp = sub.add_parser("import", help="store X12 835 / ClaimResponse / EOB NDJSON remittance")
+    imp.add_argument("files", nargs="+", metavar="FILE", help="835 files or FHIR NDJSON")
+    imp.add_argument("--database-url", help="default: TRACTION_DATABASE_URL")
+    imp.set_defaults(run=cmd_outcomes_import)
+    report = sub.add_parser(
+        "report", help="per rule: caught, denied for another reason, false alarms, missed"
+    )
+    report.add_argument(
+        "--claims",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="the Claims the remittance answers (a Bulk export folder or NDJSON, as `scan`)",
+    )
+    report.add_argument("--format", choices=("text", "csv", "json"), default="text")
+    report.add_argument("--database-url", help="default: TRACTION_DATABASE_URL")
+    report.set_defaults(run=cmd_outcomes_report)

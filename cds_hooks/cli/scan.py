@@ -1,0 +1,230 @@
+"""`traction-cds scan`: a FHIR Bulk Data export in, one findings line per Claim out.
+
+Exit codes as `check`: 0 every line was a Claim and every Claim is clean, 1 findings (or lines
+that could not be checked, listed in the errors file), 2 bad input (no Claim file, an
+unreadable folder), 3 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+import orjson
+
+from cds_hooks.cli.common import (
+    EXIT_CLEAN,
+    EXIT_FINDINGS,
+    CliError,
+    as_of,
+    knowledge,
+    outcomes_for,
+)
+from plugin.bulk_scan import (
+    BadLine,
+    ChunkResult,
+    ScanError,
+    ScanOptions,
+    ScanTally,
+    check_chunks,
+    claim_bytes,
+    default_workers,
+    discover,
+    load_references,
+)
+from plugin.scan_report import ScanFacts, render_csv, render_html
+
+
+class _ErrorsFile:
+    """The errors NDJSON, created on the first bad line only."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+        self._file: IO[bytes] | None = None
+
+    def write(self, bad: BadLine) -> None:
+        if self._file is None:
+            self._file = _open_out(self.path)
+        self._file.write(orjson.dumps(bad.to_json(), option=orjson.OPT_APPEND_NEWLINE))
+        self.count += 1
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+def _open_out(path: Path) -> IO[bytes]:
+    try:
+        return path.open("wb")
+    except OSError as exc:
+        raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def _write_text(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+class _Progress:
+    """A rich progress bar on a terminal (claims, claims/s, ETA by bytes read); silent otherwise."""
+
+    def __init__(self, total_bytes: int, enabled: bool) -> None:
+        self.claims = 0
+        self.started = time.perf_counter()
+        self._bar: Any = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("scanning"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[claims]:,} claims · {task.fields[rate]:,.0f} claims/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._task = self._bar.add_task("scan", total=max(total_bytes, 1), claims=0, rate=0.0)
+
+    @contextmanager
+    def running(self) -> Iterator[_Progress]:
+        if self._bar is None:
+            yield self
+            return
+        with self._bar:
+            yield self
+
+    def update(self, result: ChunkResult) -> None:
+        self.claims += result.lines
+        if self._bar is not None:
+            rate = self.claims / max(time.perf_counter() - self.started, 1e-9)
+            self._bar.update(self._task, completed=result.done_bytes, claims=self.claims, rate=rate)
+
+
+def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
+    started = time.perf_counter()
+    if args.outcomes and not args.report:
+        raise CliError("--outcomes adds a section to the HTML report: give --report FILE too")
+    try:
+        files = discover([Path(p) for p in args.inputs])
+        total_bytes = claim_bytes(files.claims)
+    except ScanError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"cannot read: {exc}") from None
+    pack = knowledge()
+    options = ScanOptions(
+        as_of=args.as_of, corrected=args.corrected, workers=max(1, args.workers or 1)
+    )
+    out_path = Path(args.out)
+    errors = _ErrorsFile(
+        Path(args.errors) if args.errors else out_path.with_name(f"{out_path.stem}.errors.ndjson")
+    )
+    tally = ScanTally()
+    try:
+        bad: list[BadLine] = []
+        index = load_references(files.references, bad)
+        for line in bad:
+            errors.write(line)
+        tally.bad_lines += len(bad)
+        progress = _Progress(total_bytes, enabled=sys.stderr.isatty() and not args.quiet)
+        with _open_out(out_path) as findings, progress.running():
+            for result in check_chunks(pack, index, files.claims, options):
+                findings.write(result.output)
+                for line in result.bad:
+                    errors.write(line)
+                tally.merge(result.tally)
+                progress.update(result)
+    except ScanError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        errors.close()
+    seconds = time.perf_counter() - started
+    facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, options.workers)
+    if args.report:
+        sections = _outcomes_section(args) if args.outcomes else ""
+        _write_text(Path(args.report), render_html(tally, pack, facts, sections))
+    if args.csv:
+        _write_text(Path(args.csv), render_csv(tally))
+    out.write(_summary(tally, seconds, errors))
+    clean = tally.clean == tally.claims and tally.bad_lines == 0
+    return EXIT_CLEAN if clean else EXIT_FINDINGS
+
+
+def _outcomes_section(args: argparse.Namespace) -> str:
+    """The outcomes report (remittance in the database) for the scanned Claims, as HTML."""
+    from cds_hooks.settings import get_settings
+    from plugin.remittance.render import render_html_section
+
+    url = args.database_url or get_settings().database_url
+    return render_html_section(outcomes_for(url, [Path(p) for p in args.inputs]))
+
+
+def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile) -> str:
+    rate = tally.clean / tally.claims if tally.claims else 1.0
+    text = (
+        f"{tally.claims:,} claims in {seconds:.1f} s: {tally.clean:,} clean ({rate:.1%}), "
+        f"{tally.not_clean:,} not clean, ${tally.dollars_at_risk:,.2f} at risk"
+    )
+    if tally.bad_lines:
+        text += f"; {tally.bad_lines:,} lines not checked, see {errors.path}"
+    return text + "\n"
+
+
+def add_commands(commands: Any) -> None:
+    scan = commands.add_parser(
+        "scan", help="check every Claim of a FHIR Bulk Data export (NDJSON), in parallel"
+    )
+    scan.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="a Bulk Data export folder (Claim.ndjson, Coverage.ndjson...) or NDJSON files",
+    )
+    scan.add_argument("--out", required=True, metavar="FILE", help="findings NDJSON, one per Claim")
+    scan.add_argument("--report", metavar="FILE", help="a self-contained HTML report")
+    scan.add_argument("--csv", metavar="FILE", help="rule x payer profile summary")
+    scan.add_argument(
+        "--errors",
+        metavar="FILE",
+        help="lines that could not be checked (default: OUT's name + .errors.ndjson)",
+    )
+    scan.add_argument(
+        "--workers", type=int, default=default_workers(), metavar="N", help="processes"
+    )
+    scan.add_argument(
+        "--as-of",
+        type=as_of,
+        metavar="DATE",
+        help="read rules and edit tables as of DATE instead of each line's date of service",
+    )
+    scan.add_argument(
+        "--corrected", action="store_true", help="add each Claim's corrected_claim to its line"
+    )
+    scan.add_argument(
+        "--outcomes",
+        action="store_true",
+        help="add what payers paid and denied (from `outcomes import`) to --report",
+    )
+    scan.add_argument("--database-url", help="for --outcomes (default: TRACTION_DATABASE_URL)")
+    scan.add_argument("--quiet", action="store_true", help="no progress bar")
+    scan.set_defaults(run=cmd_scan)

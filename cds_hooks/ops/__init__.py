@@ -1,0 +1,1 @@
+"""Running it: structured logs, Prometheus metrics, and caller (JWT) verification."""

@@ -1,0 +1,1 @@
+"""The CDS Hooks protocol: discovery, hooks, cards, feedback, $check, OperationOutcomes."""

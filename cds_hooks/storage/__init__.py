@@ -1,0 +1,1 @@
+"""What the service keeps: one database holding feedback, remittance and SMART sessions."""

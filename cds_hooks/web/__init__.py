@@ -1,0 +1,1 @@
+"""The pages people open: landing, rule catalogue, API docs, playground, review app."""

@@ -1,0 +1,231 @@
+"""`traction-cds scan`: findings NDJSON in input order, errors file, exit codes, --corrected,
+the HTML report (its numbers read back) and the CSV."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cds_hooks.cli.main import main
+from tests.builders import claim
+from tests.support.bulk_export import write_export, write_file
+from tests.support.claims import claim_file
+
+
+def run(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(argv), out), out.getvalue()
+
+
+def read_ndjson(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def export(tmp_path: Path) -> Path:
+    """Eight claims over Medicare, commercial and UHC, split over a gzip and a plain file,
+    plus one bad line of each kind in the second file."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    bundles = []
+    for i in range(8):
+        payer = ["1", "5", "uhc", "2"][i % 4]
+        b = claim("5" if payer == "uhc" else payer)
+        if payer == "uhc":
+            b.payer_id("87726", "UnitedHealthcare")
+        b.claim["id"] = f"c{i}"
+        b.claim["insurance"][0]["coverage"] = {"reference": f"Coverage/cov-{payer}"}
+        mods = ["GP"] if i % 3 else []  # c0, c3, c6 miss GP
+        b.line("97012", mods, units=2 if i == 4 else 1, price=25.0)
+        b.line("97110", ["GP"], units=2, minutes=38, price=40.0)
+        if i == 5:
+            b.line("97140", ["GP"], units=1, minutes=15, price=35.0)  # beside 97012, no XS
+        bundle = b.bundle()
+        bundle["entry"][1]["resource"]["id"] = f"cov-{payer}"
+        bundles.append(bundle)
+    write_export(folder, bundles, ("Claim.000.ndjson.gz", "Claim.001.ndjson"))
+    second = folder / "Claim.001.ndjson"
+    write_file(
+        second,
+        second.read_bytes()
+        + b"{truncated\n"
+        + b'{"resourceType": "Patient", "id": "p9"}\n'
+        + b'{"resourceType": "Claim", "id": "no-items"}\n',
+    )
+    return folder
+
+
+def test_scan_writes_one_line_per_claim_in_input_order(export: Path, tmp_path: Path) -> None:
+    out, errors = tmp_path / "findings.ndjson", tmp_path / "errors.ndjson"
+    code, summary = run(
+        "scan", str(export), "--out", str(out), "--errors", str(errors), "--workers", "2"
+    )
+    assert code == 1
+    lines = read_ndjson(out)
+    assert [x["claim"] for x in lines] == [f"Claim/c{i}" for i in range(8)]
+    assert all(set(x) == {"claim", "payer_profile", "clean", "findings"} for x in lines)
+    assert [x["payer_profile"] for x in lines[:4]] == [
+        "medicare-part-b",
+        "commercial",
+        "uhc-commercial",
+        "medicaid",
+    ]
+    assert "8 claims" in summary and "3 lines not checked" in summary
+    bad = read_ndjson(errors)
+    assert [(Path(b["file"]).name, b["line"]) for b in bad] == [
+        ("Claim.001.ndjson", 5),
+        ("Claim.001.ndjson", 6),
+        ("Claim.001.ndjson", 7),
+    ]
+    assert bad[0]["reason"].startswith("not JSON")
+    assert bad[1]["reason"] == "not a Claim (resourceType 'Patient')"
+    assert "at least one item" in bad[2]["reason"]
+
+
+def test_same_output_with_one_and_two_workers(export: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.ndjson", tmp_path / "two.ndjson"
+    run("scan", str(export), "--out", str(one), "--workers", "1")
+    run("scan", str(export), "--out", str(two), "--workers", "2")
+    assert one.read_bytes() == two.read_bytes()
+    assert (tmp_path / "one.errors.ndjson").exists()  # default errors file beside --out
+
+
+def test_scan_lines_are_what_check_prints_per_claim(tmp_path: Path) -> None:
+    bundle_path = claim_file("08-seed-denial-97012-97110-97140.bundle.json")
+    write_export(tmp_path, [json.loads(bundle_path.read_text())])
+    out = tmp_path / "f.ndjson"
+    code, _ = run(
+        "scan",
+        str(tmp_path / "Claim.ndjson"),
+        str(tmp_path / "Coverage.ndjson"),
+        "--out",
+        str(out),
+        "--corrected",
+    )
+    _, printed = run("check", str(bundle_path), "--format", "json")
+    assert code == 1
+    assert read_ndjson(out) == json.loads(printed)["claims"]
+    assert read_ndjson(out)[0]["corrected_claim"]["resourceType"] == "Claim"
+
+
+def test_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_export(clean, [claim().line("97012", ["GP"]).bundle()])
+    out = tmp_path / "out.ndjson"
+    assert run("scan", str(clean), "--out", str(out))[0] == 0
+    assert not (tmp_path / "out.errors.ndjson").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_file(empty / "Coverage.ndjson", b"")
+    assert run("scan", str(empty), "--out", str(out))[0] == 2
+    assert "no Claim file" in capsys.readouterr().err
+    assert run("scan", str(tmp_path / "missing"), "--out", str(out))[0] == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+class _Totals(HTMLParser):
+    """Reads `data-total`, `data-rule` rows' dollars and each top claim's dollars."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.totals: dict[str, str] = {}
+        self.rule_dollars: dict[str, float] = {}
+        self.claims: list[str] = []
+        self._total: str | None = None
+        self._rule: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("data-total"):
+            self._total = a["data-total"]
+        if tag == "tr" and a.get("data-rule"):
+            self._rule = a["data-rule"]
+        if a.get("data-dollars") is not None and self._rule:
+            self.rule_dollars[self._rule] = float(a["data-dollars"] or 0)
+        if a.get("data-claim"):
+            self.claims.append(a["data-claim"] or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._total is not None:
+            self.totals[self._total] = data.strip()
+            self._total = None
+
+
+def test_report_and_csv_numbers(export: Path, tmp_path: Path) -> None:
+    out, report, summary = tmp_path / "f.ndjson", tmp_path / "r.html", tmp_path / "s.csv"
+    code, _ = run(
+        "scan",
+        str(export),
+        "--out",
+        str(out),
+        "--report",
+        str(report),
+        "--csv",
+        str(summary),
+        "--workers",
+        "2",
+    )
+    assert code == 1
+    lines = read_ndjson(out)
+    # Dollars at risk computed independently from the findings NDJSON and the export.
+    claims = {}
+    for path in sorted(export.glob("Claim.*")):
+        body = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        for raw in body.splitlines():
+            try:
+                c = json.loads(raw)
+            except ValueError:
+                continue
+            claims[f"Claim/{c.get('id')}"] = c
+    expected_total = 0.0
+    expected_rules: dict[str, float] = {}
+    for x in lines:
+        nets = {
+            it["sequence"]: it.get("net", {}).get("value", 0.0) for it in claims[x["claim"]]["item"]
+        }
+        errors = [f for f in x["findings"] if f["severity"] == "error"]
+        expected_total += sum(nets[s] for s in {f["line"] for f in errors})
+        for rule in {f["rule"] for f in errors}:
+            seqs = {f["line"] for f in errors if f["rule"] == rule}
+            expected_rules[rule] = expected_rules.get(rule, 0.0) + sum(nets[s] for s in seqs)
+    assert expected_total > 0
+
+    html = report.read_text()
+    assert "<script" not in html and "http://" not in html.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+    assert html.count("<svg") >= 3
+    parsed = _Totals()
+    parsed.feed(html)
+    clean = sum(x["clean"] for x in lines)
+    assert parsed.totals["claims"] == "8"
+    assert parsed.totals["not_clean"] == str(8 - clean)
+    assert parsed.totals["clean_rate"] == f"{clean / 8:.1%}"
+    assert parsed.totals["bad_lines"] == "3"
+    assert parsed.totals["dollars_at_risk"] == f"${expected_total:,.2f}"
+    assert parsed.rule_dollars == {r: pytest.approx(d) for r, d in expected_rules.items()} | {
+        r: 0.0 for r in parsed.rule_dollars if r not in expected_rules
+    }
+    assert set(parsed.claims) == {x["claim"] for x in lines if not x["clean"]}
+    assert re.search(r"Top \d+ claims to fix", html)
+
+    rows = list(csv.DictReader(summary.open()))
+    assert list(rows[0]) == ["rule", "payer_profile", "findings", "claims", "dollars_at_risk"]
+    counted: dict[tuple[str, str], int] = {}
+    for x in lines:
+        for f in x["findings"]:
+            key = (f["rule"], x["payer_profile"])
+            counted[key] = counted.get(key, 0) + 1
+    assert {(r["rule"], r["payer_profile"]): int(r["findings"]) for r in rows} == counted
+    assert sum(float(r["dollars_at_risk"]) for r in rows) == pytest.approx(
+        sum(expected_rules.values())
+    )
