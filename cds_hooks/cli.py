@@ -21,8 +21,9 @@ import orjson
 
 from plugin.claim_check import ClaimChecker, ClaimReport
 from plugin.errors import InputError
+from plugin.knowledge import default_knowledge
 from rules.engine import implemented_rule_ids
-from rules.packs import Knowledge, PackError, default_knowledge
+from rules.knowledge.model import Knowledge, PackError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT, EXIT_CONFIG = 0, 1, 2, 3
 PROG = "traction-cds"

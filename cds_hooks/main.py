@@ -31,7 +31,7 @@ from cds_hooks.settings import Settings, get_settings
 from cds_hooks.state import AppState, require_caller
 from plugin import fhir_validation
 from plugin.claim_check import ClaimChecker
-from rules.packs import load_knowledge
+from rules.knowledge.load import load_knowledge
 
 HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=20)
 

@@ -25,7 +25,7 @@ from plugin.remittance.model import RemitError, RemitFile
 from plugin.remittance.reconcile import check_claims, reconcile
 from plugin.remittance.render import render_csv, render_text
 from rules.denial_reasons import DenialReasons, load_denial_reasons
-from rules.packs import PackError
+from rules.knowledge.model import PackError
 
 T = TypeVar("T")
 

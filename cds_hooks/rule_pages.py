@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from cds_hooks.site import not_found_page, render
 from cds_hooks.state import StateDep
-from rules.packs import Knowledge, RuleSpec
+from rules.knowledge.model import Knowledge, RuleSpec
 
 router = APIRouter(tags=["rules"])
 

@@ -27,8 +27,8 @@ import orjson
 from plugin.billing_model import claim_reference
 from plugin.claim_check import ClaimChecker, ClaimInput, ClaimReport
 from plugin.references import ResourceIndex
+from rules.knowledge.model import Knowledge
 from rules.model import Severity
-from rules.packs import Knowledge
 
 # The resource types the billing model dereferences from a Claim (insurance.coverage ->
 # Coverage -> payor Organization, careTeam.provider, diagnosisReference, procedureReference).

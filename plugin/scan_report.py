@@ -14,7 +14,7 @@ from datetime import date
 from html import escape
 
 from plugin.bulk_scan import ClaimAtRisk, ScanTally
-from rules.packs import Knowledge
+from rules.knowledge.model import Knowledge
 
 CSV_FIELDS = ("rule", "payer_profile", "findings", "claims", "dollars_at_risk")
 

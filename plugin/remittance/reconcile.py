@@ -29,8 +29,8 @@ from plugin.bulk_scan import (
 )
 from plugin.remittance.model import AdjudicatedLine, Adjustment, ClaimPayment, claim_key
 from rules.denial_reasons import DenialReasons
+from rules.knowledge.model import Knowledge
 from rules.model import Severity
-from rules.packs import Knowledge
 
 FLAGGING = frozenset({Severity.ERROR, Severity.WARNING})
 _CENT = 0.005

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
+from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, ClaimLine, Discipline
-from rules.packs import CodeFacts
 
 EXCLUDED = "GY"
 ABN_ON_FILE = "GA"

@@ -8,8 +8,8 @@ from rules.checks.chiropractic import EXCLUDED, statutorily_excluded
 from rules.checks.timed_codes import timed_lines_left
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix, FixAction
+from rules.knowledge.model import TextClue
 from rules.model import BillingClaim, ClaimLine, Severity
-from rules.packs import TextClue
 from rules.service_days import by_date
 from rules.timed import allocate_units, units_for_minutes
 

@@ -10,8 +10,8 @@ from datetime import date
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.icd10cm import CANDIDATE_LIMIT, Validity, validity
+from rules.knowledge.model import DiagnosisGroupEntry, Knowledge
 from rules.model import BillingClaim, ClaimLine, Diagnosis
-from rules.packs import DiagnosisGroupEntry, Knowledge
 
 TRACTION = "97012"
 SUPPORTING = ("traction_cervical", "traction_lumbar")

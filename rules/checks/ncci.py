@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
+from rules.knowledge.model import NcciEdit
 from rules.model import BillingClaim, ClaimLine
-from rules.packs import NcciEdit
 from rules.service_days import by_date
 
 MODIFIER_59 = "59"

@@ -28,7 +28,7 @@ from plugin.bulk_scan import (
 from plugin.claim_check import ClaimChecker, claims_in
 from plugin.errors import InputError
 from plugin.references import ResourceIndex
-from rules.packs import Knowledge
+from rules.knowledge.model import Knowledge
 from tests.builders import ClaimBuilder, claim
 from tests.support.bulk_export import ndjson, write_export, write_file
 

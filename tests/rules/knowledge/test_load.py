@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from rules.engine import implemented_rule_ids
-from rules.packs import PackError, _parse_rules, load_knowledge
+from rules.knowledge.load import load_knowledge, parse_rules
+from rules.knowledge.model import PackError
 from rules.payers import resolve_payer
 
 
@@ -52,7 +53,7 @@ def _rules_doc(**override):
 )
 def test_bad_rule_entry_names_its_key(override, key) -> None:
     with pytest.raises(PackError) as exc:
-        _parse_rules("rules.yaml", _rules_doc(**override), {"CR10176": {}})
+        parse_rules("rules.yaml", _rules_doc(**override), {"CR10176": {}})
     assert exc.value.file == "rules.yaml" and exc.value.key == key
 
 
