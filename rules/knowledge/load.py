@@ -29,7 +29,9 @@ from rules.knowledge.model import (
     THRESHOLD_KINDS,
     CodeFacts,
     DiagnosisGroupEntry,
+    DistinctServiceModifiers,
     Knowledge,
+    LiabilityModifiers,
     ModifierEntry,
     MueLimit,
     NcciEdit,
@@ -42,6 +44,14 @@ from rules.knowledge.model import (
 )
 from rules.model import Discipline, Severity
 
+LIABILITY_ROLES = ("statutory_exclusion", "abn_on_file", "no_abn")
+DISTINCT_SERVICE_ROLES = (
+    "separate_encounter",
+    "different_practitioner",
+    "separate_structure",
+    "unusual_non_overlapping",
+    "distinct_procedural",
+)
 DX_GROUPS_REQUIRED = ("traction_cervical", "traction_lumbar", "traction_contraindication")
 
 
@@ -108,6 +118,13 @@ def parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
         block = require(data, key, dict, name)
         return frozenset(strings(block.get("codes"), name, f"{key}.codes"))
 
+    def named_code(key: str) -> str:
+        return require(require(data, key, dict, name), "code", str, name, key)
+
+    def named_codes(key: str, roles: tuple[str, ...]) -> dict[str, str]:
+        block = require(data, key, dict, name)
+        return {role: require(block, role, str, name, key) for role in roles}
+
     def discipline(value: Any, key: str) -> Discipline:
         try:
             return Discipline(str(value))
@@ -137,8 +154,15 @@ def parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
         therapy_modifiers={
             str(m): discipline(d, f"therapy_modifiers.{m}") for m, d in therapy.items()
         },
-        x_modifiers=frozenset(strings(data.get("x_modifiers"), name, "x_modifiers")),
-        abn_modifiers=frozenset(strings(data.get("abn_modifiers"), name, "abn_modifiers")),
+        default_therapy_modifier=named_code("default_therapy_modifier"),
+        traction_code=named_code("traction"),
+        liability_modifiers=LiabilityModifiers(
+            **named_codes("liability_modifiers", LIABILITY_ROLES)
+        ),
+        active_treatment_modifier=named_code("active_treatment_modifier"),
+        distinct_service_modifiers=DistinctServiceModifiers(
+            **named_codes("distinct_service_modifiers", DISTINCT_SERVICE_ROLES)
+        ),
         ncci_associated=code_list("ncci_associated_modifiers"),
         cpt_modifier_pattern=pattern,
         taxonomy_disciplines={
@@ -175,6 +199,8 @@ def parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
     overlap = facts.timed & facts.untimed
     if overlap:
         raise PackError(name, "timed.codes", f"also listed as untimed: {sorted(overlap)}")
+    if facts.default_therapy_modifier not in facts.therapy_modifiers:
+        raise PackError(name, "default_therapy_modifier.code", "not one of therapy_modifiers")
     if not any(s.startswith("http:") for s in facts.hcpcs_systems):
         raise PackError(name, "code_systems.hcpcs", "needs the canonical http:// system")
     return facts

@@ -108,6 +108,41 @@ class TextClue:
 
 
 @dataclass(frozen=True, slots=True)
+class LiabilityModifiers:
+    """Who pays when Medicare does not: the modifier that states it (a line carries one)."""
+
+    statutory_exclusion: str  # GY: excluded by statute, the patient is liable
+    abn_on_file: str  # GA: an ABN is on file, the patient is liable
+    no_abn: str  # GZ: no ABN, the provider is liable
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset((self.statutory_exclusion, self.abn_on_file, self.no_abn))
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctServiceModifiers:
+    """The modifiers that unbundle an NCCI pair, by the circumstance each one states."""
+
+    separate_encounter: str  # XE
+    different_practitioner: str  # XP
+    separate_structure: str  # XS
+    unusual_non_overlapping: str  # XU
+    distinct_procedural: str  # 59: where no X modifier says it better
+
+    @property
+    def x_modifiers(self) -> frozenset[str]:
+        return frozenset(
+            (
+                self.separate_encounter,
+                self.different_practitioner,
+                self.separate_structure,
+                self.unusual_non_overlapping,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CodeFacts:
     cpt_systems: frozenset[str]
     hcpcs_systems: frozenset[str]
@@ -120,8 +155,11 @@ class CodeFacts:
     minutes_per_unit: int
     always_therapy: frozenset[str]
     therapy_modifiers: Mapping[str, Discipline]
-    x_modifiers: frozenset[str]
-    abn_modifiers: frozenset[str]
+    default_therapy_modifier: str  # the plan of care assumed when no performer is known
+    traction_code: str  # the service this project checks (T97012-*)
+    liability_modifiers: LiabilityModifiers
+    active_treatment_modifier: str  # AT: chiropractic manipulation that is active/corrective
+    distinct_service_modifiers: DistinctServiceModifiers
     ncci_associated: frozenset[str]
     cpt_modifier_pattern: re.Pattern[str]
     taxonomy_disciplines: Mapping[str, Discipline]
@@ -133,6 +171,14 @@ class CodeFacts:
     manual_traction: TextClue | None = None
     decompression: TextClue | None = None
     medicare_replacements: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def x_modifiers(self) -> frozenset[str]:
+        return self.distinct_service_modifiers.x_modifiers
+
+    @property
+    def abn_modifiers(self) -> frozenset[str]:
+        return self.liability_modifiers.codes
 
     def is_physical_medicine(self, code: str) -> bool:
         """A CPT code inside the Physical Medicine and Rehabilitation section (97001-97799)."""
