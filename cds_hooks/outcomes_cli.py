@@ -19,11 +19,11 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from cds_hooks.cli import EXIT_CLEAN, EXIT_CONFIG, CliError, _knowledge
 from cds_hooks.outcomes_store import ImportResult, open_outcomes
 from cds_hooks.settings import get_settings
-from plugin.bulk_scan import ScanError
 from plugin.remittance.files import read_remit_file
 from plugin.remittance.model import RemitError, RemitFile
 from plugin.remittance.reconcile import check_claims, reconcile
 from plugin.remittance.render import render_csv, render_text
+from plugin.scan.errors import ScanError
 from rules.denial_reasons import DenialReasons, load_denial_reasons
 from rules.knowledge.model import PackError
 

@@ -18,18 +18,12 @@ from typing import IO, Any, TextIO
 import orjson
 
 from cds_hooks.cli import EXIT_CLEAN, EXIT_FINDINGS, CliError, _as_of, _knowledge
-from plugin.bulk_scan import (
-    BadLine,
-    ChunkResult,
-    ScanError,
-    ScanOptions,
-    ScanTally,
-    check_chunks,
-    claim_bytes,
-    default_workers,
-    discover,
-    load_references,
-)
+from plugin.scan.check import ChunkResult, ScanOptions
+from plugin.scan.errors import BadLine, ScanError
+from plugin.scan.files import claim_bytes, discover
+from plugin.scan.index import load_references
+from plugin.scan.runner import check_chunks, default_workers
+from plugin.scan.tally import ScanTally
 from plugin.scan_report import ScanFacts, render_csv, render_html
 
 
