@@ -28,8 +28,8 @@ from plugin.claim_check import ClaimChecker, ClaimInput, claims_in
 from rules.corrections import apply_fixes
 from rules.engine import run_checks
 from rules.findings import Finding
+from rules.knowledge.load import load_knowledge
 from rules.model import BillingClaim
-from rules.packs import load_knowledge
 from tests.builders import ClaimBuilder
 
 PATTERN = [

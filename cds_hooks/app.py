@@ -22,7 +22,7 @@ from cds_hooks.storage.feedback import FeedbackStore, IssuedCardLog
 from cds_hooks.web import api_docs, playground, review_app, rule_pages, site
 from plugin import fhir_validation
 from plugin.claim_check import ClaimChecker
-from rules.packs import load_knowledge
+from rules.knowledge.load import load_knowledge
 
 HTTP_LIMITS = httpx.Limits(max_connections=50, max_keepalive_connections=20)
 

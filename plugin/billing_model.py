@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from plugin.references import Resource, ResourceIndex, unref
+from rules.knowledge.model import Knowledge
 from rules.model import (
     BillingClaim,
     ClaimLine,
@@ -22,7 +23,6 @@ from rules.model import (
     PayerProfile,
     Performer,
 )
-from rules.packs import Knowledge
 from rules.payers import resolve_payer
 
 CLAIM_INFO_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/claim-info"

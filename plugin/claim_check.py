@@ -15,8 +15,8 @@ from plugin.references import Resource, ResourceIndex
 from rules.corrections import apply_fixes
 from rules.engine import finding_order, is_clean, registered_checks, run_checks
 from rules.findings import Finding
+from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim
-from rules.packs import Knowledge
 
 MAX_BUNDLE_ENTRIES = 10_000
 MAX_ROUNDS = 3

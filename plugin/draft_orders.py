@@ -16,7 +16,6 @@ from plugin.references import Resource, ResourceIndex, unref
 from rules.findings import Finding, FixAction
 
 BILLING_OPTIONS = "http://hl7.org/fhir/us/davinci-crd/StructureDefinition/ext-billing-options"
-TRACTION = "97012"
 ORDER_RULES = frozenset(
     {
         "T97012-UNITS-ONE",
@@ -110,14 +109,14 @@ def order_guidance(
         for request in draft_service_requests(draft_orders)
     ]
     orders = [(r, code) for r, code in orders if code is not None]
-    if not any(code == TRACTION for _, code in orders):
+    if not any(code == codes.traction_code for _, code in orders):
         return []
     claim = _draft_claim(orders, index)
     report = checker.check(ClaimInput("Claim/draft-orders", claim, index))
     guidance = []
     for sequence, (request, code) in enumerate(orders, start=1):
         findings = tuple(f for f in report.findings if f.line == sequence and f.rule in ORDER_RULES)
-        if code == TRACTION or findings:
+        if code == codes.traction_code or findings:
             guidance.append(OrderGuidance(request, findings))
     return guidance
 

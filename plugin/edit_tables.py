@@ -24,27 +24,20 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
-
-DATA_PACKAGE = "rules.data"
-PTP_TABLE = "ncci_ptp.csv"
-MUE_TABLE = "mue.csv"
-PTP_COLUMNS = (
-    "column1",
-    "column2",
-    "effective",
-    "deletion",
-    "modifier_indicator",
-    "suggested_modifier",
-    "source",
-    "confirmed",
-    "note",
+from rules.knowledge.files import (
+    MUE_COLUMNS,
+    MUE_TABLE,
+    NCCI_COLUMNS,
+    NCCI_TABLE,
+    parse_yaml,
+    read_text,
 )
-MUE_COLUMNS = ("code", "value", "mai", "effective", "source", "confirmed", "note")
+from rules.knowledge.load import parse_ncci
+from rules.knowledge.model import PackError
+
 HEADER_SEARCH_RECORDS = 60
 TABLE_SUFFIXES = (".txt", ".csv")
 
@@ -115,14 +108,12 @@ class SourceText:
 
 def load_code_family(text: str | None = None) -> CodeFamily:
     """`edit_import_family` from codes.yaml (the shipped file unless `text` is given)."""
-    if text is None:
-        text = resources.files(DATA_PACKAGE).joinpath("codes.yaml").read_text(encoding="utf-8")
     where = "codes.yaml: edit_import_family"
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise EditImportError(f"codes.yaml: not valid YAML: {exc}") from None
-    block = data.get("edit_import_family") if isinstance(data, dict) else None
+        data = parse_yaml("codes.yaml", read_text("codes.yaml") if text is None else text)
+    except PackError as exc:
+        raise EditImportError(str(exc)) from None
+    block = data.get("edit_import_family")
     if not isinstance(block, dict):
         raise EditImportError(f"{where}: missing")
     ranges: list[tuple[str, str]] = []
@@ -141,14 +132,12 @@ def load_code_family(text: str | None = None) -> CodeFamily:
 
 def shipped_suggested_modifiers(text: str | None = None) -> dict[tuple[str, str], str]:
     """The curated `suggested_modifier` of each shipped PTP pair that has one."""
-    if text is None:
-        text = resources.files(DATA_PACKAGE).joinpath(PTP_TABLE).read_text(encoding="utf-8")
-    suggested: dict[tuple[str, str], str] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        modifier = (row.get("suggested_modifier") or "").strip()
-        if modifier:
-            suggested[(row["column1"].strip(), row["column2"].strip())] = modifier
-    return suggested
+    edits = parse_ncci(NCCI_TABLE, read_text(NCCI_TABLE) if text is None else text)
+    return {
+        (edit.column1, edit.column2): edit.suggested_modifier
+        for edit in edits
+        if edit.suggested_modifier
+    }
 
 
 # --- reading CMS text -----------------------------------------------------------------------
@@ -571,9 +560,9 @@ def import_tables(
     staged = _StagedTables(target)
     try:
         if ptp_sources:
-            stream, writer = staged.open(PTP_TABLE)
+            stream, writer = staged.open(NCCI_TABLE)
             with stream:
-                writer.writerow(PTP_COLUMNS)
+                writer.writerow(NCCI_COLUMNS)
                 ptp = _import_ptp(ptp_sources, writer, keep, suggested)
             _require_rows("PTP", ptp, ptp_sources, all_codes)
             parts.append(

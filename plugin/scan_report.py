@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
-from plugin.bulk_scan import ClaimAtRisk, ScanTally
-from rules.packs import Knowledge
+from plugin.scan.tally import ClaimAtRisk, ScanTally
+from rules.knowledge.model import Knowledge
 
 CSV_FIELDS = ("rule", "payer_profile", "findings", "claims", "dollars_at_risk")
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from rules.findings import Finding, FixAction
-from rules.packs import CodeFacts
+from rules.knowledge.model import CodeFacts
 
 Json = dict[str, Any]
 

@@ -10,7 +10,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 
-from rules.packs import DATA_PACKAGE, PackError
+from rules.knowledge.files import DATA_PACKAGE
+from rules.knowledge.model import PackError
 
 FILE = "denial_reasons.csv"
 KINDS = ("CARC", "RARC")

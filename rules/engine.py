@@ -9,8 +9,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from rules.findings import Finding, Fix
+from rules.knowledge.model import Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, Severity
-from rules.packs import Knowledge, RuleSpec
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 

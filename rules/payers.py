@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from rules.knowledge.model import Knowledge, PayerEntry
 from rules.model import PayerProfile
-from rules.packs import Knowledge, PayerEntry
 
 
 def family_for_sopt(knowledge: Knowledge, sopt_codes: Sequence[str]) -> str | None:

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from plugin.claim_check import ClaimChecker, ClaimReport
-from rules.packs import Knowledge, load_knowledge
+from rules.knowledge.load import load_knowledge
+from rules.knowledge.model import Knowledge
 from tests.builders import ClaimBuilder
 
 # Real loopback servers (fixtures `fhir_server`, `fresh_fhir`, `postgres_server`, `postgres_url`).

@@ -5,6 +5,7 @@ Exit codes (documented in README):
   1  at least one claim has an error or warning finding
   2  bad input (one line on stderr says which file, which FHIR path and why)
   3  bad configuration (a rule pack, payer settings file or database that does not load)
+ 70  an internal error (a bug: the traceback is on stderr; EX_SOFTWARE of sysexits.h)
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from typing import Any, NoReturn, TypeVar
 import orjson
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from rules.packs import Knowledge, PackError, default_knowledge
+from plugin.knowledge import default_knowledge
+from rules.knowledge.model import Knowledge, PackError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT, EXIT_CONFIG = 0, 1, 2, 3
+EXIT_INTERNAL = 70
 PROG = "traction-cds"
 T = TypeVar("T")
 
@@ -96,8 +99,8 @@ def outcomes_for(url: str, claims: list[Path]) -> dict[str, Any]:
     """The outcomes report (`outcomes report`, `scan --outcomes`) for the Claims of a Bulk
     export against the remittance stored at `url`; CliError (exit 2 or 3) otherwise."""
     from cds_hooks.storage.remittance import load_remittance
-    from plugin.bulk_scan import ScanError
     from plugin.remittance.report import outcomes_report
+    from plugin.scan.errors import ScanError
 
     pack = knowledge()
     payments, provider = with_database(lambda: load_remittance(url))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TextIO
 
 from cds_hooks.cli import catalogue, check, demo, edits, feedback, outcomes, scan, serve
-from cds_hooks.cli.common import EXIT_CLEAN, PROG, CliError, Parser
+from cds_hooks.cli.common import EXIT_CLEAN, EXIT_INTERNAL, PROG, CliError, Parser
 
 COMMAND_GROUPS = (check, catalogue, edits, feedback, scan, outcomes, demo, serve)
 
@@ -39,4 +40,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return exc.code
     except BrokenPipeError:
         return EXIT_CLEAN
+    except Exception:
+        # A bug, not bad input: the traceback goes to stderr for the report, and the exit code
+        # can never be read as "findings" (1) by a pipeline.
+        traceback.print_exc()
+        return EXIT_INTERNAL
     return code

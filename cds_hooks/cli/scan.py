@@ -25,18 +25,12 @@ from cds_hooks.cli.common import (
     knowledge,
     outcomes_for,
 )
-from plugin.bulk_scan import (
-    BadLine,
-    ChunkResult,
-    ScanError,
-    ScanOptions,
-    ScanTally,
-    check_chunks,
-    claim_bytes,
-    default_workers,
-    discover,
-    load_references,
-)
+from plugin.scan.check import ChunkResult, ScanOptions
+from plugin.scan.errors import BadLine, ScanError
+from plugin.scan.files import claim_bytes, discover
+from plugin.scan.index import load_references
+from plugin.scan.runner import check_chunks, default_workers
+from plugin.scan.tally import ScanTally
 from plugin.scan_report import ScanFacts, render_csv, render_html
 
 

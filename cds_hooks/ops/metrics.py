@@ -37,7 +37,7 @@ from cds_hooks.ops.metrics_dir import ENV as MULTIPROC_ENV
 from cds_hooks.state import app_state
 from plugin.claim_check import ClaimReport
 from plugin.prefetch import FetchOutcome
-from rules.packs import Knowledge
+from rules.knowledge.model import Knowledge
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER = "other"

@@ -18,8 +18,8 @@ from plugin.claim_check import ClaimReport
 from plugin.draft_orders import OrderGuidance
 from rules.corrections import apply_fixes
 from rules.findings import Finding, FixAction
+from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, Severity
-from rules.packs import CodeFacts
 
 SUMMARY_LIMIT = 140
 TOPIC_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/card-topic"

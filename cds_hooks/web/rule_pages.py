@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from cds_hooks.state import StateDep
 from cds_hooks.web.site import not_found_page, render
-from rules.packs import Knowledge, RuleSpec
+from rules.knowledge.model import Knowledge, RuleSpec
 
 router = APIRouter(tags=["rules"])
 

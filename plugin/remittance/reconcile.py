@@ -19,18 +19,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from plugin.bulk_scan import (
-    BadLine,
-    ChunkChecker,
-    ScanOptions,
-    chunks,
-    discover,
-    load_references,
-)
 from plugin.remittance.model import AdjudicatedLine, Adjustment, ClaimPayment, claim_key
+from plugin.scan.check import ChunkChecker, ScanOptions
+from plugin.scan.errors import BadLine
+from plugin.scan.files import chunks, discover
+from plugin.scan.index import load_references
 from rules.denial_reasons import DenialReasons
+from rules.knowledge.model import Knowledge
 from rules.model import Severity
-from rules.packs import Knowledge
 
 FLAGGING = frozenset({Severity.ERROR, Severity.WARNING})
 _CENT = 0.005

@@ -8,7 +8,7 @@ from typing import Any
 
 from plugin.remittance.reconcile import StoredPayment, check_claims, reconcile
 from rules.denial_reasons import load_denial_reasons
-from rules.packs import Knowledge
+from rules.knowledge.model import Knowledge
 
 
 def outcomes_report(

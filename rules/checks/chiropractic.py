@@ -6,12 +6,8 @@ from collections.abc import Iterator
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
+from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, ClaimLine, Discipline
-from rules.packs import CodeFacts
-
-EXCLUDED = "GY"
-ABN_ON_FILE = "GA"
-ACTIVE_TREATMENT = "AT"
 
 
 def by_chiropractor(line: ClaimLine) -> bool:
@@ -34,16 +30,19 @@ def chiropractor_excluded_service(
 ) -> Iterator[Finding | None]:
     """Medicare pays a DC only for 98940-98942; everything else is excluded and carries GY."""
     codes = ctx.knowledge.codes
+    excluded = codes.liability_modifiers.statutory_exclusion
+    plan = codes.discipline_therapy_modifier.get(Discipline.CHIROPRACTOR, "")
     for line in claim.lines:
-        if not statutorily_excluded(line, codes) or line.has_modifier(EXCLUDED):
+        if not statutorily_excluded(line, codes) or line.has_modifier(excluded):
             continue
         denials = [m for m in dict.fromkeys(line.modifiers) if m in codes.abn_modifiers]
         if len(denials) == 1:
-            fix = Fix.replace_modifier(denials[0], EXCLUDED)
-            how = f"replace {denials[0]} with GY"
+            fix = Fix.replace_modifier(denials[0], excluded)
+            how = f"replace {denials[0]} with {excluded}"
         else:
-            fix = Fix.add_modifier(EXCLUDED)
-            how = "append GY" + (" (keep GP)" if line.has_modifier("GP") else "")
+            fix = Fix.add_modifier(excluded)
+            kept = f" (keep {plan})" if plan and line.has_modifier(plan) else ""
+            how = f"append {excluded}{kept}"
         yield ctx.finding(
             "MCR-CHIRO-GY",
             line,
@@ -57,17 +56,18 @@ def chiropractor_excluded_service(
 def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare covers manipulation only as active/corrective treatment, shown by AT."""
     codes = ctx.knowledge.codes
+    active, abn_on_file = codes.active_treatment_modifier, codes.liability_modifiers.abn_on_file
     for line in claim.lines:
         if line.code not in codes.medicare_chiropractor_covered:
             continue
-        if line.has_modifier(ACTIVE_TREATMENT, *codes.abn_modifiers):
+        if line.has_modifier(active, *codes.abn_modifiers):
             continue
         yield ctx.finding(
             "MCR-CHIRO-AT",
             line,
-            Fix.add_modifier(ACTIVE_TREATMENT, (ABN_ON_FILE,)),
-            f"{line.code} has no AT: add AT if the manipulation is active/corrective; "
-            "maintenance care is not covered (ABN on file: GA).",
+            Fix.add_modifier(active, (abn_on_file,)),
+            f"{line.code} has no {active}: add {active} if the manipulation is active/corrective; "
+            f"maintenance care is not covered (ABN on file: {abn_on_file}).",
         )
 
 
@@ -75,6 +75,7 @@ def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
 def one_liability_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """GA, GY and GZ state different liabilities: a line carries one of them."""
     codes = ctx.knowledge.codes
+    liability = codes.liability_modifiers
     for line in claim.lines:
         present = [m for m in dict.fromkeys(line.modifiers) if m in codes.abn_modifiers]
         if len(present) < 2:
@@ -82,19 +83,21 @@ def one_liability_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Fi
         listed = "+".join(present)
         if statutorily_excluded(line, codes):
             for modifier in present:
-                if modifier != EXCLUDED:
+                if modifier != liability.statutory_exclusion:
                     yield ctx.finding(
                         "ABN-MOD-CONFLICT",
                         line,
                         Fix.remove_modifier(modifier),
                         f"{line.code} carries {listed}: a chiropractor's {line.code} is "
-                        f"statutorily excluded, keep GY and remove {modifier}.",
+                        f"statutorily excluded, keep {liability.statutory_exclusion} and "
+                        f"remove {modifier}.",
                     )
         else:
             yield ctx.finding(
                 "ABN-MOD-CONFLICT",
                 line,
                 Fix.review(tuple(present)),
-                f"{line.code} carries {listed}: keep one (GA with an ABN on file, GZ without, "
-                "GY only if excluded by statute).",
+                f"{line.code} carries {listed}: keep one ({liability.abn_on_file} with an ABN "
+                f"on file, {liability.no_abn} without, {liability.statutory_exclusion} only if "
+                "excluded by statute).",
             )

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from rules.checks.chiropractic import EXCLUDED, statutorily_excluded
+from rules.checks.chiropractic import statutorily_excluded
 from rules.checks.timed_codes import timed_lines_left
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix, FixAction
+from rules.knowledge.model import TextClue
 from rules.model import BillingClaim, ClaimLine, Severity
-from rules.packs import TextClue
 from rules.service_days import by_date
 from rules.timed import allocate_units, units_for_minutes
 
-TRACTION = "97012"
 MANUAL = "T97012-MANUAL"
 DECOMPRESSION = "T97012-DECOMP"
 MEDICARE_CODE = "MCR-97014"
-ABN_ON_FILE = "GA"
-NO_ABN = "GZ"
 CMS_METHOD = "cms"
 NCCI_RULES = frozenset({"NCCI-PTP-MOD-MISSING", "NCCI-PTP-MOD0"})
 
@@ -53,7 +50,7 @@ def manual_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
         return
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
     for lines in by_date(claim.lines).values():
-        traction = [line for line in lines if line.code == TRACTION]
+        traction = [line for line in lines if line.code == codes.traction_code]
         for line in traction:
             if not manual.found_in(line.text):
                 continue
@@ -127,7 +124,7 @@ def decompression(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | N
         return
     days = by_date(claim.lines)
     noncovered = claim.payer.family in clue.noncovered_families
-    for line in claim.lines_with_code(TRACTION):
+    for line in claim.lines_with_code(ctx.knowledge.codes.traction_code):
         if not clue.found_in(line.text):
             continue
         if noncovered:
@@ -138,21 +135,27 @@ def decompression(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | N
 
 def _noncovered(line: ClaimLine, ctx: RuleContext) -> Finding | None:
     codes = ctx.knowledge.codes
-    if line.has_modifier(ABN_ON_FILE, NO_ABN):
+    liability = codes.liability_modifiers
+    excluded, abn_on_file, no_abn = (
+        liability.statutory_exclusion,
+        liability.abn_on_file,
+        liability.no_abn,
+    )
+    if line.has_modifier(abn_on_file, no_abn):
         return None  # the liability is declared: that is the resolution
     if "MCR-CHIRO-GY" in ctx.selected and statutorily_excluded(line, codes):
         return None  # from a chiropractor it is excluded by statute: GY, not GA/GZ
-    if line.has_modifier(EXCLUDED):
+    if line.has_modifier(excluded):
         fix = Fix(
             FixAction.REPLACE_MODIFIER,
-            modifier=EXCLUDED,
-            replacement=ABN_ON_FILE,
-            alternatives=(NO_ABN,),
+            modifier=excluded,
+            replacement=abn_on_file,
+            alternatives=(no_abn,),
         )
-        how = "replace GY with GA (ABN on file), else GZ"
+        how = f"replace {excluded} with {abn_on_file} (ABN on file), else {no_abn}"
     else:
-        fix = Fix.add_modifier(ABN_ON_FILE, (NO_ABN,))
-        how = "add GA if an ABN is on file, else GZ"
+        fix = Fix.add_modifier(abn_on_file, (no_abn,))
+        how = f"add {abn_on_file} if an ABN is on file, else {no_abn}"
     return ctx.finding(
         DECOMPRESSION,
         line,

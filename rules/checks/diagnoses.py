@@ -10,10 +10,9 @@ from datetime import date
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.icd10cm import CANDIDATE_LIMIT, Validity, validity
+from rules.knowledge.model import DiagnosisGroupEntry, Knowledge
 from rules.model import BillingClaim, ClaimLine, Diagnosis
-from rules.packs import DiagnosisGroupEntry, Knowledge
 
-TRACTION = "97012"
 SUPPORTING = ("traction_cervical", "traction_lumbar")
 CONTRAINDICATION = "traction_contraindication"
 MAX_POINTERS = 4  # 837P SV107 / CMS-1500 24E
@@ -42,7 +41,7 @@ def best_pointer(line: ClaimLine, claim: BillingClaim, ctx: RuleContext) -> Diag
     (diagnosis 1). Only diagnoses billable on the line's date qualify."""
     knowledge = ctx.knowledge
     usable = _usable(line, claim, ctx)
-    if line.code == TRACTION:
+    if line.code == knowledge.codes.traction_code:
         for dx in icd10cm_diagnoses(tuple(usable), knowledge):
             if knowledge.in_dx_group(dx.code, *SUPPORTING):
                 return dx
@@ -193,7 +192,7 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
     cord compression, infection, malignancy, fracture or instability."""
     knowledge = ctx.knowledge
     on_claim = sorted(icd10cm_diagnoses(claim.diagnoses, knowledge), key=lambda d: d.sequence)
-    for line in claim.lines_with_code(TRACTION):
+    for line in claim.lines_with_code(knowledge.codes.traction_code):
         if not line.diagnoses:
             continue  # DX-POINTER-MISSING speaks for a line that points to nothing
         pointed = icd10cm_diagnoses(line.diagnoses, knowledge)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules.checks.chiropractic import EXCLUDED, statutorily_excluded
-from rules.checks.therapy_modifiers import DEFAULT_PLAN, expected_therapy_modifier
+from rules.checks.chiropractic import statutorily_excluded
+from rules.checks.therapy_modifiers import expected_therapy_modifier
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, ClaimLine, Discipline, Severity
@@ -28,7 +28,7 @@ def plan_of_care(line: ClaimLine, ctx: RuleContext) -> str | None:
         return None
     if expected is not None:
         return expected
-    return None if line.disciplines else DEFAULT_PLAN
+    return None if line.disciplines else codes.default_therapy_modifier
 
 
 def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:
@@ -39,7 +39,7 @@ def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:
         line
         for line in claim.lines
         if plan_of_care(line, ctx) in plans
-        and not line.has_modifier(EXCLUDED)
+        and not line.has_modifier(codes.liability_modifiers.statutory_exclusion)
         and not statutorily_excluded(line, codes)
     ]
 

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
+from rules.knowledge.model import NcciEdit
 from rules.model import BillingClaim, ClaimLine
-from rules.packs import NcciEdit
 from rules.service_days import by_date
-
-MODIFIER_59 = "59"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +37,8 @@ def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair
 def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:
     """The 59/X modifiers a line carries (the ones that can move to another line)."""
     codes = ctx.knowledge.codes
-    return [m for m in line.modifiers if m == MODIFIER_59 or m in codes.x_modifiers]
+    generic = codes.distinct_service_modifiers.distinct_procedural
+    return [m for m in line.modifiers if m == generic or m in codes.x_modifiers]
 
 
 @check("NCCI-PTP-MOD-MISSING", "NCCI-PTP-MOD0", "NCCI-PTP-MOD-MISPLACED")
@@ -103,29 +102,37 @@ def _missing(line: ClaimLine, pairs: list[BundledPair], ctx: RuleContext) -> Fin
     partners = [p.column1 for p in pairs]
     named = "/".join(dict.fromkeys(p.code for p in partners))
     suggested = next((p.edit.suggested_modifier for p in pairs if p.edit.suggested_modifier), None)
+    x = ctx.knowledge.codes.distinct_service_modifiers
+    xe, xp, xs, xu = (
+        x.separate_encounter,
+        x.different_practitioner,
+        x.separate_structure,
+        x.unusual_non_overlapping,
+    )
+    generic = x.distinct_procedural
     if suggested:
         fix = Fix.add_modifier(suggested)
         why = f"append {suggested} if the record supports a separately identifiable service"
     elif all(_other_encounter(line, p) for p in partners):
-        fix = Fix.add_modifier("XE", (MODIFIER_59,))
-        why = "append XE: it was furnished at a separate encounter"
+        fix = Fix.add_modifier(xe, (generic,))
+        why = f"append {xe}: it was furnished at a separate encounter"
     elif all(_other_practitioner(line, p) for p in partners):
-        fix = Fix.add_modifier("XP", (MODIFIER_59,))
-        why = "append XP: a different practitioner furnished it"
+        fix = Fix.add_modifier(xp, (generic,))
+        why = f"append {xp}: a different practitioner furnished it"
     elif all(_other_region(line, p) for p in partners):
-        fix = Fix.add_modifier("XS", (MODIFIER_59,))
+        fix = Fix.add_modifier(xs, (generic,))
         why = (
-            f"append XS: {line.code} treated the {_regions(line)} region, {named} the "
+            f"append {xs}: {line.code} treated the {_regions(line)} region, {named} the "
             f"{'/'.join(_regions(p) for p in partners)} region"
         )
     elif line.regions and all(p.regions for p in partners):
-        fix = Fix.review(("XE", "XU", MODIFIER_59))
+        fix = Fix.review((xe, xu, generic))
         why = (
-            "same region: XE if separate encounter, XU if it did not overlap in time, "
+            f"same region: {xe} if separate encounter, {xu} if it did not overlap in time, "
             f"otherwise do not bill {line.code} separately"
         )
     else:
-        fix = Fix.review(("XS", "XE", "XU", MODIFIER_59))
+        fix = Fix.review((xs, xe, xu, generic))
         why = "the treated regions are not on the claim: choose the modifier the record supports"
     return ctx.finding(
         "NCCI-PTP-MOD-MISSING",
@@ -155,15 +162,17 @@ def _regions(line: ClaimLine) -> str:
 @check("MOD-59-X-DUP")
 def one_unbundling_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """59 is the generic form of X{EPSU}: a line carries 59 or one X modifier, never more."""
-    x_modifiers = ctx.knowledge.codes.x_modifiers
+    codes = ctx.knowledge.codes
+    generic = codes.distinct_service_modifiers.distinct_procedural
     for line in claim.lines:
-        xs = list(dict.fromkeys(m for m in line.modifiers if m in x_modifiers))
-        if MODIFIER_59 in line.modifiers and xs:
+        xs = list(dict.fromkeys(m for m in line.modifiers if m in codes.x_modifiers))
+        if generic in line.modifiers and xs:
             yield ctx.finding(
                 "MOD-59-X-DUP",
                 line,
-                Fix.remove_modifier(MODIFIER_59),
-                f"{line.code} carries 59 and {xs[0]}: keep the more specific {xs[0]}, remove 59.",
+                Fix.remove_modifier(generic),
+                f"{line.code} carries {generic} and {xs[0]}: keep the more specific {xs[0]}, "
+                f"remove {generic}.",
             )
         elif len(xs) > 1:
             yield ctx.finding(

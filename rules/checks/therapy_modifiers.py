@@ -6,10 +6,8 @@ from collections.abc import Iterator
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
+from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, ClaimLine, Severity
-from rules.packs import CodeFacts
-
-DEFAULT_PLAN = "GP"
 
 
 def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
@@ -27,6 +25,7 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
         if line.code not in codes.always_therapy or line.has_modifier(*codes.therapy_modifiers):
             continue
         expected = expected_therapy_modifier(line, codes)
+        any_plan = "/".join(codes.therapy_modifiers)
         if expected is not None:
             fix = Fix.add_modifier(expected)
             why = f"furnished under a {codes.therapy_modifiers[expected]} plan of care"
@@ -34,14 +33,18 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
             fix = Fix.review(tuple(sorted(codes.therapy_modifiers)))
             why = "its performers belong to different disciplines; pick the plan of care"
         else:
-            alternatives = tuple(m for m in sorted(codes.therapy_modifiers) if m != DEFAULT_PLAN)
-            fix = Fix.add_modifier(DEFAULT_PLAN, alternatives)
-            why = "performer unknown, PT plan of care assumed; GO for OT, GN for SLP"
+            plan = codes.default_therapy_modifier
+            others = [m for m in codes.therapy_modifiers if m != plan]
+            fix = Fix.add_modifier(plan, tuple(sorted(others)))
+            why = (
+                f"performer unknown, {codes.therapy_modifiers[plan]} plan of care assumed; "
+                + ", ".join(f"{m} for {codes.therapy_modifiers[m]}" for m in others)
+            )
         yield ctx.finding(
             "THERAPY-MOD-MISSING",
             line,
             fix,
-            f"{line.code} has no therapy modifier: add {fix.modifier or 'GP/GO/GN'} ({why}).",
+            f"{line.code} has no therapy modifier: add {fix.modifier or any_plan} ({why}).",
         )
 
 

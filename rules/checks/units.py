@@ -10,8 +10,6 @@ from rules.model import BillingClaim, ClaimLine
 from rules.service_days import by_date
 from rules.timed import timed_units_by_line
 
-TRACTION = "97012"
-
 
 def _whole(units: float | None) -> bool:
     return units is not None and units > 0 and float(units).is_integer()
@@ -20,7 +18,7 @@ def _whole(units: float | None) -> bool:
 @check("T97012-UNITS-ONE")
 def untimed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """97012 is untimed: one unit per date of service, however long it ran."""
-    for line in claim.lines_with_code(TRACTION):
+    for line in claim.lines_with_code(ctx.knowledge.codes.traction_code):
         if _whole(line.units) and (line.units or 0) > ctx.knowledge.codes.units_per_session:
             yield ctx.finding(
                 "T97012-UNITS-ONE",
@@ -33,7 +31,7 @@ def untimed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | N
 @check("T97012-DUP-DOS")
 def one_traction_line_per_day(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A second 97012 line on the same day is denied by the date-of-service MUE."""
-    for day, lines in by_date(claim.lines_with_code(TRACTION)).items():
+    for day, lines in by_date(claim.lines_with_code(ctx.knowledge.codes.traction_code)).items():
         keep, *extra = lines
         for line in extra:
             when = day.isoformat() if day else "the same day"

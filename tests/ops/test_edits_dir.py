@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from cds_hooks.app import create_app
 from cds_hooks.settings import Settings
-from rules.packs import DATA_PACKAGE
+from rules.knowledge.files import DATA_PACKAGE
 
 
 def test_service_loads_imported_tables(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from plugin.claim_check import ClaimChecker, claims_in
 from rules.corrections import apply_fixes
 from rules.engine import run_checks, select_rules
-from rules.packs import load_knowledge
+from rules.knowledge.load import load_knowledge
 from tests.builders import ClaimBuilder
 from tests.rules.test_properties import claims
 

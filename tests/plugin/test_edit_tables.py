@@ -21,7 +21,8 @@ from plugin.edit_tables import (
     parse_ptp,
     shipped_suggested_modifiers,
 )
-from rules.packs import Knowledge, MueLimit, load_knowledge
+from rules.knowledge.load import load_knowledge
+from rules.knowledge.model import Knowledge, MueLimit
 from tests.builders import ClaimBuilder, claim
 
 EDITS = Path(__file__).parents[1] / "fixtures" / "edits"

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rules.denial_reasons import load_denial_reasons, parse_denial_reasons
-from rules.packs import PackError, default_knowledge
+from rules.knowledge.load import load_knowledge
+from rules.knowledge.model import PackError
 
 HEADER = "code,kind,effect,category,rules,description,source,url,confirmed\n"
 
 
 @pytest.fixture(scope="module")
 def reasons():  # type: ignore[no-untyped-def]
-    return load_denial_reasons(default_knowledge().rules.keys())
+    return load_denial_reasons(load_knowledge().rules.keys())
 
 
 def test_every_row_names_rules_that_exist_and_cites_a_source(reasons) -> None:  # type: ignore[no-untyped-def]

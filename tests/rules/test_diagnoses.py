@@ -5,8 +5,9 @@ from datetime import date
 import pytest
 
 from rules.icd10cm import CodeChange, validity
+from rules.knowledge.load import parse_dx_groups, parse_icd10_changes
+from rules.knowledge.model import PackError
 from rules.model import Severity
-from rules.packs import PackError, _parse_dx_groups, _parse_icd10_changes
 from tests.builders import claim
 from tests.conftest import rules_of
 from tests.rules.corrected import recheck
@@ -202,12 +203,12 @@ def test_dated_rows_win_over_the_release() -> None:
 def test_bad_change_rows_name_file_and_row() -> None:
     header = "code,valid_from,valid_to,replacements,source,confirmed\n"
     with pytest.raises(PackError) as exc:
-        _parse_icd10_changes(
+        parse_icd10_changes(
             "icd10_changes.csv", header + "M54.5,,,M54.50,ICDLIST,true\n", {"ICDLIST": {}}
         )
     assert exc.value.key == "row 2"
     with pytest.raises(PackError) as exc:
-        _parse_icd10_changes(
+        parse_icd10_changes(
             "icd10_changes.csv", header + "M54.5,,2021-09-30,9999,ICDLIST,true\n", {"ICDLIST": {}}
         )
     assert exc.value.key == "row 2.replacements"
@@ -220,14 +221,14 @@ def test_bad_group_rows_name_file_and_key() -> None:
         for g in ("traction_cervical", "traction_lumbar", "traction_contraindication")
     )
     sources = {"CIGNA-275": {}}
-    assert _parse_dx_groups("dx_groups.csv", header + rows, sources)
+    assert parse_dx_groups("dx_groups.csv", header + rows, sources)
     with pytest.raises(PackError) as exc:
-        _parse_dx_groups(
+        parse_dx_groups(
             "dx_groups.csv", header + rows + "traction_lumbar,97012,x,CIGNA-275,false\n", sources
         )
     assert exc.value.key == "row 5.prefix"
     with pytest.raises(PackError) as exc:
-        _parse_dx_groups("dx_groups.csv", header + rows.split("\n", 1)[1], sources)
+        parse_dx_groups("dx_groups.csv", header + rows.split("\n", 1)[1], sources)
     assert exc.value.key == "group"
 
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from rules.knowledge.load import parse_thresholds
+from rules.knowledge.model import PackError
 from rules.model import Severity
-from rules.packs import PackError, _parse_thresholds
 from tests.builders import claim
 from tests.rules.corrected import modifiers_of, recheck
 
@@ -103,7 +104,7 @@ HEADER = "year,kind,amount,source,confirmed\n"
 )
 def test_threshold_pack_is_validated(knowledge, rows: str, key: str) -> None:
     with pytest.raises(PackError) as error:
-        _parse_thresholds("kx_thresholds.csv", HEADER + rows, knowledge.sources)
+        parse_thresholds("kx_thresholds.csv", HEADER + rows, knowledge.sources)
     assert error.value.key == key
 
 

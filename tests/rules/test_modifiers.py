@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from rules.knowledge.load import parse_modifiers
+from rules.knowledge.model import PackError
 from rules.model import Severity
-from rules.packs import PackError, _parse_modifiers
 from tests.builders import claim
 from tests.rules.corrected import modifiers_of, recheck
 
@@ -107,5 +108,5 @@ def test_modifier_set_covers_physical_medicine(knowledge) -> None:
 )
 def test_modifier_pack_is_validated(knowledge, row: str, key: str) -> None:
     with pytest.raises(PackError) as error:
-        _parse_modifiers("modifiers.csv", "code,kind,description,source\n" + row, knowledge.sources)
+        parse_modifiers("modifiers.csv", "code,kind,description,source\n" + row, knowledge.sources)
     assert error.value.key == key

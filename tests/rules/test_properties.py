@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugin.claim_check import ClaimChecker
-from rules.packs import load_knowledge
+from rules.knowledge.load import load_knowledge
 from tests.builders import ClaimBuilder
 
 KNOWLEDGE = load_knowledge()

@@ -108,7 +108,7 @@ def test_missing_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_bad_payer_settings_file_exits_3(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from rules.packs import default_knowledge
+    from plugin.knowledge import default_knowledge
 
     bad = tmp_path / "payers.yaml"
     bad.write_text("payers:\n  - id: acme\n    family: martian\n    settings: {}\n")
@@ -123,7 +123,7 @@ def test_bad_payer_settings_file_exits_3(
 
 
 def test_operator_payer_file_adds_a_payer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from rules.packs import default_knowledge
+    from plugin.knowledge import default_knowledge
 
     extra = tmp_path / "payers.yaml"
     extra.write_text(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cds_hooks.cli.main import main
-from rules.packs import load_knowledge
+from rules.knowledge.load import load_knowledge
 
 EDITS = Path(__file__).parents[2] / "fixtures" / "edits"
 PTP = EDITS / "ccipra-v311r0-f4.TXT"

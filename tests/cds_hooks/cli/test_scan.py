@@ -8,6 +8,8 @@ import gzip
 import io
 import json
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,8 @@ from cds_hooks.cli.main import main
 from tests.builders import claim
 from tests.support.bulk_export import write_export, write_file
 from tests.support.claims import claim_file
+
+ROOT = Path(__file__).parents[3]
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -229,3 +233,45 @@ def test_report_and_csv_numbers(export: Path, tmp_path: Path) -> None:
     assert sum(float(r["dollars_at_risk"]) for r in rows) == pytest.approx(
         sum(expected_rules.values())
     )
+
+
+_RAISING_CHECK = """
+import sys
+from rules import engine
+from rules.engine import RegisteredCheck
+
+def boom(billing, ctx):
+    if billing.id == "Claim/boom":
+        raise ValueError("unexpected shape")
+    yield None
+
+checks = (*engine.registered_checks(), RegisteredCheck(("T97012-UNITS-ONE",), boom))
+engine.registered_checks = lambda: checks
+from cds_hooks.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path) -> None:
+    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(3)]
+    bundles[1]["entry"][0]["resource"]["id"] = "boom"
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_export(folder, bundles)
+    errors = tmp_path / "errors.ndjson"
+    out = tmp_path / "out.ndjson"
+    scan = ["scan", str(folder), "--quiet", "--out", str(out), "--errors", str(errors)]
+    done = subprocess.run(
+        [sys.executable, "-c", _RAISING_CHECK, *scan],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 70  # EX_SOFTWARE: a bug, never "findings" (1)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("plugin.scan.errors.EngineFailure: ")
+    assert "line 2: the engine failed on Claim/boom (ValueError: unexpected shape)" in last
+    assert "bug in Traction CDS" in last
+    assert not errors.exists() or "boom" not in errors.read_text()  # not passed off as bad input

@@ -6,7 +6,7 @@ import re
 
 from markupsafe import escape
 
-from rules.packs import Knowledge
+from rules.knowledge.model import Knowledge
 
 
 def test_catalogue_lists_every_rule_with_scope_and_source(client, knowledge: Knowledge):

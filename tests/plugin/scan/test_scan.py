@@ -4,6 +4,7 @@ one engine (the scan gives exactly the findings `check` gives on the same claims
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin.bulk_scan import (
-    REFERENCE_TYPES,
-    BadLine,
-    Chunk,
-    ChunkChecker,
-    ScanError,
-    ScanOptions,
-    ScanTally,
-    check_chunks,
-    claim_dollars,
-    discover,
-    load_references,
-)
+from plugin.billing_model import BillingModelBuilder
 from plugin.claim_check import ClaimChecker, claims_in
 from plugin.errors import InputError
 from plugin.references import ResourceIndex
-from rules.packs import Knowledge
+from plugin.scan.check import ChunkChecker, ScanOptions
+from plugin.scan.errors import BadLine, EngineFailure, ScanError
+from plugin.scan.files import REFERENCE_TYPES, Chunk, discover
+from plugin.scan.index import load_references
+from plugin.scan.runner import check_chunks
+from plugin.scan.tally import ScanTally, claim_dollars
+from rules import engine
+from rules.engine import RegisteredCheck, RuleContext
+from rules.findings import Finding
+from rules.knowledge.model import Knowledge
+from rules.model import BillingClaim
 from tests.builders import ClaimBuilder, claim
 from tests.support.bulk_export import ndjson, write_export, write_file
 from tests.support.claims import bundle_files
@@ -224,25 +223,51 @@ def test_bad_lines_are_reported_with_file_line_and_reason(
     assert tally.bad_lines == 4  # the Claim pass; the reference pass reports its own
 
 
-def test_a_claim_the_model_cannot_read_is_a_bad_line_not_a_crash(
+def _boom_on(reference: str, monkeypatch: pytest.MonkeyPatch, error: Exception) -> None:
+    """A registered check that raises `error` on the Claim `reference` names."""
+
+    def boom(billing: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+        if billing.id == reference:
+            raise error
+        yield None
+
+    checks = (*engine.registered_checks(), RegisteredCheck(("T97012-UNITS-ONE",), boom))
+    monkeypatch.setattr(engine, "registered_checks", lambda: checks)
+
+
+def test_input_the_model_cannot_read_is_a_bad_line_and_the_scan_goes_on(
     knowledge: Knowledge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(2)]
+    bundles[1]["entry"][0]["resource"]["id"] = "odd"
+    write_export(tmp_path, bundles)
+    real = BillingModelBuilder.read
+
+    def refusing(self: BillingModelBuilder, resource: Any, *args: Any) -> Any:
+        if resource.get("id") == "odd":
+            raise InputError("Claim.item[0].quantity", "not a number")
+        return real(self, resource, *args)
+
+    monkeypatch.setattr(BillingModelBuilder, "read", refusing)
+    got, bad, tally = scan_folder(knowledge, tmp_path)
+    assert [x["claim"] for x in got] == ["Claim/c1"]
+    assert [(b.line, b.reason) for b in bad] == [(2, "Claim.item[0].quantity: not a number")]
+    assert tally.bad_lines == 1
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_check_that_raises_stops_the_scan_naming_the_claim(
+    workers: int, knowledge: Knowledge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(2)]
     bundles[1]["entry"][0]["resource"]["id"] = "boom"
     write_export(tmp_path, bundles)
-    real = ClaimChecker.check
-
-    def fragile(self: ClaimChecker, claim_input: Any, *args: Any) -> Any:
-        if claim_input.reference == "Claim/boom":
-            raise ValueError("unexpected shape")
-        return real(self, claim_input, *args)
-
-    monkeypatch.setattr(ClaimChecker, "check", fragile)
-    got, bad, _ = scan_folder(knowledge, tmp_path)
-    assert [x["claim"] for x in got] == ["Claim/c1"]
-    assert [(b.line, b.reason) for b in bad] == [
-        (2, "cannot check the Claim: ValueError: unexpected shape")
-    ]
+    _boom_on("Claim/boom", monkeypatch, ValueError("unexpected shape"))
+    with pytest.raises(EngineFailure) as exc:
+        scan_folder(knowledge, tmp_path, workers=workers)
+    message = str(exc.value)
+    assert "Claim.ndjson: line 2: the engine failed on Claim/boom" in message
+    assert "(ValueError: unexpected shape)" in message and "bug" in message
 
 
 # --- the tally -------------------------------------------------------------------------------

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from rules.engine import implemented_rule_ids
-from rules.packs import PackError, _parse_rules, load_knowledge
+from rules.knowledge.files import read_text
+from rules.knowledge.load import load_knowledge, parse_codes, parse_rules
+from rules.knowledge.model import PackError
 from rules.payers import resolve_payer
 
 
@@ -52,7 +55,7 @@ def _rules_doc(**override):
 )
 def test_bad_rule_entry_names_its_key(override, key) -> None:
     with pytest.raises(PackError) as exc:
-        _parse_rules("rules.yaml", _rules_doc(**override), {"CR10176": {}})
+        parse_rules("rules.yaml", _rules_doc(**override), {"CR10176": {}})
     assert exc.value.file == "rules.yaml" and exc.value.key == key
 
 
@@ -101,3 +104,38 @@ def test_operator_file_overrides_a_shipped_payer(tmp_path: Path) -> None:
 def test_missing_operator_file_is_a_pack_error(tmp_path: Path) -> None:
     with pytest.raises(PackError, match="cannot read"):
         load_knowledge(payer_settings_file=str(tmp_path / "absent.yaml"))
+
+
+def _codes_doc() -> dict[str, Any]:
+    return dict(yaml.safe_load(read_text("codes.yaml")))
+
+
+def test_named_codes_come_from_codes_yaml() -> None:
+    codes = parse_codes("codes.yaml", _codes_doc())
+    assert codes.traction_code == "97012" and codes.default_therapy_modifier == "GP"
+    assert codes.abn_modifiers == {"GA", "GY", "GZ"} and codes.active_treatment_modifier == "AT"
+    assert codes.x_modifiers == {"XE", "XP", "XS", "XU"}
+    assert codes.distinct_service_modifiers.distinct_procedural == "59"
+
+
+@pytest.mark.parametrize(
+    ("block", "drop", "key"),
+    [
+        ("liability_modifiers", "no_abn", "liability_modifiers.no_abn"),
+        ("distinct_service_modifiers", "separate_structure", "distinct_service_modifiers."),
+        ("traction", "code", "traction.code"),
+    ],
+)
+def test_a_missing_named_code_names_its_key(block: str, drop: str, key: str) -> None:
+    doc = _codes_doc()
+    doc[block] = {k: v for k, v in doc[block].items() if k != drop}
+    with pytest.raises(PackError) as exc:
+        parse_codes("codes.yaml", doc)
+    assert exc.value.key.startswith(key)
+
+
+def test_the_default_plan_must_be_a_therapy_modifier() -> None:
+    doc = _codes_doc()
+    doc["default_therapy_modifier"] = {**doc["default_therapy_modifier"], "code": "KX"}
+    with pytest.raises(PackError, match=r"default_therapy_modifier\.code"):
+        parse_codes("codes.yaml", doc)

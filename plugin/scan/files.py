@@ -1,0 +1,140 @@
+"""The files of a Bulk Data export: which hold Claims, which references, read as NDJSON lines."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, BinaryIO, cast
+
+from plugin.scan.errors import ScanError
+
+# The resource types the billing model dereferences from a Claim (insurance.coverage ->
+# Coverage -> payor Organization, careTeam.provider, diagnosisReference, procedureReference).
+# Others in the export (Encounter, Patient...) are never read by a rule, so they are not held
+# in memory: ClaimLine.encounter is the reference string itself.
+REFERENCE_TYPES = frozenset(
+    {"Coverage", "Organization", "Practitioner", "PractitionerRole", "Condition", "Procedure"}
+)
+CHUNK_LINES = 256
+_TYPE_OF_NAME = re.compile(r"^([A-Z][A-Za-z]*)")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One NDJSON file; `resource_type` from its name, None for a file of mixed resources."""
+
+    path: Path
+    resource_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFiles:
+    claims: tuple[SourceFile, ...]
+    references: tuple[SourceFile, ...]
+
+
+def _is_ndjson(path: Path) -> bool:
+    return path.name.endswith((".ndjson", ".ndjson.gz"))
+
+
+def _type_of(path: Path) -> str | None:
+    """`Claim.000.ndjson.gz` -> Claim, `PractitionerRole_2.ndjson` -> PractitionerRole."""
+    match = _TYPE_OF_NAME.match(path.name)
+    return match.group(1) if match else None
+
+
+def discover(inputs: Sequence[Path]) -> ExportFiles:
+    """The Claim and reference files of the inputs (folders sorted by name, files in order)."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            try:
+                entries = sorted(p for p in path.iterdir() if p.is_file() and _is_ndjson(p))
+            except OSError as exc:
+                raise ScanError(f"{path}: cannot read the folder: {exc.strerror or exc}") from None
+            files.extend(entries)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise ScanError(f"{path}: no such file or folder")
+    claims: list[SourceFile] = []
+    references: list[SourceFile] = []
+    for path in files:
+        kind = _type_of(path)
+        if kind == "Claim":
+            claims.append(SourceFile(path, "Claim"))
+        elif kind in REFERENCE_TYPES:
+            references.append(SourceFile(path, kind))
+        elif kind is None or not _is_ndjson(path):
+            # Named by no resource type (claims.ndjson, export.json): resources of any type.
+            mixed = SourceFile(path, None)
+            claims.append(mixed)
+            references.append(mixed)
+    if not claims:
+        names = ", ".join(str(p) for p in inputs)
+        raise ScanError(f"{names}: no Claim file (Claim.ndjson, Claim.000.ndjson[.gz], ...)")
+    return ExportFiles(tuple(claims), tuple(references))
+
+
+def _open(path: Path) -> tuple[IO[bytes], BinaryIO]:
+    """(lines to read, the raw file whose position measures progress)."""
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise ScanError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if path.name.endswith(".gz"):
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")), raw
+    return raw, raw
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number from 1, line) of the non-blank lines of an NDJSON file (gzip or plain)."""
+    stream, raw = _open(path)
+    with raw, stream:
+        try:
+            for number, line in enumerate(stream, start=1):
+                if line.strip():
+                    yield number, line
+        except (OSError, EOFError) as exc:
+            raise ScanError(f"{path}: cannot read: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    file_number: int
+    file: str
+    mixed: bool
+    lines: tuple[tuple[int, bytes], ...]
+    done_bytes: int  # bytes of Claim files read once this chunk is done (for the ETA)
+
+
+def chunks(files: Sequence[SourceFile], chunk_lines: int = CHUNK_LINES) -> Iterator[Chunk]:
+    """The Claim files as chunks of raw lines, in input order."""
+    done = 0
+    for file_number, source in enumerate(files):
+        name = str(source.path)
+        mixed = source.resource_type is None
+        batch: list[tuple[int, bytes]] = []
+        stream, raw = _open(source.path)
+        with raw, stream:
+            try:
+                for number, line in enumerate(stream, start=1):
+                    if not line.strip():
+                        continue
+                    batch.append((number, line))
+                    if len(batch) >= chunk_lines:
+                        yield Chunk(file_number, name, mixed, tuple(batch), done + raw.tell())
+                        batch = []
+            except (OSError, EOFError) as exc:
+                raise ScanError(f"{name}: cannot read: {exc}") from None
+            done += raw.tell()
+        if batch:
+            yield Chunk(file_number, name, mixed, tuple(batch), done)
+
+
+def claim_bytes(files: Sequence[SourceFile]) -> int:
+    """Size on disk of the Claim files: the progress bar's total."""
+    return sum(f.path.stat().st_size for f in files)

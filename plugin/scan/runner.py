@@ -1,0 +1,86 @@
+"""The parallel runner: chunks of Claim lines over worker processes, results in input order."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+
+from plugin.references import ResourceIndex
+from plugin.scan.check import ChunkChecker, ChunkResult, ScanOptions
+from plugin.scan.files import Chunk, SourceFile, chunks
+from rules.knowledge.model import Knowledge
+
+_WORKER: ChunkChecker | None = None
+_SHARED: tuple[Knowledge, ResourceIndex, ScanOptions] | None = None
+
+
+def _init_worker(shared: tuple[Knowledge, ResourceIndex, ScanOptions] | None) -> None:
+    global _WORKER  # noqa: PLW0603  (one checker per worker process, built once)
+    state = shared if shared is not None else _SHARED
+    assert state is not None
+    knowledge, index, options = state
+    _WORKER = ChunkChecker(knowledge, index, options)
+
+
+def _check_chunk(chunk: Chunk) -> ChunkResult:
+    assert _WORKER is not None
+    return _WORKER(chunk)
+
+
+def check_chunks(
+    knowledge: Knowledge,
+    index: ResourceIndex,
+    claim_files: Sequence[SourceFile],
+    options: ScanOptions,
+) -> Iterator[ChunkResult]:
+    """Results of every chunk of Claim lines, in input order, over `options.workers` processes.
+
+    With fork the workers share the parent's index and Knowledge (gc.freeze keeps their pages
+    shared); elsewhere each worker is sent them once. At most 4 chunks per worker are in flight,
+    so memory does not grow with the number of claims when the reader is faster than the workers.
+    """
+    source = chunks(claim_files, options.chunk_lines)
+    if options.workers <= 1:
+        check = ChunkChecker(knowledge, index, options)
+        yield from map(check, source)
+        return
+    global _SHARED  # noqa: PLW0603  (inherited by forked workers, never pickled)
+    methods = multiprocessing.get_all_start_methods()
+    fork = "fork" in methods
+    context = multiprocessing.get_context("fork" if fork else None)
+    shared = (knowledge, index, options)
+    _SHARED = shared
+    slots = threading.Semaphore(options.workers * 4)
+    stop = threading.Event()
+
+    def throttled() -> Iterator[Chunk]:
+        for chunk in source:
+            while not slots.acquire(timeout=0.1):
+                if stop.is_set():
+                    return
+            yield chunk
+
+    gc.collect()
+    gc.freeze()
+    pool = context.Pool(options.workers, _init_worker, (None if fork else shared,))
+    try:
+        for result in pool.imap(_check_chunk, throttled()):
+            slots.release()
+            yield result
+        pool.close()
+    finally:
+        stop.set()
+        pool.terminate()
+        pool.join()
+        gc.unfreeze()
+        _SHARED = None
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

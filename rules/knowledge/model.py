@@ -1,0 +1,338 @@
+"""What the checks know: the frozen types of the rule packs (rules, codes, edits, payers)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rules.icd10cm import CodeChange, CodeSet, dotted
+from rules.model import Discipline, Severity
+
+ALL_FAMILIES = "all"
+FAMILIES = ("medicare-part-b", "medicare-advantage", "medicaid", "commercial", "other")
+
+_MEMO_LIMIT = 1 << 16
+
+
+class PackError(ValueError):
+    """A data file is malformed: says which file, which key and why."""
+
+    def __init__(self, file: str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}")
+        self.file = file
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A catalogue entry: the words and scope of a rule, never its logic."""
+
+    id: str
+    severity: Severity
+    families: frozenset[str] | None  # None = every family
+    payer_flags: tuple[str, ...]
+    effective_from: date
+    effective_to: date | None
+    summary: str
+    explanation: str
+    citation: str
+    sources: tuple[str, ...]
+    confirmed: bool
+
+    def in_force(self, on: date | None) -> bool:
+        if on is None:
+            return True
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+    def applies_to(self, family: str, settings: Mapping[str, Any]) -> bool:
+        if self.families is None or family in self.families:
+            return True
+        return any(bool(settings.get(flag)) for flag in self.payer_flags)
+
+    @property
+    def scope_label(self) -> str:
+        families = "all payers" if self.families is None else ", ".join(sorted(self.families))
+        flags = f"; payers with {', '.join(self.payer_flags)}" if self.payer_flags else ""
+        return families + flags
+
+
+@dataclass(frozen=True, slots=True)
+class NcciEdit:
+    """One NCCI procedure-to-procedure pair: column 2 is denied beside column 1 (same day)."""
+
+    column1: str
+    column2: str
+    effective: date
+    deletion: date | None
+    modifier_indicator: str  # "0" never, "1" an NCCI-associated modifier allows, "9" n/a
+    suggested_modifier: str | None
+    source: str
+    confirmed: bool
+
+    def active_on(self, on: date | None) -> bool:
+        if on is None:
+            return self.deletion is None
+        return self.effective <= on and (self.deletion is None or on < self.deletion)
+
+
+@dataclass(frozen=True, slots=True)
+class MueLimit:
+    code: str
+    value: int
+    mai: int
+    effective: date
+    source: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TextClue:
+    """Words on a line that say the service is another code (T97012-MANUAL, T97012-DECOMP)."""
+
+    replacement: str
+    patterns: tuple[re.Pattern[str], ...]
+    negation: re.Pattern[str] | None = None
+    noncovered_families: frozenset[str] = frozenset()
+
+    def found_in(self, text: str) -> bool:
+        """A pattern matches and no negation word stands right before it ("not manual")."""
+        for pattern in self.patterns:
+            for match in pattern.finditer(text):
+                if self.negation is None or not self.negation.search(text[: match.start()]):
+                    return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilityModifiers:
+    """Who pays when Medicare does not: the modifier that states it (a line carries one)."""
+
+    statutory_exclusion: str  # GY: excluded by statute, the patient is liable
+    abn_on_file: str  # GA: an ABN is on file, the patient is liable
+    no_abn: str  # GZ: no ABN, the provider is liable
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset((self.statutory_exclusion, self.abn_on_file, self.no_abn))
+
+
+@dataclass(frozen=True, slots=True)
+class DistinctServiceModifiers:
+    """The modifiers that unbundle an NCCI pair, by the circumstance each one states."""
+
+    separate_encounter: str  # XE
+    different_practitioner: str  # XP
+    separate_structure: str  # XS
+    unusual_non_overlapping: str  # XU
+    distinct_procedural: str  # 59: where no X modifier says it better
+
+    @property
+    def x_modifiers(self) -> frozenset[str]:
+        return frozenset(
+            (
+                self.separate_encounter,
+                self.different_practitioner,
+                self.separate_structure,
+                self.unusual_non_overlapping,
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CodeFacts:
+    cpt_systems: frozenset[str]
+    hcpcs_systems: frozenset[str]
+    icd10cm_systems: frozenset[str]
+    nucc_systems: frozenset[str]
+    pos_systems: frozenset[str]
+    untimed: frozenset[str]
+    units_per_session: int
+    timed: frozenset[str]
+    minutes_per_unit: int
+    always_therapy: frozenset[str]
+    therapy_modifiers: Mapping[str, Discipline]
+    default_therapy_modifier: str  # the plan of care assumed when no performer is known
+    traction_code: str  # the service this project checks (T97012-*)
+    liability_modifiers: LiabilityModifiers
+    active_treatment_modifier: str  # AT: chiropractic manipulation that is active/corrective
+    distinct_service_modifiers: DistinctServiceModifiers
+    ncci_associated: frozenset[str]
+    cpt_modifier_pattern: re.Pattern[str]
+    taxonomy_disciplines: Mapping[str, Discipline]
+    discipline_therapy_modifier: Mapping[Discipline, str]
+    medicare_chiropractor_covered: frozenset[str] = frozenset()
+    physical_medicine_range: tuple[str, str] = ("", "")
+    pos_suggestions: tuple[str, ...] = ()
+    assistant_modifiers: Mapping[Discipline, str] = field(default_factory=dict)
+    manual_traction: TextClue | None = None
+    decompression: TextClue | None = None
+    medicare_replacements: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def x_modifiers(self) -> frozenset[str]:
+        return self.distinct_service_modifiers.x_modifiers
+
+    @property
+    def abn_modifiers(self) -> frozenset[str]:
+        return self.liability_modifiers.codes
+
+    def is_physical_medicine(self, code: str) -> bool:
+        """A CPT code inside the Physical Medicine and Rehabilitation section (97001-97799)."""
+        first, last = self.physical_medicine_range
+        return len(code) == len(first) and code.isdigit() and first <= code <= last
+
+    @property
+    def cpt_system(self) -> str:
+        return min(self.cpt_systems)
+
+    @property
+    def hcpcs_system(self) -> str:
+        """The canonical HCPCS Level II system (terminology.hl7.org spells it http://)."""
+        return min(s for s in self.hcpcs_systems if s.startswith("http:"))
+
+    def modifier_system(self, modifier: str) -> str:
+        """The code system a modifier is written in when we add it to a claim."""
+        return self.cpt_system if self.cpt_modifier_pattern.match(modifier) else self.hcpcs_system
+
+
+@dataclass(frozen=True, slots=True)
+class ModifierEntry:
+    """One CPT or HCPCS Level II modifier a claim line may carry."""
+
+    code: str
+    kind: str  # "cpt" | "hcpcs"
+    description: str
+    source: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TherapyThreshold:
+    """A yearly Medicare therapy amount: `kx` (KX threshold) or `targeted_review` ($3,000)."""
+
+    year: int
+    kind: str
+    amount: float
+    source: str
+    confirmed: bool
+
+
+THRESHOLD_KINDS = ("kx", "targeted_review")
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosisGroupEntry:
+    """One ICD-10-CM prefix (dotted, "M50.1" = M50.1 and everything below it) in a named group."""
+
+    group: str
+    prefix: str
+    label: str
+    source: str
+    confirmed: bool
+
+    def contains(self, icd10: str) -> bool:
+        return dotted(icd10).startswith(self.prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class PayerEntry:
+    id: str
+    label: str
+    family: str
+    payer_ids: frozenset[str]
+    names: tuple[str, ...]
+    settings: Mapping[str, Any]
+    effective_from: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class PayerSettings:
+    sopt_families: Mapping[str, str]  # SOPT prefix -> family
+    family_labels: Mapping[str, str]
+    family_settings: Mapping[str, Mapping[str, Any]]
+    payers: tuple[PayerEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """Everything the checks know, loaded once."""
+
+    version: str
+    rules: Mapping[str, RuleSpec]
+    codes: CodeFacts
+    ncci: tuple[NcciEdit, ...]
+    mue: Mapping[str, MueLimit]
+    regions: Mapping[str, frozenset[str]]
+    payers: PayerSettings
+    sources: Mapping[str, Mapping[str, str]]
+    ncci_by_pair: Mapping[tuple[str, str], tuple[NcciEdit, ...]] = field(default_factory=dict)
+    region_prefix_lengths: tuple[int, ...] = ()
+    body_site_codes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    body_site_words: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()
+    modifiers: Mapping[str, ModifierEntry] = field(default_factory=dict)
+    therapy_thresholds: Mapping[tuple[str, int], TherapyThreshold] = field(default_factory=dict)
+    dx_groups: Mapping[str, tuple[DiagnosisGroupEntry, ...]] = field(default_factory=dict)
+    icd10_changes: Mapping[str, tuple[CodeChange, ...]] = field(default_factory=dict)
+    icd10_release: CodeSet | None = None
+    _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _regions_memo: dict[str, frozenset[str]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    # Indexes derived from the packs on first use (the engine's rule selector...), keyed by the
+    # class that builds them: the packs never change once loaded.
+    derived: dict[object, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def dx_group_entry(self, group: str, icd10: str) -> DiagnosisGroupEntry | None:
+        """The longest prefix of `group` that contains the ICD-10-CM code, or None."""
+        key = (group, icd10)
+        if key in self._dx_group_memo:  # hot in bulk scans; the groups never change once loaded
+            return self._dx_group_memo[key]
+        hits = [e for e in self.dx_groups.get(group, ()) if e.contains(icd10)]
+        found = max(hits, key=lambda e: len(e.prefix)) if hits else None
+        self._dx_group_memo[key] = found
+        return found
+
+    def in_dx_group(self, icd10: str, *groups: str) -> bool:
+        return any(self.dx_group_entry(group, icd10) is not None for group in groups)
+
+    def therapy_threshold(self, kind: str, year: int) -> TherapyThreshold | None:
+        """The PT+SLP amount of `kind` for a calendar year, None when the year is not listed."""
+        return self.therapy_thresholds.get((kind, year))
+
+    def ncci_edits(self, column1: str, column2: str) -> tuple[NcciEdit, ...]:
+        return self.ncci_by_pair.get((column1, column2), ())
+
+    def regions_for(self, icd10: str) -> frozenset[str]:
+        """Anatomic regions of an ICD-10-CM code, by its longest listed prefix."""
+        memo = self._regions_memo
+        found = memo.get(icd10)
+        if found is None:  # hot: every diagnosis a line points to
+            if len(memo) >= _MEMO_LIMIT:  # codes come from input: keep the memo bounded
+                memo.clear()
+            found = memo[icd10] = self._regions_for(icd10)
+        return found
+
+    def _regions_for(self, icd10: str) -> frozenset[str]:
+        key = icd10.replace(".", "").upper()
+        for length in self.region_prefix_lengths:
+            hit = self.regions.get(key[:length])
+            if hit is not None:
+                return hit
+        return frozenset()
+
+    def regions_for_body_site(self, codes: Iterable[str], words: str) -> frozenset[str]:
+        """Regions named by a bodySite: its SNOMED codes first, else words in its text."""
+        found = frozenset().union(*(self.body_site_codes.get(c, frozenset()) for c in codes))
+        if found:
+            return found
+        return frozenset().union(
+            *(r for pattern, r in self.body_site_words if pattern.search(words))
+        )
