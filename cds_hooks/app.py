@@ -11,7 +11,8 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from cds_hooks.ops import metrics
-from cds_hooks.ops.logs import RequestLogMiddleware, configure_logging
+from cds_hooks.ops.logs import configure_logging
+from cds_hooks.ops.requests import RequestMiddleware
 from cds_hooks.ops.security import JwtVerifier
 from cds_hooks.protocol import discovery, feedback, hooks, operation
 from cds_hooks.protocol.errors import JsonResponse, install_handlers
@@ -65,8 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     install_handlers(app)
-    app.add_middleware(RequestLogMiddleware)
-    app.add_middleware(metrics.MetricsMiddleware)
+    app.add_middleware(RequestMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

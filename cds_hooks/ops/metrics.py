@@ -14,7 +14,6 @@ from __future__ import annotations
 import hmac
 import os
 import re
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -30,9 +29,7 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cds_hooks.ops.logs import route_template
 from cds_hooks.ops.metrics_dir import ENV as MULTIPROC_ENV
 from cds_hooks.state import app_state
 from plugin.claim_check import ClaimReport
@@ -114,34 +111,11 @@ def observe_feedback(service: str, outcomes: Iterable[str]) -> None:
 # --- every request -------------------------------------------------------------------------
 
 
-class MetricsMiddleware:
-    """Pure ASGI (no body buffering): counts and times each request by its route template."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500  # what the client gets if the app raises before answering
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        start = time.perf_counter()
-        IN_PROGRESS.inc()
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            IN_PROGRESS.dec()
-            method = scope["method"] if scope["method"] in METHODS else OTHER
-            route = route_template(scope)
-            REQUESTS.labels(method, route, str(status)).inc()
-            REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - start)
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count and time one request by its route template (never the raw path)."""
+    method = method if method in METHODS else OTHER
+    REQUESTS.labels(method, route, str(status)).inc()
+    REQUEST_SECONDS.labels(method, route).observe(seconds)
 
 
 # --- the scrape ----------------------------------------------------------------------------

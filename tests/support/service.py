@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
