@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from plugin.remittance.claim_response import read_ndjson
-from plugin.remittance.model import REVERSAL, Adjustment, RemitError, claim_key
+from plugin.remittance.claim_response import read_fhir, read_ndjson
+from plugin.remittance.model import REVERSAL, Adjustment, RemitError, UnmappedCategory, claim_key
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "outcomes" / "remittance.ndjson"
 
@@ -82,7 +82,6 @@ def _broken(change: str) -> dict[str, Any]:
     [
         ("sequence", "line 2, ClaimResponse.item[1].itemSequence", "a positive integer"),
         ("amount", "line 2, ClaimResponse.item[0].adjudication[1].amount", "numeric value"),
-        ("request", "line 2, ClaimResponse.request", "nothing to join on"),
         ("category", "line 2, ClaimResponse.item[0].adjudication[0].category", "a category"),
     ],
 )
@@ -92,6 +91,14 @@ def test_refusals_name_line_and_path(change: str, where: str, reason: str) -> No
         read_ndjson("bad.ndjson", ndjson(good, _broken(change)))
     assert where in str(caught.value)
     assert reason in str(caught.value)
+
+
+def test_a_response_with_nothing_to_join_on_is_skipped_not_the_file() -> None:
+    remit = read_ndjson("one.ndjson", ndjson(resources()[1], _broken("request")))
+    assert [p.position for p in remit.payments] == ["line 1"]
+    (skipped,) = remit.skipped
+    assert skipped.position == "line 2"
+    assert "ClaimResponse: nothing to join on" in skipped.reason
 
 
 def test_refuses_lines_that_are_not_responses() -> None:
@@ -114,3 +121,110 @@ def test_one_amount_with_two_reasons_is_adjusted_once() -> None:
     assert sum(a.amount for a in line.adjustments) == 20.0
     assert [a.reason for a in line.adjustments] == ["96", "4"]
     assert line.charge == 20.0 + line.paid
+
+
+# --- the three conventions, from files written in each ----------------------------------------
+
+FHIR = FIXTURE.parent / "fhir"
+
+
+def test_carin_bb_professional_eob_joins_on_identifiers_only() -> None:
+    remit = read_fhir("carin.json", (FHIR / "carin-bb-eob-searchset.json").read_bytes())
+    assert remit.layout == "JSON searchset Bundle"  # the included Patient is not a payment
+    first, second = remit.payments
+    # No EOB.claim: the patient account number (CLP01 = our Claim.identifier) comes first,
+    # then the payer's unique claim id (`uc`).
+    assert first.keys == (("pcn", claim_key("PCN1002")), ("payer", claim_key("PAYER-88001")))
+    assert second.keys == (("payer", claim_key("PAYER-88002")),)
+    denied, paid = first.lines
+    # A denial-reason slice without an amount takes the noncovered amount.
+    assert (denied.charge, denied.paid, denied.adjustments) == (
+        40.0,
+        0.0,
+        (Adjustment("CO", "4", 40.0),),
+    )
+    # paidtoprovider (listed first in the data) wins over benefit; coinsurance is PR-2.
+    assert (paid.charge, paid.paid, paid.adjustments) == (30.0, 20.0, (Adjustment("PR", "2", 5.0),))
+    (skipped,) = remit.skipped
+    assert skipped.position == "entry[2]"
+    assert "nothing to join on" in skipped.reason
+    assert remit.unmapped == (
+        UnmappedCategory("https://payer.example/fhir/CodeSystem/adjudication", "withhold", 1, 1.5),
+    )
+    assert remit.lines_without_paid == 0
+
+
+def test_blue_button_variable_eob_is_paid_not_zero() -> None:
+    remit = read_fhir("bb.ndjson", (FHIR / "synthea-bb-eob.ndjson").read_bytes())
+    assert remit.layout == "NDJSON"
+    paid, denied = remit.payments
+    assert paid.keys[0] == ("request", claim_key("c-1005"))
+    assert round(paid.paid, 2) == 56.02  # line_prvdr_pmt_amt, not $0.00
+    assert round(paid.charge, 2) == 70.02
+    assert [a for ln in paid.lines for a in ln.adjustments] == [
+        Adjustment("PR", "2", 8.000000000000002),
+        Adjustment("PR", "1", 0.0),
+        Adjustment("PR", "2", 6.0040000000000004),
+        Adjustment("PR", "1", 0.0),
+    ]
+    assert denied.lines[0].adjustments == (Adjustment("CO", "4", 40.0),)
+    assert (remit.unmapped, remit.skipped, remit.lines_without_paid) == ((), (), 0)
+
+
+def test_hl7_core_claim_response_in_a_pretty_printed_array() -> None:
+    remit = read_fhir("cr.json", (FHIR / "hl7-claimresponse-array.json").read_bytes())
+    assert remit.layout == "JSON array"
+    (response,) = remit.payments
+    assert response.position == "[0]"
+    units, other = response.lines
+    assert (units.paid, units.adjustments) == (0.0, (Adjustment("CO", "151", 40.0),))
+    assert (other.charge, other.paid) == (30.0, 15.0)
+    assert other.adjustments == (
+        Adjustment("PR", "1", 5.0),
+        Adjustment("PR", "3", 5.0),
+        Adjustment("CO", "45", 5.0),
+    )
+
+
+def test_one_resource_pretty_printed_and_a_collection_bundle() -> None:
+    response = resources()[0]
+    single = read_fhir("one.json", json.dumps(response, indent=2).encode())
+    assert (single.layout, single.payments[0].position) == ("JSON resource", "resource")
+    collection = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": response}]}
+    remit = read_fhir("c.json", json.dumps(collection, indent=1).encode())
+    assert (remit.layout, remit.payments[0].position) == ("JSON collection Bundle", "entry[0]")
+    assert remit.payments[0].lines == single.payments[0].lines
+
+
+def test_layout_refusals_name_the_place() -> None:
+    with pytest.raises(RemitError, match=r"broken.json: \(file\): not JSON: .*line 3 column 3"):
+        read_fhir("broken.json", b'{\n  "resourceType": "ClaimResponse"\n  "status": "active"\n}\n')
+    transaction = {"resourceType": "Bundle", "type": "transaction", "entry": []}
+    with pytest.raises(RemitError, match=r"Bundle\.type: a 'transaction' Bundle is not read"):
+        read_fhir("t.json", json.dumps(transaction).encode())
+    with pytest.raises(RemitError, match=r"entry\[0\], ClaimResponse.item\[0\].adjudication"):
+        bad = copy.deepcopy(resources()[0])
+        bad["item"][0]["adjudication"][0]["amount"] = {"value": "x"}
+        bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": bad}]}
+        read_fhir("b.json", json.dumps(bundle).encode())
+
+
+def test_unmapped_categories_and_lines_without_a_paid_amount_are_counted() -> None:
+    response = copy.deepcopy(resources()[0])
+    item = response["item"][0]
+    item["adjudication"] = [
+        a for a in item["adjudication"] if a["category"]["coding"][0]["code"] != "benefit"
+    ] + [
+        {
+            "category": {"coding": [{"system": "urn:payer", "code": "paid-net"}]},
+            "amount": {"value": 32},
+        },
+        {
+            "category": {"coding": [{"system": "urn:payer", "code": "paid-net"}]},
+            "amount": {"value": 1},
+        },
+    ]
+    remit = read_fhir("u.ndjson", ndjson(response))
+    assert remit.unmapped == (UnmappedCategory("urn:payer", "paid-net", 2, 33.0),)
+    assert remit.lines_without_paid == 1
+    assert remit.payments[0].lines[0].paid == 0.0
