@@ -17,9 +17,11 @@ def read_remit_file(path: Path) -> RemitFile:
         data = path.read_bytes()
     except OSError as exc:
         raise RemitError(path.name, "(file)", f"cannot read: {exc.strerror or exc}") from None
-    data = data.removeprefix(BOM)
-    if data.startswith(b"ISA"):
-        return read_835(path.name, data)
+    stripped = data.removeprefix(BOM)
+    if stripped.startswith(b"ISA"):
+        # Offsets in messages count the BOM's bytes: they point into the file as it is.
+        return read_835(path.name, stripped, base=len(data) - len(stripped))
+    data = stripped
     if data.lstrip()[:1] in (b"{", b"["):
         return read_fhir(path.name, data)
     raise RemitError(
