@@ -414,8 +414,3 @@ def read_fhir(name: str, data: bytes) -> RemitFile:
         unmapped=tally.categories(),
         lines_without_paid=tally.lines_without_paid,
     )
-
-
-def read_ndjson(name: str, data: bytes) -> RemitFile:
-    """The FHIR reader under its former name (any layout is accepted)."""
-    return read_fhir(name, data)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from plugin.remittance.claim_response import read_fhir, read_ndjson
+from plugin.remittance.claim_response import read_fhir
 from plugin.remittance.model import REVERSAL, Adjustment, RemitError, UnmappedCategory, claim_key
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "outcomes" / "remittance.ndjson"
@@ -25,7 +25,7 @@ def ndjson(*items: dict[str, Any]) -> bytes:
 
 
 def test_claim_response_items_adjustments_and_remarks() -> None:
-    remit = read_ndjson(FIXTURE.name, FIXTURE.read_bytes())
+    remit = read_fhir(FIXTURE.name, FIXTURE.read_bytes())
     response, _ = remit.payments
     assert response.source == "ClaimResponse"
     assert response.keys == (("request", claim_key("c-1008")),)
@@ -44,7 +44,7 @@ def test_claim_response_items_adjustments_and_remarks() -> None:
 
 
 def test_eob_lines_carry_code_modifiers_date_and_patient_share() -> None:
-    remit = read_ndjson(FIXTURE.name, FIXTURE.read_bytes())
+    remit = read_fhir(FIXTURE.name, FIXTURE.read_bytes())
     eob = remit.payments[1]
     assert eob.source == "ExplanationOfBenefit"
     assert eob.keys == (("pcn", claim_key("PCN1009")),)  # claim.identifier = our Claim.identifier
@@ -58,7 +58,7 @@ def test_group_defaults_and_reversal() -> None:
     response = copy.deepcopy(resources()[0])
     del response["item"][0]["adjudication"][2]["category"]["coding"][0]["system"]
     response["status"] = "entered-in-error"
-    payment = read_ndjson("r.ndjson", ndjson(response)).payments[0]
+    payment = read_fhir("r.ndjson", ndjson(response)).payments[0]
     assert payment.status == REVERSAL
     # A category outside the X12 group codes: CO unless the CARC is the patient's share.
     assert payment.lines[0].adjustments == (Adjustment("CO", "45", 8.0),)
@@ -88,13 +88,13 @@ def _broken(change: str) -> dict[str, Any]:
 def test_refusals_name_line_and_path(change: str, where: str, reason: str) -> None:
     good = resources()[1]
     with pytest.raises(RemitError) as caught:
-        read_ndjson("bad.ndjson", ndjson(good, _broken(change)))
+        read_fhir("bad.ndjson", ndjson(good, _broken(change)))
     assert where in str(caught.value)
     assert reason in str(caught.value)
 
 
 def test_a_response_with_nothing_to_join_on_is_skipped_not_the_file() -> None:
-    remit = read_ndjson("one.ndjson", ndjson(resources()[1], _broken("request")))
+    remit = read_fhir("one.ndjson", ndjson(resources()[1], _broken("request")))
     assert [p.position for p in remit.payments] == ["line 1"]
     (skipped,) = remit.skipped
     assert skipped.position == "line 2"
@@ -103,11 +103,11 @@ def test_a_response_with_nothing_to_join_on_is_skipped_not_the_file() -> None:
 
 def test_refuses_lines_that_are_not_responses() -> None:
     with pytest.raises(RemitError, match="line 2: not JSON"):
-        read_ndjson("bad.ndjson", ndjson(resources()[0]) + b"{oops\n")
+        read_fhir("bad.ndjson", ndjson(resources()[0]) + b"{oops\n")
     with pytest.raises(RemitError, match="line 1: not a ClaimResponse or ExplanationOfBenefit"):
-        read_ndjson("claims.ndjson", ndjson({"resourceType": "Claim", "id": "c"}))
+        read_fhir("claims.ndjson", ndjson({"resourceType": "Claim", "id": "c"}))
     with pytest.raises(RemitError, match="no ClaimResponse"):
-        read_ndjson("empty.ndjson", b"\n")
+        read_fhir("empty.ndjson", b"\n")
 
 
 def test_one_amount_with_two_reasons_is_adjusted_once() -> None:
@@ -117,7 +117,7 @@ def test_one_amount_with_two_reasons_is_adjusted_once() -> None:
     denial["reason"]["coding"].append(
         {"system": "https://x12.org/codes/claim-adjustment-reason-codes", "code": "4"}
     )
-    line = read_ndjson("two.ndjson", ndjson(response)).payments[0].lines[1]
+    line = read_fhir("two.ndjson", ndjson(response)).payments[0].lines[1]
     assert sum(a.amount for a in line.adjustments) == 20.0
     assert [a.reason for a in line.adjustments] == ["96", "4"]
     assert line.charge == 20.0 + line.paid

@@ -385,3 +385,20 @@ def test_three_fhir_conventions_import_and_report(db: str, tmp_path: Path) -> No
         raw += wal.read_bytes()
     for identifier in (b"PCN1002", b"PAYER-88001", b"bb-clm-5005", b"c-1005"):
         assert identifier not in raw
+
+
+def test_a_bad_adjudication_map_is_a_configuration_error(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plugin.remittance import claim_response
+    from rules.packs import PackError
+
+    def broken() -> None:
+        raise PackError("adjudication_categories.csv", "row 7.role", "expected one of ...")
+
+    monkeypatch.setattr(claim_response, "load_categories", broken)
+    code, _ = run("outcomes", "import", str(FHIR_REMITS[2]), "--database-url", db)
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "configuration: adjudication_categories.csv: row 7.role" in err
+    assert "nothing imported" in err
