@@ -282,9 +282,12 @@ def join_keys(resource: Json, kind: str) -> list[tuple[str, str]]:
             and isinstance(info.get("valueString"), str)
         ):
             pcn.append(info["valueString"])
+    # An EOB's identifier is the claim's (CARIN: the payer's claim id); a ClaimResponse's is
+    # the response's own, never a claim's.
+    own = resource.get("identifier") if kind == "ExplanationOfBenefit" else None
     identifiers = [
         i
-        for i in resource.get("identifier") or []
+        for i in own or []
         if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
     ]
     pcn.extend(i["value"] for i in identifiers if _typed(i, "pat"))
@@ -365,12 +368,16 @@ def _entries(name: str, data: bytes) -> tuple[str, list[tuple[str, Any]]]:
     if not isinstance(entries, list):
         raise RemitError(name, "Bundle.entry", "expected a list")
     out = []
+    others = 0
     for i, entry in enumerate(entries):
-        search = entry.get("search") if isinstance(entry, dict) else None
-        if isinstance(search, dict) and search.get("mode") in {"include", "outcome"}:
-            continue  # resources a search brought along (Patient, OperationOutcome...)
-        out.append((f"entry[{i}]", entry.get("resource") if isinstance(entry, dict) else None))
-    return f"JSON {kind} Bundle", out
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") not in KINDS:
+            # What a search or a collection brings along (Patient, Coverage, OperationOutcome).
+            others += 1
+            continue
+        out.append((f"entry[{i}]", resource))
+    left_out = f" ({others} other entries left out)" if others else ""
+    return f"JSON {kind} Bundle{left_out}", out
 
 
 def _ndjson(name: str, data: bytes) -> list[tuple[str, Any]]:

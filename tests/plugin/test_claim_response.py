@@ -130,7 +130,7 @@ FHIR = FIXTURE.parent / "fhir"
 
 def test_carin_bb_professional_eob_joins_on_identifiers_only() -> None:
     remit = read_fhir("carin.json", (FHIR / "carin-bb-eob-searchset.json").read_bytes())
-    assert remit.layout == "JSON searchset Bundle"  # the included Patient is not a payment
+    assert remit.layout == "JSON searchset Bundle (1 other entries left out)"  # the Patient
     first, second = remit.payments
     # No EOB.claim: the patient account number (CLP01 = our Claim.identifier) comes first,
     # then the payer's unique claim id (`uc`).
@@ -190,10 +190,28 @@ def test_one_resource_pretty_printed_and_a_collection_bundle() -> None:
     response = resources()[0]
     single = read_fhir("one.json", json.dumps(response, indent=2).encode())
     assert (single.layout, single.payments[0].position) == ("JSON resource", "resource")
-    collection = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": response}]}
+    patient = {"resource": {"resourceType": "Patient", "id": "p1"}}
+    collection = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [patient, {"resource": response}],
+    }
     remit = read_fhir("c.json", json.dumps(collection, indent=1).encode())
-    assert (remit.layout, remit.payments[0].position) == ("JSON collection Bundle", "entry[0]")
+    assert (remit.layout, remit.payments[0].position) == (
+        "JSON collection Bundle (1 other entries left out)",
+        "entry[1]",
+    )
     assert remit.payments[0].lines == single.payments[0].lines
+
+
+def test_a_claim_responses_own_identifier_is_not_a_claim_id() -> None:
+    response = copy.deepcopy(resources()[0])
+    response["identifier"] = [{"system": "urn:payer:response", "value": "R-1"}]
+    eob = copy.deepcopy(resources()[1])
+    eob["identifier"] = [{"system": "urn:payer:claim", "value": "R-1"}]
+    remit = read_fhir("ids.ndjson", ndjson(response, eob))
+    assert [kind for kind, _ in remit.payments[0].keys] == ["request"]
+    assert [kind for kind, _ in remit.payments[1].keys] == ["pcn", "payer"]
 
 
 def test_layout_refusals_name_the_place() -> None:

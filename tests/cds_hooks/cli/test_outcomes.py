@@ -339,7 +339,8 @@ def test_three_fhir_conventions_import_and_report(db: str, tmp_path: Path) -> No
     assert code == 0
     assert "imported 3 files (0 already imported): 5 claim payments, 8 lines" in out
     assert (
-        "  carin-bb-eob-searchset.json: read as JSON searchset Bundle, 2 claim payments; "
+        "  carin-bb-eob-searchset.json: read as JSON searchset Bundle (1 other entries left out), "
+        "2 claim payments; "
         "1 skipped, nothing to join on: entry[2]; unmapped adjudication categories: "
         "https://payer.example/fhir/CodeSystem/adjudication|withhold x1\n"
     ) in out
