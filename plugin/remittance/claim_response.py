@@ -376,7 +376,9 @@ def _entries(name: str, data: bytes) -> tuple[str, list[tuple[str, Any]]]:
             others += 1
             continue
         out.append((f"entry[{i}]", resource))
-    left_out = f" ({others} other entries left out)" if others else ""
+    left_out = (
+        f" ({others} other {'entry' if others == 1 else 'entries'} left out)" if others else ""
+    )
     return f"JSON {kind} Bundle{left_out}", out
 
 

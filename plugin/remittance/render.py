@@ -47,7 +47,12 @@ def render_text(report: dict[str, Any]) -> str:
         f"({_money(remit['denied'])})",
         f"join: {join['claims_checked']} claims checked; claim payments joined "
         f"{join['claim_payments_joined']}, unjoined {join['claim_payments_unjoined']}; lines "
-        f"joined {join['lines_joined']}, unjoined {join['lines_unjoined']}",
+        f"joined {join['lines_joined']}, unjoined {join['lines_unjoined']}"
+        + (
+            f"; {join['responses_not_imported']} responses not imported (nothing to join on)"
+            if join.get("responses_not_imported")
+            else ""
+        ),
         "",
         f"{'rule':<24} {'flagged':>7}  {'caught':>16}  {'denied other':>16}  "
         f"{'false alarm':>16}  {'missed':>16}",

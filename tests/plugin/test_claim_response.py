@@ -130,7 +130,7 @@ FHIR = FIXTURE.parent / "fhir"
 
 def test_carin_bb_professional_eob_joins_on_identifiers_only() -> None:
     remit = read_fhir("carin.json", (FHIR / "carin-bb-eob-searchset.json").read_bytes())
-    assert remit.layout == "JSON searchset Bundle (1 other entries left out)"  # the Patient
+    assert remit.layout == "JSON searchset Bundle (1 other entry left out)"  # the Patient
     first, second = remit.payments
     # No EOB.claim: the patient account number (CLP01 = our Claim.identifier) comes first,
     # then the payer's unique claim id (`uc`).
@@ -198,7 +198,7 @@ def test_one_resource_pretty_printed_and_a_collection_bundle() -> None:
     }
     remit = read_fhir("c.json", json.dumps(collection, indent=1).encode())
     assert (remit.layout, remit.payments[0].position) == (
-        "JSON collection Bundle (1 other entries left out)",
+        "JSON collection Bundle (1 other entry left out)",
         "entry[1]",
     )
     assert remit.payments[0].lines == single.payments[0].lines

@@ -339,7 +339,7 @@ def test_three_fhir_conventions_import_and_report(db: str, tmp_path: Path) -> No
     assert code == 0
     assert "imported 3 files (0 already imported): 5 claim payments, 8 lines" in out
     assert (
-        "  carin-bb-eob-searchset.json: read as JSON searchset Bundle (1 other entries left out), "
+        "  carin-bb-eob-searchset.json: read as JSON searchset Bundle (1 other entry left out), "
         "2 claim payments; "
         "1 skipped, nothing to join on: entry[2]; unmapped adjudication categories: "
         "https://payer.example/fhir/CodeSystem/adjudication|withhold x1\n"
@@ -377,6 +377,7 @@ def test_three_fhir_conventions_import_and_report(db: str, tmp_path: Path) -> No
     text = report(db, "text")
     assert "adjudication categories not mapped (amounts not read):" in text
     assert "not imported: nothing to join on" in text
+    assert "; 1 responses not imported (nothing to join on)" in text
     csv_rows = list(csv.DictReader(io.StringIO(report(db, "csv"))))
     assert {r["reason"] for r in csv_rows if r["section"] == "unmapped_adjudication"} == {
         "https://payer.example/fhir/CodeSystem/adjudication|withhold"
