@@ -103,9 +103,9 @@ def outcomes_for(url: str, claims: list[Path]) -> dict[str, Any]:
     from plugin.scan.errors import ScanError
 
     pack = knowledge()
-    payments, provider = with_database(lambda: load_remittance(url))
+    payments, provider, notes = with_database(lambda: load_remittance(url))
     try:
-        return outcomes_report(payments, provider, claims, pack)
+        return outcomes_report(payments, provider, claims, pack, notes)
     except ScanError as exc:
         raise CliError(str(exc)) from None
     except PackError as exc:

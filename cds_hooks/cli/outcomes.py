@@ -1,8 +1,9 @@
 """`traction-cds outcomes import|report`: what payers paid and denied, against the rules.
 
 Exit codes: 0 done, 2 bad input (a remittance file refused: the line names the file, the
-segment or line and the byte offset; nothing is imported), 3 bad configuration (the rule packs
-or denial_reasons.csv, or a database URL that does not parse or connect).
+segment or line and the byte offset; nothing is imported), 3 bad configuration (the rule packs,
+denial_reasons.csv or adjudication_categories.csv, or a database URL that does not parse or
+connect). A FHIR response with nothing to join on is not bad input: it is skipped and listed.
 """
 
 from __future__ import annotations
@@ -13,16 +14,32 @@ from typing import Any, TextIO
 
 import orjson
 
-from cds_hooks.cli.common import EXIT_CLEAN, CliError, outcomes_for, with_database
+from cds_hooks.cli.common import EXIT_CLEAN, EXIT_CONFIG, CliError, outcomes_for, with_database
 from cds_hooks.settings import get_settings
 from cds_hooks.storage.remittance import ImportResult, open_outcomes
 from plugin.remittance.files import read_remit_file
 from plugin.remittance.model import RemitError, RemitFile
 from plugin.remittance.render import render_csv, render_text
+from rules.packs import PackError
 
 
 def _url(args: argparse.Namespace) -> str:
     return str(args.database_url or get_settings().database_url)
+
+
+def describe_file(remit: RemitFile) -> str:
+    """One line per file: how it was read, and what of it was not."""
+    parts = [f"{remit.name}: read as {remit.layout}, {len(remit.payments)} claim payments"]
+    if remit.skipped:
+        where = ", ".join(s.position for s in remit.skipped[:10])
+        more = f" (+{len(remit.skipped) - 10} more)" if len(remit.skipped) > 10 else ""
+        parts.append(f"{len(remit.skipped)} skipped, nothing to join on: {where}{more}")
+    if remit.unmapped:
+        listed = ", ".join(f"{u.system}|{u.code} x{u.entries}" for u in remit.unmapped)
+        parts.append(f"unmapped adjudication categories: {listed}")
+    if remit.lines_without_paid:
+        parts.append(f"{remit.lines_without_paid} lines state no paid amount (counted as $0.00)")
+    return "; ".join(parts)
 
 
 def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
@@ -32,6 +49,8 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
             parsed.append(read_remit_file(Path(name)))
         except RemitError as exc:
             raise CliError(f"{exc}; nothing imported") from None
+        except PackError as exc:
+            raise CliError(f"configuration: {exc}; nothing imported", EXIT_CONFIG) from None
 
     async def run() -> ImportResult:
         async with open_outcomes(_url(args)) as store:
@@ -43,6 +62,8 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
         f"{result.payments} claim payments, {result.lines} lines "
         f"({result.payments_already} claim payments already stored)\n"
     )
+    for remit in parsed:
+        out.write(f"  {describe_file(remit)}\n")
     return EXIT_CLEAN
 
 
@@ -62,8 +83,13 @@ def add_commands(commands: Any) -> None:
     sub = outcomes.add_subparsers(
         dest="outcomes_command", required=True, parser_class=type(outcomes)
     )
-    imp = sub.add_parser("import", help="store X12 835 / ClaimResponse / EOB NDJSON remittance")
-    imp.add_argument("files", nargs="+", metavar="FILE", help="835 files or FHIR NDJSON")
+    imp = sub.add_parser("import", help="store X12 835 / FHIR ClaimResponse / EOB remittance")
+    imp.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="835 files, or FHIR JSON (a resource, an array, a Bundle) or NDJSON",
+    )
     imp.add_argument("--database-url", help="default: TRACTION_DATABASE_URL")
     imp.set_defaults(run=cmd_outcomes_import)
     report = sub.add_parser(

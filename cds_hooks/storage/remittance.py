@@ -33,7 +33,7 @@ from plugin.remittance.model import (
     ClaimPayment,
     RemitFile,
 )
-from plugin.remittance.reconcile import StoredPayment
+from plugin.remittance.reconcile import ImportNotes, StoredPayment
 
 remit_files = Table(
     "remit_files",
@@ -81,6 +81,22 @@ remit_lines = Table(
     Column("adjustments", JSON, nullable=False),  # [[group, reason, amount, qty]]
     Column("remarks", JSON, nullable=False),
     Column("original_code", String(16)),
+)
+
+# What an imported file held that was not read (names no claim): a response skipped for having
+# nothing to join on, an unmapped adjudication category, lines without a paid amount.
+remit_notes = Table(
+    "remit_notes",
+    metadata,
+    Column("file_digest", String(64), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("note", String(16), nullable=False),  # skipped | unmapped | no_paid
+    Column("position", String(40)),
+    Column("reason", String(200)),
+    Column("system", String(255)),
+    Column("code", String(255)),
+    Column("entries", Integer, nullable=False),
+    Column("amount", Float, nullable=False),
 )
 
 
@@ -137,7 +153,7 @@ class OutcomesStore(Database):
                 )
             seq = (await conn.execute(select(func.max(remit_files.c.import_seq)))).scalar()
             import_seq = (seq or 0) + 1
-            file_rows, claim_rows, line_rows = [], [], []
+            file_rows, claim_rows, line_rows, note_rows = [], [], [], []
             for order, remit in enumerate(files):
                 if remit.digest in known_files:
                     files_already += 1
@@ -158,6 +174,7 @@ class OutcomesStore(Database):
                         "imported_at": now,
                     }
                 )
+                note_rows.extend(self._note_rows(remit))
                 for n, payment in enumerate(remit.payments):
                     if payment.key in known_payments:
                         payments_already += 1
@@ -172,12 +189,53 @@ class OutcomesStore(Database):
                 (remit_files, file_rows),
                 (remit_claims, claim_rows),
                 (remit_lines, line_rows),
+                (remit_notes, note_rows),
             ):
                 if rows:
                     await conn.execute(self.insert_ignore(table), rows)
         return ImportResult(
             len(file_rows), files_already, stored_payments, payments_already, stored_lines
         )
+
+    @staticmethod
+    def _note_rows(remit: RemitFile) -> list[dict[str, Any]]:
+        base = {"file_digest": remit.digest, "position": None, "reason": None}
+        rows: list[dict[str, Any]] = [
+            {**base, "note": "skipped", "position": s.position, "reason": s.reason[:200]}
+            | {"system": None, "code": None, "entries": 1, "amount": 0.0}
+            for s in remit.skipped
+        ]
+        rows += [
+            {**base, "note": "unmapped", "system": u.system[:255], "code": u.code[:255]}
+            | {"entries": u.entries, "amount": u.amount}
+            for u in remit.unmapped
+        ]
+        if remit.lines_without_paid:
+            rows.append(
+                {**base, "note": "no_paid", "system": None, "code": None}
+                | {"entries": remit.lines_without_paid, "amount": 0.0}
+            )
+        return [{**row, "idx": i} for i, row in enumerate(rows)]
+
+    async def notes(self) -> ImportNotes:
+        """What the imported files held that was not read, by file name."""
+        async with self.engine.connect() as conn:
+            names = {r.digest: r.name for r in await conn.execute(select(remit_files))}
+            rows = list(
+                await conn.execute(
+                    select(remit_notes).order_by(remit_notes.c.file_digest, remit_notes.c.idx)
+                )
+            )
+        notes = ImportNotes()
+        for r in rows:
+            name = names.get(r.file_digest, r.file_digest[:12])
+            if r.note == "skipped":
+                notes.skipped.append((name, r.position or "", r.reason or ""))
+            elif r.note == "unmapped":
+                notes.unmapped.append((name, r.system or "", r.code or "", r.entries, r.amount))
+            elif r.note == "no_paid":
+                notes.lines_without_paid.append((name, r.entries))
+        return notes
 
     @staticmethod
     def _claim_row(remit: RemitFile, n: int, p: ClaimPayment) -> dict[str, Any]:
@@ -268,7 +326,7 @@ class OutcomesStore(Database):
         async with self.engine.connect() as conn:
             return {
                 t.name: int((await conn.execute(select(func.count()).select_from(t))).scalar() or 0)
-                for t in (remit_files, remit_claims, remit_lines)
+                for t in (remit_files, remit_claims, remit_lines, remit_notes)
             }
 
 
@@ -282,7 +340,10 @@ async def open_outcomes(url: str) -> AsyncIterator[OutcomesStore]:
         await store.close()
 
 
-async def load_remittance(url: str) -> tuple[list[StoredPayment], dict[str, Any]]:
-    """Every stored claim payment and the provider-level adjustments, for a report."""
+async def load_remittance(
+    url: str,
+) -> tuple[list[StoredPayment], dict[str, Any], ImportNotes]:
+    """Every stored claim payment, the provider-level adjustments and what the imported files
+    held that was not read, for a report."""
     async with open_outcomes(url) as store:
-        return await store.payments(), await store.provider_adjustments()
+        return await store.payments(), await store.provider_adjustments(), await store.notes()

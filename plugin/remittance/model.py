@@ -87,8 +87,26 @@ class ProviderAdjustment:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A resource left out of an import, and why (it names where, never what it held)."""
+
+    position: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UnmappedCategory:
+    """An adjudication category no row of adjudication_categories.csv knows, per file."""
+
+    system: str
+    code: str
+    entries: int
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
 class RemitFile:
-    """One imported file: its payments in file order."""
+    """One imported file: its payments in file order, and what of it was not read."""
 
     name: str
     digest: str  # sha256 of the file's bytes
@@ -96,3 +114,7 @@ class RemitFile:
     payments: tuple[ClaimPayment, ...]
     provider_adjustments: tuple[ProviderAdjustment, ...] = ()
     produced: date | None = None
+    layout: str = "X12 835"  # how the file was read: "NDJSON", "JSON searchset Bundle"...
+    skipped: tuple[Skipped, ...] = ()
+    unmapped: tuple[UnmappedCategory, ...] = ()
+    lines_without_paid: int = 0  # lines with no paid amount among their adjudications

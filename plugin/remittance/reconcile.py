@@ -48,6 +48,17 @@ class StoredPayment:
     file: str
 
 
+@dataclass(slots=True)
+class ImportNotes:
+    """What imported files held that was not read: (file, position, reason) of responses
+    skipped for having nothing to join on, (file, system, code, entries, amount) of unmapped
+    adjudication categories, (file, lines) of lines with no paid amount."""
+
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    unmapped: list[tuple[str, str, str, int, float]] = field(default_factory=list)
+    lines_without_paid: list[tuple[str, int]] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class LineFacts:
     sequence: int
@@ -248,13 +259,18 @@ class ClaimIndex:
                 self.by_id.setdefault(claim.id_key, claim)
 
     def find(self, payment: ClaimPayment) -> ClaimFacts | None:
-        """Claim.identifier = the patient control number, else Claim.id, else the reference."""
+        """Claim.identifier = the patient control number (CLP01, the claim identifier echoed,
+        CARIN's patient account number), else Claim.id = the PCN or the Claim reference, else
+        Claim.identifier = the payer's claim id (CARIN `uc`, then other EOB identifiers)."""
         for kind, key in payment.keys:
             if kind == "pcn" and key in self.by_identifier:
                 return self.by_identifier[key]
-        for _, key in payment.keys:
-            if key in self.by_id:
+        for kind, key in payment.keys:
+            if kind != "payer" and key in self.by_id:
                 return self.by_id[key]
+        for kind, key in payment.keys:
+            if kind == "payer" and key in self.by_identifier:
+                return self.by_identifier[key]
         return None
 
 
@@ -449,11 +465,24 @@ def reconcile(
     checked: CheckedClaims,
     reasons: DenialReasons,
     summaries: dict[str, str] | None = None,
+    notes: ImportNotes | None = None,
 ) -> dict[str, Any]:
-    """The report as a dict with stable keys (README: Outcomes)."""
+    """The report as a dict with stable keys (docs/outcomes.md)."""
+    notes = notes or ImportNotes()
     state = replay(payments)
     work = _Reconciler(state, checked, reasons)
     work.run()
+    unjoined = work.unjoined()
+    if notes.skipped:
+        unjoined.insert(
+            0,
+            {
+                "reason": "not imported: nothing to join on (no claim reference or identifier, "
+                "no identifier, no patient account number)",
+                "where": [f"{f} {where}" for f, where, _ in notes.skipped[:UNJOINED_LISTED]],
+                "count": len(notes.skipped),
+            },
+        )
     top = sorted(work.unmapped.items(), key=lambda kv: (-kv[1].denied, -kv[1].lines, kv[0]))
     remits_total = sum(len(g) for g in state.groups.values())
     return {
@@ -465,6 +494,7 @@ def reconcile(
             "current_lines": len(state.lines),
             "denied_lines": work.denied_lines,
             "denied": round(work.denied_total, 2),
+            "lines_without_paid_amount": sum(n for _, n in notes.lines_without_paid),
         },
         "join": {
             "claims_checked": len(checked.claims),
@@ -473,7 +503,8 @@ def reconcile(
             "claim_payments_unjoined": len(work.unjoined_remits),
             "lines_joined": work.joined_lines,
             "lines_unjoined": len(work.unjoined_lines),
-            "unjoined": work.unjoined(),
+            "responses_not_imported": len(notes.skipped),
+            "unjoined": unjoined,
         },
         "rules": work.rule_rows(summaries or {}),
         "unmapped_denials": [
@@ -487,4 +518,8 @@ def reconcile(
             for label, t in top[:TOP_REASONS]
         ],
         "claim_level_adjustments": work.claim_level(),
+        "unmapped_adjudications": [
+            {"file": f, "system": system, "code": code, "entries": n, "amount": round(a, 2)}
+            for f, system, code, n, a in notes.unmapped
+        ],
     }

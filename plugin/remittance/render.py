@@ -47,7 +47,12 @@ def render_text(report: dict[str, Any]) -> str:
         f"({_money(remit['denied'])})",
         f"join: {join['claims_checked']} claims checked; claim payments joined "
         f"{join['claim_payments_joined']}, unjoined {join['claim_payments_unjoined']}; lines "
-        f"joined {join['lines_joined']}, unjoined {join['lines_unjoined']}",
+        f"joined {join['lines_joined']}, unjoined {join['lines_unjoined']}"
+        + (
+            f"; {join['responses_not_imported']} responses not imported (nothing to join on)"
+            if join.get("responses_not_imported")
+            else ""
+        ),
         "",
         f"{'rule':<24} {'flagged':>7}  {'caught':>16}  {'denied other':>16}  "
         f"{'false alarm':>16}  {'missed':>16}",
@@ -84,6 +89,18 @@ def render_text(report: dict[str, Any]) -> str:
             out.append(
                 f"  {row['reason']:<8} {row['adjustments']:>3} x {_money(row['amount']):>12}"
                 f"  {row['description']}"
+            )
+    if remit.get("lines_without_paid_amount"):
+        out += [
+            "",
+            f"{remit['lines_without_paid_amount']} lines state no paid amount (counted as $0.00)",
+        ]
+    if report["unmapped_adjudications"]:
+        out += ["", "adjudication categories not mapped (amounts not read):"]
+        for row in report["unmapped_adjudications"]:
+            out.append(
+                f"  {row['file']}: {row['system']}|{row['code']} {row['entries']} x "
+                f"{_money(row['amount'])}"
             )
     if join["unjoined"]:
         out += ["", "not joined:"]
@@ -143,6 +160,19 @@ def csv_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "unconfirmed_reasons": "",
             }
         )
+    for row in report["unmapped_adjudications"]:
+        rows.append(
+            {
+                "section": "unmapped_adjudication",
+                "rule": "",
+                "reason": f"{row['system']}|{row['code']}",
+                "lines": row["entries"],
+                "billed": "",
+                "paid": "",
+                "denied": "",
+                "unconfirmed_reasons": "",
+            }
+        )
     return rows
 
 
@@ -186,6 +216,18 @@ def render_html_section(report: dict[str, Any]) -> str:
         f'<td class="num">{_money(r["denied"])}</td></tr>'
         for r in report["unmapped_denials"]
     )
+    unmapped = "".join(
+        f'<tr data-unmapped-category="{escape(r["code"])}"><td>{escape(r["file"])}</td>'
+        f"<td><code>{escape(r['system'])}|{escape(r['code'])}</code></td>"
+        f'<td class="num">{r["entries"]}</td><td class="num">{_money(r["amount"])}</td></tr>'
+        for r in report["unmapped_adjudications"]
+    )
+    if unmapped:
+        unmapped = (
+            "<h2>Adjudication categories not mapped (amounts not read)</h2>"
+            '<table id="outcomes-unmapped-categories"><tr><th>file</th><th>category</th>'
+            f'<th class="num">entries</th><th class="num">amount</th></tr>{unmapped}</table>'
+        )
     return f"""<h2 id="outcomes">Outcomes: what payers paid and denied</h2>
 <p class="meta">{remit["claim_payments"]} claim payments ({remit["reversals"]} reversals),
 {remit["current_lines"]} current lines, {remit["denied_lines"]} denied
@@ -199,4 +241,5 @@ a denial.</p>
 <h2>Denial reasons no rule covers</h2>
 <table id="outcomes-unmapped"><tr><th>reason</th><th>what</th><th class="num">lines</th>
 <th class="num">denied</th></tr>{reasons or '<tr><td colspan="4">none</td></tr>'}</table>
+{unmapped}
 """

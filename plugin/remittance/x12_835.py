@@ -33,6 +33,9 @@ _ISA_SEPARATORS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 10
 _NUMBER = re.compile(r"-?(\d+\.?\d*|\.\d+)")
 _CLP_STATUS = frozenset({"1", "2", "3", "4", "19", "20", "21", "22", "23", "25"})
 _VERSION = "005010X221"
+# Characters payers use as the component separator (ISA16): seen in a composite that does not
+# split on the declared one, they mean the ISA and the segments disagree.
+_COMPONENT_LOOKALIKES = frozenset(":>^<|\\!")
 # Segments of the 835 that may appear and are read or skipped on purpose.
 _SKIPPED = frozenset(
     {"CUR", "N1", "N2", "N3", "N4", "PER", "RDM", "TS3", "TS2", "NM1", "AMT", "QTY", "LX", "TRN"}
@@ -60,24 +63,27 @@ class Delimiters:
 
 
 class _Reader:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, base: int = 0) -> None:
         self.name = name
+        self.base = base  # bytes before the text (a byte order mark): offsets are the file's
 
     def fail(self, segment: Segment | None, reason: str) -> RemitError:
         if segment is None:
             return RemitError(self.name, "interchange", reason)
+        offset = segment.offset + self.base
         return RemitError(
-            self.name, f"segment {segment.number} ({segment.id}) at byte {segment.offset}", reason
+            self.name, f"segment {segment.number} ({segment.id}) at byte {offset}", reason
         )
 
 
-def delimiters(name: str, text: str, at: int = 0) -> Delimiters:
-    """The separators, from the fixed-width ISA segment (the one starting at byte `at`)."""
-    where = f"segment 1 (ISA) at byte {at}" if at == 0 else f"ISA at byte {at}"
+def delimiters(name: str, text: str, at: int = 0, base: int = 0) -> Delimiters:
+    """The separators, from the fixed-width ISA segment (the one starting at `at` in the text;
+    `base` bytes, a byte order mark, come before the text in the file)."""
+    where = f"segment 1 (ISA) at byte {at + base}" if at == 0 else f"ISA at byte {at + base}"
     text = text[at : at + ISA_LENGTH]
     if not text.startswith("ISA") or len(text) < ISA_LENGTH:
         raise RemitError(
-            name, f"byte {at}", "not an X12 interchange (no 106-character ISA segment)"
+            name, f"byte {at + base}", "not an X12 interchange (no 106-character ISA segment)"
         )
     element = text[3]
     if element.isalnum() or element.isspace():
@@ -87,7 +93,7 @@ def delimiters(name: str, text: str, at: int = 0) -> Delimiters:
             raise RemitError(
                 name,
                 where,
-                f"not fixed-width: expected the element separator at byte {at + pos}",
+                f"not fixed-width: expected the element separator at byte {at + base + pos}",
             )
     repetition = text[82]
     component, segment = text[104], text[105]
@@ -98,10 +104,38 @@ def delimiters(name: str, text: str, at: int = 0) -> Delimiters:
     )
 
 
+def _bad_id(seg_id: str, sep: Delimiters, isa_at: int) -> str:
+    """Why a segment id is not one, without echoing it (a stray terminator inside NM1 puts a
+    patient's name here): only a leading punctuation character is named."""
+    first = seg_id[:1]
+    if first and not first.isalnum() and not first.isspace():
+        if sep.segment in "\r\n":
+            return (
+                f"the segment starts with {first!r}: the ISA (ending at byte {isa_at + 105}) "
+                "declares a line break as the segment terminator, so the terminator the file "
+                f"uses, {first!r}, is left at the start of each segment; the ISA must end with "
+                f"ISA16 then the segment terminator ({first!r} if that is the one)"
+            )
+        return (
+            f"the segment starts with {first!r}, not a segment id; the segment terminator "
+            f"(ISA byte {isa_at + 105}) is {sep.segment!r}"
+        )
+    if not seg_id:
+        return "no segment id before the first element separator"
+    what = "lower-case letters" if seg_id != seg_id.upper() else "other characters"
+    if len(seg_id) > 3:
+        what = "more than 3 characters"
+    return (
+        "bad segment id (expected 2-3 capital letters or digits before the first element "
+        f"separator {sep.element!r}; {len(seg_id)} characters found, with {what})"
+    )
+
+
 def segments(
-    name: str, text: str, sep: Delimiters, start: int = 0, number: int = 0
+    name: str, text: str, sep: Delimiters, start: int = 0, number: int = 0, base: int = 0
 ) -> Iterator[Segment]:
     """The segments with their number and byte offset; line breaks between segments are ok."""
+    isa_at = start + base
     length = len(text)
     while start < length:
         while start < length and text[start] in "\r\n":
@@ -113,7 +147,7 @@ def segments(
             tail = text[start:].strip()
             if tail:
                 raise RemitError(
-                    name, f"byte {start}", "the file ends inside a segment (no terminator)"
+                    name, f"byte {start + base}", "the file ends inside a segment (no terminator)"
                 )
             break
         raw = text[start:end]
@@ -121,12 +155,8 @@ def segments(
         elements = tuple(raw.split(sep.element))
         seg_id = elements[0].strip()
         if not re.fullmatch(r"[A-Z][A-Z0-9]{1,2}", seg_id):
-            # Not echoed: a stray terminator inside NM1 puts a patient's name here.
             raise RemitError(
-                name,
-                f"segment {number} at byte {start}",
-                "bad segment id (expected 2-3 capital letters or digits before the first "
-                f"element separator; {len(seg_id)} characters found)",
+                name, f"segment {number} at byte {start + base}", _bad_id(seg_id, sep, isa_at)
             )
         yield Segment(seg_id, elements, number, start)
         start = end + 1
@@ -165,8 +195,8 @@ class _Claim:
 class _Transaction(_Reader):
     """One ST..SE 835 transaction."""
 
-    def __init__(self, name: str, sep: Delimiters) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, sep: Delimiters, base: int = 0) -> None:
+        super().__init__(name, base)
         self.sep = sep
         self.produced: date | None = None
         self.claims: list[_Claim] = []
@@ -271,13 +301,14 @@ class _Transaction(_Reader):
     def _svc(self, seg: Segment) -> None:
         if self.claim is None:
             raise self.fail(seg, "SVC outside a claim (no CLP before it)")
-        parts = seg.get(1).split(self.sep.component)
+        parts = self.composite(seg, 1)
         if len(parts) < 2 or not parts[0] or not parts[1]:
-            raise self.fail(seg, "SVC01: expected qualifier and code (e.g. HC:97012:GP)")
+            c = self.sep.component
+            raise self.fail(seg, f"SVC01: expected qualifier and code (e.g. HC{c}97012{c}GP)")
         charge, paid = self.amount(seg, 2), self.amount(seg, 3)
         assert charge is not None and paid is not None
         units = self.amount(seg, 5, required=False)
-        original = seg.get(6).split(self.sep.component)
+        original = self.composite(seg, 6) if seg.get(6) else []
         self.line = _Line(
             seg,
             parts[1],
@@ -289,6 +320,22 @@ class _Transaction(_Reader):
             original[1] if len(original) > 1 and original[1] else None,
         )
         self.claim.lines.append(self.line)
+
+    def composite(self, seg: Segment, n: int) -> list[str]:
+        """A composite element's components, or a refusal naming ISA16 when the element
+        separates them with another character (the ISA and the segments disagree)."""
+        value = seg.get(n)
+        parts = value.split(self.sep.component)
+        if len(parts) == 1:
+            other = next((c for c in value if c in _COMPONENT_LOOKALIKES), None)
+            if other is not None and other not in {self.sep.element, self.sep.repetition}:
+                raise self.fail(
+                    seg,
+                    f"{seg.id}{n:02d}: separates its components with {other!r}, but ISA16 "
+                    f"declares {self.sep.component!r} as the component separator; the ISA and "
+                    "the segments disagree",
+                )
+        return parts
 
     def _ref(self, seg: Segment) -> None:
         if seg.get(1) == "6R" and self.line is not None:
@@ -387,8 +434,8 @@ class _Transaction(_Reader):
 class _Envelope(_Reader):
     """ISA/IEA, GS/GE, ST/SE: order, control numbers and counts; the 835s inside."""
 
-    def __init__(self, name: str, sep: Delimiters) -> None:
-        super().__init__(name)
+    def __init__(self, name: str, sep: Delimiters, base: int = 0) -> None:
+        super().__init__(name, base)
         self.sep = sep
         self.state = "start"
         self.isa: Segment | None = None
@@ -436,7 +483,7 @@ class _Envelope(_Reader):
                 raise self.fail(seg, f"ST01 {seg.get(1)!r}: not an 835 transaction")
             self.st, self.state, self.in_st = seg, "st", 1
             self.transactions += 1
-            self.tx = _Transaction(self.name, self.sep)
+            self.tx = _Transaction(self.name, self.sep, self.base)
         elif seg.id == "GE":
             assert self.gs is not None
             if seg.get(1) != str(self.transactions):
@@ -467,13 +514,14 @@ class _Envelope(_Reader):
         self.state = "gs"
 
 
-def read_835(name: str, data: bytes) -> RemitFile:
-    """Every claim payment of an 835 interchange, or a `RemitError` naming the segment."""
+def read_835(name: str, data: bytes, base: int = 0) -> RemitFile:
+    """Every claim payment of an 835 interchange, or a `RemitError` naming the segment. `base`:
+    bytes the caller removed before `data` (a byte order mark), so offsets are the file's."""
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
         raise RemitError(
-            name, f"byte {exc.start}", "not ASCII: X12 uses the basic character set"
+            name, f"byte {exc.start + base}", "not ASCII: X12 uses the basic character set"
         ) from None
     payments: list[ClaimPayment] = []
     plb: list[ProviderAdjustment] = []
@@ -482,9 +530,9 @@ def read_835(name: str, data: bytes) -> RemitFile:
     # A file may hold several interchanges one after the other (clearinghouse batches), each
     # with its own ISA and so its own separators.
     while True:
-        sep = delimiters(name, text, start)
-        envelope = _Envelope(name, sep)
-        for seg in segments(name, text, sep, start, number):
+        sep = delimiters(name, text, start, base)
+        envelope = _Envelope(name, sep, base)
+        for seg in segments(name, text, sep, start, number, base):
             envelope.read(seg)
             number = seg.number
             if envelope.state == "done":
@@ -501,7 +549,9 @@ def read_835(name: str, data: bytes) -> RemitFile:
         start = len(text) - len(rest)
         if not rest.startswith("ISA"):
             raise RemitError(
-                name, f"segment {number + 1} at byte {start}", "a segment after IEA (not an ISA)"
+                name,
+                f"segment {number + 1} at byte {start + base}",
+                "a segment after IEA (not an ISA)",
             )
     return RemitFile(
         name=name,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from plugin.remittance.model import AdjudicatedLine, Adjustment, ClaimPayment, claim_key
-from plugin.remittance.reconcile import StoredPayment, replay
+from plugin.remittance.reconcile import ClaimFacts, ClaimIndex, StoredPayment, replay
 
 DOS = date(2025, 6, 10)
 
@@ -167,3 +168,26 @@ def test_a_claim_denied_without_lines_answers_the_claims_findings() -> None:
     paid = payment("2", "1", line("97012", 32.0, 1, Adjustment("CO", "45", 8.0)))
     again = reconcile([denied, paid], _checked("NCCI-A"), _reasons())
     assert _bucket(again, "NCCI-A", "false_alarm") == 1 and _bucket(again, "NCCI-A", "caught") == 0
+
+
+def _claim(identifiers: tuple[str, ...], cid: str) -> ClaimFacts:
+    return ClaimFacts(tuple(claim_key(i) for i in identifiers), claim_key(cid), (), frozenset())
+
+
+def _keyed(*keys: tuple[str, str]) -> ClaimPayment:
+    base = payment("k", "1").payment
+    return replace(base, keys=tuple((kind, claim_key(v)) for kind, v in keys))
+
+
+def test_join_precedence_pcn_then_claim_id_then_the_payers_claim_id() -> None:
+    by_pcn = _claim(("PCN1",), "c-1")
+    by_id = _claim((), "c-2")
+    by_payer_id = _claim(("PAYER-9",), "c-3")
+    index = ClaimIndex([by_pcn, by_id, by_payer_id])
+    # A CARIN EOB naming all three: the patient account number wins.
+    everything = _keyed(("payer", "PAYER-9"), ("request", "c-2"), ("pcn", "PCN1"))
+    assert index.find(everything) is by_pcn
+    assert index.find(_keyed(("payer", "PAYER-9"), ("request", "c-2"))) is by_id
+    assert index.find(_keyed(("payer", "PAYER-9"))) is by_payer_id
+    # The payer's claim id is never taken for our Claim.id.
+    assert index.find(_keyed(("payer", "c-1"))) is None

@@ -236,3 +236,48 @@ def test_a_bad_segment_id_is_not_echoed() -> None:
         read_835("phi.835", text.encode())
     assert "bad segment id" in str(caught.value)
     assert "JOHN" not in str(caught.value) and "SMITH" not in str(caught.value)
+
+
+# --- messages that point at the real fault ------------------------------------------------------
+
+
+def test_a_newline_isa_terminator_is_named_not_a_bad_segment_id() -> None:
+    # The writer puts "~" at the start of each line: the ISA then ends in a newline, which is
+    # read as the terminator, and every following segment starts with "~".
+    text = FIRST.read_text().replace("~\n", "\n~")
+    with pytest.raises(RemitError) as caught:
+        read_835("newline.835", text.encode())
+    message = str(caught.value)
+    assert f"segment 2 at byte {text.index('~GS')}" in message
+    assert "the segment starts with '~'" in message
+    assert "declares a line break as the segment terminator" in message
+    assert "characters found" not in message
+
+
+def test_byte_offsets_count_a_stripped_bom(tmp_path: Path) -> None:
+    from plugin.remittance.files import read_remit_file
+
+    text = FIRST.read_text().replace("CLP*PCN1002*1*40*32", "CLP*PCN1002*1*4O*32")
+    path = tmp_path / "bom.835"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    with pytest.raises(RemitError) as caught:
+        read_remit_file(path)
+    offset = path.read_bytes().index(b"CLP*PCN1002")  # in the file as it is, BOM included
+    assert f"(CLP) at byte {offset}:" in str(caught.value)
+    assert offset == text.index("CLP*PCN1002") + 3
+
+
+def test_an_svc01_with_another_component_separator_names_isa16() -> None:
+    text = FIRST.read_text().replace("SVC*HC:97140:GP*35", "SVC*HC>97140>GP*35", 1)
+    number, offset = _segment(text, "SVC*HC>97140")
+    with pytest.raises(RemitError) as caught:
+        read_835("components.835", text.encode())
+    message = str(caught.value)
+    assert f"segment {number} (SVC) at byte {offset}" in message
+    assert "SVC01: separates its components with '>', but ISA16 declares ':'" in message
+    # Without a look-alike separator the example uses the declared one.
+    plain = FIRST.read_text().replace("SVC*HC:97140:GP*35", "SVC*HC97140GP*35", 1)
+    with pytest.raises(
+        RemitError, match=r"SVC01: expected qualifier and code \(e\.g\. HC:97012:GP\)"
+    ):
+        read_835("plain.835", plain.encode())

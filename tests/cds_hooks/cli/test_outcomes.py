@@ -65,7 +65,7 @@ def report(db: str, fmt: str = "json") -> Any:
 def test_import_twice_stores_once(db: str) -> None:
     assert "imported 3 files (0 already imported): 12 claim payments, 21 lines" in imported(db)
     stored = counts(db)
-    assert stored == {"remit_files": 3, "remit_claims": 12, "remit_lines": 21}
+    assert stored == {"remit_files": 3, "remit_claims": 12, "remit_lines": 21, "remit_notes": 0}
     assert "imported 0 files (3 already imported): 0 claim payments" in imported(db)
     assert counts(db) == stored
 
@@ -92,7 +92,7 @@ def test_a_malformed_file_refuses_the_whole_import(
     assert code == 2
     assert f"bad.835: segment 23 (CAS) at byte {offset}: CAS03: not a number: '4O'" in err
     assert "nothing imported" in err
-    assert counts(db) == {"remit_files": 0, "remit_claims": 0, "remit_lines": 0}
+    assert counts(db) == {"remit_files": 0, "remit_claims": 0, "remit_lines": 0, "remit_notes": 0}
 
 
 def test_no_identifier_reaches_the_database(db: str, tmp_path: Path) -> None:
@@ -126,6 +126,7 @@ def test_report_numbers_on_the_fixtures(db: str) -> None:
         "current_lines": 17,
         "denied_lines": 7,
         "denied": 270.0,  # 35 + 80 + 30 + 40 (CO-50) + 40 (CO-29) + 20 + 25
+        "lines_without_paid_amount": 0,
         "provider_level_adjustments": {"count": 1, "amount": 25.0},
     }
     join = result["join"]
@@ -324,3 +325,82 @@ def test_a_refused_era_names_no_patient(
     err = capsys.readouterr().err
     assert code == 2 and "stray.835: segment" in err and "bad segment id" in err
     assert "JANE" not in err and "DOE" not in err
+
+
+FHIR_REMITS = [
+    FIXTURES / "fhir" / "carin-bb-eob-searchset.json",  # CARIN BB, identifiers only
+    FIXTURES / "fhir" / "synthea-bb-eob.ndjson",  # Blue Button variables, as Synthea writes
+    FIXTURES / "fhir" / "hl7-claimresponse-array.json",  # HL7 core categories
+]
+
+
+def test_three_fhir_conventions_import_and_report(db: str, tmp_path: Path) -> None:
+    code, out = run("outcomes", "import", *map(str, FHIR_REMITS), "--database-url", db)
+    assert code == 0
+    assert "imported 3 files (0 already imported): 5 claim payments, 8 lines" in out
+    assert (
+        "  carin-bb-eob-searchset.json: read as JSON searchset Bundle (1 other entry left out), "
+        "2 claim payments; "
+        "1 skipped, nothing to join on: entry[2]; unmapped adjudication categories: "
+        "https://payer.example/fhir/CodeSystem/adjudication|withhold x1\n"
+    ) in out
+    assert "  synthea-bb-eob.ndjson: read as NDJSON, 2 claim payments\n" in out
+    assert "  hl7-claimresponse-array.json: read as JSON array, 1 claim payments\n" in out
+    result = report(db)
+    remit = result["remittance"]
+    assert (remit["claim_payments"], remit["current_lines"]) == (5, 8)
+    assert (remit["denied_lines"], remit["denied"]) == (3, 120.0)  # CO-4, CO-4, CO-151
+    join = result["join"]
+    assert (join["claim_payments_joined"], join["claim_payments_unjoined"]) == (4, 1)
+    assert (join["lines_joined"], join["lines_unjoined"], join["responses_not_imported"]) == (
+        7,
+        0,
+        1,
+    )
+    assert [(u["where"], u["count"]) for u in join["unjoined"]] == [
+        (["carin-bb-eob-searchset.json entry[2]"], 1),  # no identifier at all: not imported
+        (["carin-bb-eob-searchset.json entry[1]"], 1),  # only the payer's id: no such Claim
+    ]
+    # PCN1002 (CARIN, joined on its patient account number) and c-1006 (Blue Button): 97012
+    # without GP, denied CO-4.
+    assert _rule(result, "THERAPY-MOD-MISSING")["caught"] == _money(2, 80.0, 0.0, 80.0)
+    assert _rule(result, "T97012-UNITS-ONE")["caught"] == _money(1, 40.0, 0.0, 40.0)
+    assert result["unmapped_adjudications"] == [
+        {
+            "file": "carin-bb-eob-searchset.json",
+            "system": "https://payer.example/fhir/CodeSystem/adjudication",
+            "code": "withhold",
+            "entries": 1,
+            "amount": 1.5,
+        }
+    ]
+    text = report(db, "text")
+    assert "adjudication categories not mapped (amounts not read):" in text
+    assert "not imported: nothing to join on" in text
+    assert "; 1 responses not imported (nothing to join on)" in text
+    csv_rows = list(csv.DictReader(io.StringIO(report(db, "csv"))))
+    assert {r["reason"] for r in csv_rows if r["section"] == "unmapped_adjudication"} == {
+        "https://payer.example/fhir/CodeSystem/adjudication|withhold"
+    }
+    raw = Path(db.split("///", 1)[1]).read_bytes()
+    for wal in tmp_path.glob("traction.db-wal"):
+        raw += wal.read_bytes()
+    for identifier in (b"PCN1002", b"PAYER-88001", b"bb-clm-5005", b"c-1005"):
+        assert identifier not in raw
+
+
+def test_a_bad_adjudication_map_is_a_configuration_error(
+    db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plugin.remittance import claim_response
+    from rules.packs import PackError
+
+    def broken() -> None:
+        raise PackError("adjudication_categories.csv", "row 7.role", "expected one of ...")
+
+    monkeypatch.setattr(claim_response, "load_categories", broken)
+    code, _ = run("outcomes", "import", str(FHIR_REMITS[2]), "--database-url", db)
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "configuration: adjudication_categories.csv: row 7.role" in err
+    assert "nothing imported" in err
