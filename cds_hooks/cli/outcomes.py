@@ -20,7 +20,7 @@ from cds_hooks.storage.remittance import ImportResult, open_outcomes
 from plugin.remittance.files import read_remit_file
 from plugin.remittance.model import RemitError, RemitFile
 from plugin.remittance.render import render_csv, render_text
-from rules.packs import PackError
+from rules.knowledge.model import PackError
 
 
 def _url(args: argparse.Namespace) -> str:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from rules.packs import DATA_PACKAGE, PackError
+from rules.knowledge.files import DATA_PACKAGE
+from rules.knowledge.model import PackError
 
 FILE = "adjudication_categories.csv"
 ROLES = ("charge", "paid", "patient", "noncovered", "denial-reason", "informational")

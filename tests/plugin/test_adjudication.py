@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from plugin.remittance.adjudication import COLUMNS, load_categories, parse_categories
-from rules.packs import PackError
+from rules.knowledge.model import PackError
 
 HEADER = ",".join(COLUMNS) + "\n"
 HL7 = "http://terminology.hl7.org/CodeSystem/adjudication"

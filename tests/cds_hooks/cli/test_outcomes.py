@@ -393,7 +393,7 @@ def test_a_bad_adjudication_map_is_a_configuration_error(
     db: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from plugin.remittance import claim_response
-    from rules.packs import PackError
+    from rules.knowledge.model import PackError
 
     def broken() -> None:
         raise PackError("adjudication_categories.csv", "row 7.role", "expected one of ...")
