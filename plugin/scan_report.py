@@ -92,8 +92,17 @@ def bar_chart(
     )
 
 
+# Not clean is hatched as well as red: the two parts of a bar differ by more than colour (green
+# and red are 1.47:1 apart, and alike to red-green colour blindness; WCAG 1.4.1 and 1.4.11).
+_HATCH = (
+    '<defs><pattern id="not-clean" width="6" height="6" patternUnits="userSpaceOnUse" '
+    'patternTransform="rotate(45)"><rect width="6" height="6" fill="#dc2626"/>'
+    '<rect width="2.5" height="6" fill="#fff"/></pattern></defs>'
+)
+
+
 def stacked_payer_chart(tally: ScanTally, width: int = 560) -> str:
-    """Claims per payer profile, clean (green) and not clean (red)."""
+    """Claims per payer profile, clean (solid green) and not clean (hatched red)."""
     payers = sorted(tally.payers.items(), key=lambda kv: (-kv[1][0], kv[0]))
     if not payers:
         return ""
@@ -103,7 +112,8 @@ def stacked_payer_chart(tally: ScanTally, width: int = 560) -> str:
     height = len(payers) * (bar_h + gap) + gap + 22
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="Claims by payer profile">'
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="Claims by payer profile">',
+        _HATCH,
     ]
     for i, (payer, (claims, clean)) in enumerate(payers):
         y = gap + i * (bar_h + gap)
@@ -115,7 +125,8 @@ def stacked_payer_chart(tally: ScanTally, width: int = 560) -> str:
             f'<rect x="{label_w}" y="{y}" width="{w_clean:.1f}" height="{bar_h}" fill="#16a34a">'
             f"<title>{escape(payer)}: {clean} clean</title></rect>"
             f'<rect x="{label_w + w_clean:.1f}" y="{y}" width="{w_bad:.1f}" height="{bar_h}" '
-            f'fill="#dc2626"><title>{escape(payer)}: {claims - clean} not clean</title></rect>'
+            f'fill="url(#not-clean)"><title>{escape(payer)}: {claims - clean} not clean</title>'
+            "</rect>"
             f'<text x="{label_w + w_clean + w_bad + 6:.1f}" y="{y + 14}" class="val">'
             f"{claims - clean:,} / {claims:,}</text>"
         )
@@ -123,7 +134,7 @@ def stacked_payer_chart(tally: ScanTally, width: int = 560) -> str:
     parts.append(
         f'<rect x="{label_w}" y="{y - 10}" width="10" height="10" fill="#16a34a"/>'
         f'<text x="{label_w + 14}" y="{y}" class="val">clean</text>'
-        f'<rect x="{label_w + 70}" y="{y - 10}" width="10" height="10" fill="#dc2626"/>'
+        f'<rect x="{label_w + 70}" y="{y - 10}" width="10" height="10" fill="url(#not-clean)"/>'
         f'<text x="{label_w + 84}" y="{y}" class="val">not clean / claims</text></svg>'
     )
     return (

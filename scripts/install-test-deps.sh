@@ -4,7 +4,8 @@
 #     review app in a browser), wrk (load runs). apt-get only for what is missing; needs root.
 #   - Node.js >= 22.18 (what @medplum/fhir-router needs; the machine's own node may be older),
 #     from the npm package node-linux-<arch>, into tests/fhir_server/.node/ (git-ignored).
-#   - tests/fhir_server's npm packages, exactly as package-lock.json pins them (`npm ci`).
+#   - tests/fhir_server's npm packages and tests/a11y's (axe-core, which the browser tests inject
+#     into each page), exactly as each package-lock.json pins them (`npm ci`).
 # Idempotent: a second run checks versions and a lock-file stamp and exits in well under 1 s.
 # Environment: TRACTION_TEST_NODE_VERSION (default below), SKIP_APT=1 to leave apt alone.
 set -euo pipefail
@@ -64,16 +65,22 @@ if [[ ! -x "$NODE_BIN" ]] || [[ "$("$NODE_BIN" --version 2>/dev/null)" != "v$NOD
   [[ "$("$NODE_BIN" --version)" == "v$NODE_VERSION" ]] || die "$NODE_BIN is not v$NODE_VERSION"
 fi
 
-# --- the FHIR server's npm packages ------------------------------------------------------------
-stamp="$SERVER_DIR/node_modules/.traction-lock.sha256"
-want="$(printf '%s %s' "$(sha256sum "$SERVER_DIR/package-lock.json" | cut -c1-64)" "$NODE_VERSION")"
-if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
-  log "npm ci in ${SERVER_DIR#"$ROOT"/}"
-  # npm itself runs on Node 22 here, so Medplum's engines check sees the Node that runs it.
-  (cd "$SERVER_DIR" && PATH="$(dirname "$NODE_BIN"):$PATH" npm ci --prefer-offline \
-    --no-audit --no-fund --loglevel=error >/dev/null)
-  printf '%s' "$want" >"$stamp"
-fi
+# --- npm packages: the FHIR server's, and axe-core for the accessibility tests ----------------
+npm_ci() {
+  local dir="$1"
+  local stamp="$dir/node_modules/.traction-lock.sha256"
+  local want
+  want="$(printf '%s %s' "$(sha256sum "$dir/package-lock.json" | cut -c1-64)" "$NODE_VERSION")"
+  if [[ ! -f "$stamp" ]] || [[ "$(cat "$stamp")" != "$want" ]]; then
+    log "npm ci in ${dir#"$ROOT"/}"
+    # npm itself runs on Node 22 here, so Medplum's engines check sees the Node that runs it.
+    (cd "$dir" && PATH="$(dirname "$NODE_BIN"):$PATH" npm ci --prefer-offline \
+      --no-audit --no-fund --loglevel=error >/dev/null)
+    printf '%s' "$want" >"$stamp"
+  fi
+}
+npm_ci "$SERVER_DIR"
+npm_ci "$ROOT/tests/a11y"
 
 log "ready in $(($(date +%s) - started)) s: node $("$NODE_BIN" --version), $(
   ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1 || echo 'no postgresql'

@@ -26,9 +26,13 @@ def docs_page() -> str:
 <title>{escape(TITLE)}</title>
 <link rel="icon" href="{ASSETS}/favicon-32x32.png">
 <link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
+<link rel="stylesheet" href="{escape(asset_url("docs.css"))}">
 </head>
 <body>
+<main>
+<h1 class="visually-hidden">{escape(TITLE)}</h1>
 <div id="swagger-ui"></div>
+</main>
 <script src="{ASSETS}/swagger-ui-bundle.js"></script>
 <script src="{escape(asset_url("docs.js"))}"></script>
 </body>

@@ -11,7 +11,9 @@ window.addEventListener("DOMContentLoaded", async () => {
     (window.ui = window.SwaggerUIBundle({
       dom_id: "#swagger-ui",
       layout: "BaseLayout",
-      deepLinking: true,
+      // Deep links put a link inside each operation's toggle button: a control inside a control,
+      // which screen readers and keyboards cannot use (axe nested-interactive, WCAG 4.1.2).
+      deepLinking: false,
       showExtensions: true,
       showCommonExtensions: true,
       presets: [window.SwaggerUIBundle.presets.apis, window.SwaggerUIBundle.SwaggerUIStandalonePreset],

@@ -387,19 +387,30 @@
       section.append(el("div", { class: "same", text: same }));
       return section;
     }
+    // A real table: each row is a line before and/or after, and screen readers say which.
+    const SIGN = { add: ["+", "added"], del: ["−", "removed"], ctx: ["", "unchanged"] };
     const rows = claim.diff.map((row) => {
-      if (row.op === "skip") return el("div", { class: "row gap", text: `⋯ ${row.count} unchanged line${row.count === 1 ? "" : "s"}` });
-      const sign = { add: "+", del: "−", ctx: " " }[row.op];
+      if (row.op === "skip") {
+        return el("tr", { class: "row gap" }, el("td", { colspan: 4, text: `⋯ ${row.count} unchanged line${row.count === 1 ? "" : "s"}` }));
+      }
+      const [sign, said] = SIGN[row.op];
       return el(
-        "div",
+        "tr",
         { class: `row ${row.op}` },
-        el("span", { class: "n", text: row.old || "" }),
-        el("span", { class: "n", text: row.new || "" }),
-        el("span", { class: "s", text: sign }),
-        el("span", { class: "t", text: row.text })
+        el("td", { class: "n", text: row.old || "" }),
+        el("td", { class: "n", text: row.new || "" }),
+        el("td", { class: "s" }, el("span", { "aria-hidden": "true", text: sign }), el("span", { class: "visually-hidden", text: said })),
+        el("td", { class: "t", text: row.text })
       );
     });
-    section.append(el("div", { class: "diff", role: "table", "aria-label": "Changes to the Claim" }, rows));
+    const head = el(
+      "thead",
+      {},
+      el("tr", {}, ...["Line before", "Line after", "Change", "JSON"].map((h) => el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: h }))))
+    );
+    const table = el("table", { "aria-label": "Changes to the Claim" }, head, el("tbody", {}, rows));
+    // Scrolls inside its box, so it takes the focus: keyboard users scroll it with the arrows.
+    section.append(el("div", { class: "diff", tabindex: 0, role: "region", "aria-label": "Changes to the Claim, scrollable" }, table));
     return section;
   }
 
