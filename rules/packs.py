@@ -148,6 +148,18 @@ class CodeFacts:
     decompression: TextClue | None = None
     medicare_replacements: Mapping[str, str] = field(default_factory=dict)
 
+    def discipline_for_taxonomy(self, taxonomy: str | None) -> Discipline | None:
+        """A NUCC code's discipline by its longest listed start (classification, or grouping);
+        None for no code, OTHER for a code no entry starts."""
+        if not taxonomy:
+            return None
+        code = taxonomy.strip().upper()
+        for length in range(len(code), 0, -1):
+            found = self.taxonomy_disciplines.get(code[:length])
+            if found is not None:
+                return found
+        return Discipline.OTHER
+
     def is_physical_medicine(self, code: str) -> bool:
         """A CPT code inside the Physical Medicine and Rehabilitation section (97001-97799)."""
         first, last = self.physical_medicine_range

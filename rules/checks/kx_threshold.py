@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rules.checks.chiropractic import EXCLUDED, statutorily_excluded
-from rules.checks.therapy_modifiers import DEFAULT_PLAN, expected_therapy_modifier
+from rules.checks.therapy_modifiers import (
+    DEFAULT_PLAN,
+    expected_therapy_modifier,
+    therapy_plans,
+)
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, ClaimLine, Discipline, Severity
@@ -28,7 +32,7 @@ def plan_of_care(line: ClaimLine, ctx: RuleContext) -> str | None:
         return None
     if expected is not None:
         return expected
-    return None if line.disciplines else DEFAULT_PLAN
+    return None if therapy_plans(line, codes) else DEFAULT_PLAN
 
 
 def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:

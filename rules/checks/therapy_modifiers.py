@@ -12,10 +12,17 @@ from rules.packs import CodeFacts
 DEFAULT_PLAN = "GP"
 
 
-def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
-    """The modifier of the performers' plan of care, or None when unknown or mixed."""
+def therapy_plans(line: ClaimLine, codes: CodeFacts) -> set[str]:
+    """The plan-of-care modifiers the line's performers imply. Disciplines without one (a
+    physician, who may furnish therapy under a PT or an OT plan; a student; other) are neutral."""
     wanted = {codes.discipline_therapy_modifier.get(d) for d in line.disciplines}
     wanted.discard(None)
+    return {m for m in wanted if m is not None}
+
+
+def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
+    """The modifier of the performers' plan of care, or None when unknown or mixed."""
+    wanted = therapy_plans(line, codes)
     return wanted.pop() if len(wanted) == 1 else None
 
 
@@ -30,13 +37,14 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
         if expected is not None:
             fix = Fix.add_modifier(expected)
             why = f"furnished under a {codes.therapy_modifiers[expected]} plan of care"
-        elif line.disciplines:
+        elif therapy_plans(line, codes):
             fix = Fix.review(tuple(sorted(codes.therapy_modifiers)))
             why = "its performers belong to different disciplines; pick the plan of care"
         else:
             alternatives = tuple(m for m in sorted(codes.therapy_modifiers) if m != DEFAULT_PLAN)
             fix = Fix.add_modifier(DEFAULT_PLAN, alternatives)
-            why = "performer unknown, PT plan of care assumed; GO for OT, GN for SLP"
+            who = "performer unknown" if not line.disciplines else "the plan of care is not known"
+            why = f"{who}, PT plan of care assumed; GO for OT, GN for SLP"
         yield ctx.finding(
             "THERAPY-MOD-MISSING",
             line,

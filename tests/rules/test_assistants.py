@@ -91,3 +91,39 @@ def test_effective_date_is_read_per_line(check) -> None:
         .line("97012", ["GP"], by="PTA", date="2020-01-02")
     )
     assert [f.line for f in cq(check(builder))] == [2]
+
+
+def test_ota_specialization_taxonomy_gets_co(check) -> None:
+    """Audit item 2: 224ZE0001X (environmental modification OTA) is an OTA."""
+    (finding,) = cq(check(claim().line("97012", ["GO"], by="224ZE0001X")))
+    assert finding.fix.modifier == "CO"
+
+
+# Audit item 5: CQ/CO as a payer setting.
+def test_aetna_commercial_pta_line_gets_cq_as_unconfirmed_warning(check) -> None:
+    builder = (
+        claim(payer="5", dos="2024-03-04")
+        .payer_id("60054", "Aetna")
+        .line("97110", ["GP"], by="PTA", minutes=15)
+    )
+    (finding,) = cq(check(builder))
+    assert (finding.severity, finding.fix.modifier) == (Severity.WARNING, "CQ")
+    assert "UNCONFIRMED" in finding.citation
+
+
+def test_aetna_before_its_effective_date_needs_no_cq(check) -> None:
+    builder = (
+        claim(payer="5", dos="2023-11-30")
+        .payer_id("60054", "Aetna")
+        .line("97110", ["GP"], by="PTA", minutes=15)
+    )
+    assert cq(check(builder)) == []
+
+
+def test_other_commercial_payer_needs_no_cq(check) -> None:
+    builder = (
+        claim(payer="5", dos="2024-03-04")
+        .payer_id("99999", "Acme Health")
+        .line("97110", ["GP"], by="PTA", minutes=15)
+    )
+    assert cq(check(builder)) == []
