@@ -70,8 +70,8 @@ class RuleSpec:
     @property
     def scope_label(self) -> str:
         families = "all payers" if self.families is None else ", ".join(sorted(self.families))
-        flags = f"; payers with {', '.join(self.payer_flags)}" if self.payer_flags else ""
-        return families + flags
+        flags = f"payers with {', '.join(self.payer_flags)}" if self.payer_flags else ""
+        return "; ".join(part for part in (families, flags) if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +147,13 @@ class CodeFacts:
     manual_traction: TextClue | None = None
     decompression: TextClue | None = None
     medicare_replacements: Mapping[str, str] = field(default_factory=dict)
+    # Audit 2026-12 additions (parsed by _parse_audit_codes).
+    intersegmental: TextClue | None = None
+    pfs_status_b: frozenset[str] = frozenset()
+    telehealth_pos: frozenset[str] = frozenset()
+    telehealth_modifiers: frozenset[str] = frozenset()
+    non_rendering: frozenset[Discipline] = frozenset()
+    active_therapy: frozenset[str] = frozenset()
 
     def discipline_for_taxonomy(self, taxonomy: str | None) -> Discipline | None:
         """A NUCC code's discipline by its longest listed start (classification, or grouping);
@@ -177,6 +184,22 @@ class CodeFacts:
     def modifier_system(self, modifier: str) -> str:
         """The code system a modifier is written in when we add it to a claim."""
         return self.cpt_system if self.cpt_modifier_pattern.match(modifier) else self.hcpcs_system
+
+
+@dataclass(frozen=True, slots=True)
+class TelehealthEntry:
+    """A code on the Medicare telehealth list from `valid_from` through `valid_to`."""
+
+    code: str
+    valid_from: date
+    valid_to: date | None
+    source: str
+    confirmed: bool
+
+    def on_list(self, on: date | None) -> bool:
+        if on is None:
+            return self.valid_to is None
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +284,7 @@ class Knowledge:
     dx_groups: Mapping[str, tuple[DiagnosisGroupEntry, ...]] = field(default_factory=dict)
     icd10_changes: Mapping[str, tuple[CodeChange, ...]] = field(default_factory=dict)
     icd10_release: CodeSet | None = None
+    telehealth: Mapping[str, tuple[TelehealthEntry, ...]] = field(default_factory=dict)
     _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -289,6 +313,9 @@ class Knowledge:
     def therapy_threshold(self, kind: str, year: int) -> TherapyThreshold | None:
         """The PT+SLP amount of `kind` for a calendar year, None when the year is not listed."""
         return self.therapy_thresholds.get((kind, year))
+
+    def on_telehealth_list(self, code: str, on: date | None) -> bool:
+        return any(entry.on_list(on) for entry in self.telehealth.get(code, ()))
 
     def ncci_edits(self, column1: str, column2: str) -> tuple[NcciEdit, ...]:
         return self.ncci_by_pair.get((column1, column2), ())
@@ -517,6 +544,7 @@ def _parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
         },
     )
     facts = _parse_text_clues(name, data, facts)
+    facts = _parse_audit_codes(name, data, facts)
     overlap = facts.timed & facts.untimed
     if overlap:
         raise PackError(name, "timed.codes", f"also listed as untimed: {sorted(overlap)}")
@@ -525,35 +553,43 @@ def _parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
     return facts
 
 
-def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
-    """The manual-traction and decompression word lists, and Medicare's code replacements."""
+def _negation(name: str, data: Mapping[str, Any]) -> re.Pattern[str] | None:
     words = _strings(data.get("negation_words", []), name, "negation_words")
-    negation = (
-        re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\W*$", re.IGNORECASE)
-        if words
-        else None
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\W*$", re.IGNORECASE)
+
+
+def _text_clue(
+    name: str, data: Mapping[str, Any], key: str, negation: re.Pattern[str] | None
+) -> TextClue:
+    block = _get(data, key, dict, name)
+    patterns = []
+    for i, text in enumerate(_strings(block.get("patterns"), name, f"{key}.patterns")):
+        try:
+            patterns.append(re.compile(text, re.IGNORECASE))
+        except re.error as exc:
+            raise PackError(name, f"{key}.patterns[{i}]", str(exc)) from None
+    families = frozenset(
+        _strings(block.get("noncovered_families", []), name, f"{key}.noncovered_families")
+    )
+    unknown = families - set(FAMILIES)
+    if unknown:
+        raise PackError(name, f"{key}.noncovered_families", f"unknown {sorted(unknown)}")
+    return TextClue(
+        replacement=_get(block, "replacement", str, name, key),
+        patterns=tuple(patterns),
+        negation=negation,
+        noncovered_families=families,
     )
 
+
+def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
+    """The manual-traction and decompression word lists, and Medicare's code replacements."""
+    negation = _negation(name, data)
+
     def clue(key: str) -> TextClue:
-        block = _get(data, key, dict, name)
-        patterns = []
-        for i, text in enumerate(_strings(block.get("patterns"), name, f"{key}.patterns")):
-            try:
-                patterns.append(re.compile(text, re.IGNORECASE))
-            except re.error as exc:
-                raise PackError(name, f"{key}.patterns[{i}]", str(exc)) from None
-        families = frozenset(
-            _strings(block.get("noncovered_families", []), name, f"{key}.noncovered_families")
-        )
-        unknown = families - set(FAMILIES)
-        if unknown:
-            raise PackError(name, f"{key}.noncovered_families", f"unknown {sorted(unknown)}")
-        return TextClue(
-            replacement=_get(block, "replacement", str, name, key),
-            patterns=tuple(patterns),
-            negation=negation,
-            noncovered_families=families,
-        )
+        return _text_clue(name, data, key, negation)
 
     replacements = {
         str(code): _get(row, "code", str, name, f"medicare_code_replacements.{code}")
@@ -565,6 +601,60 @@ def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> C
         decompression=clue("decompression_words"),
         medicare_replacements=replacements,
     )
+
+
+def _parse_audit_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
+    """The code facts the December 2026 audit added: status B codes, telehealth markers,
+    non-rendering disciplines, active therapy codes, the intersegmental traction clue."""
+
+    def codes_of(key: str, list_key: str = "codes") -> frozenset[str]:
+        block = _get(data, key, dict, name)
+        return frozenset(_strings(block.get(list_key), name, f"{key}.{list_key}"))
+
+    disciplines = set()
+    for value in codes_of("non_rendering_disciplines", "disciplines"):
+        try:
+            disciplines.add(Discipline(value))
+        except ValueError:
+            raise PackError(
+                name, "non_rendering_disciplines", f"unknown discipline {value!r}"
+            ) from None
+    return replace(
+        facts,
+        intersegmental=_text_clue(
+            name, data, "intersegmental_traction_words", _negation(name, data)
+        ),
+        pfs_status_b=codes_of("pfs_status_b"),
+        telehealth_pos=codes_of("telehealth_markers", "pos"),
+        telehealth_modifiers=codes_of("telehealth_markers", "modifiers"),
+        non_rendering=frozenset(disciplines),
+        active_therapy=codes_of("active_therapy"),
+    )
+
+
+def _parse_telehealth(
+    name: str, text: str, known_sources: Mapping[str, Any]
+) -> dict[str, tuple[TelehealthEntry, ...]]:
+    """The Medicare telehealth list rows: code, valid_from, valid_to."""
+    entries: dict[str, list[TelehealthEntry]] = {}
+    for where, row in _csv_rows(name, text, ("code", "valid_from", "valid_to", "source")):
+        code = (row["code"] or "").strip()
+        if not code:
+            raise PackError(name, f"{where}.code", "empty")
+        valid_from = _date(row["valid_from"], name, f"{where}.valid_from")
+        valid_to = _opt_date(row["valid_to"], name, f"{where}.valid_to")
+        if valid_to is not None and valid_to < valid_from:
+            raise PackError(name, f"{where}.valid_to", "before valid_from")
+        entries.setdefault(code, []).append(
+            TelehealthEntry(
+                code=code,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                source=_row_sources(name, where, row, known_sources),
+                confirmed=_bool(row.get("confirmed") or "false", name, f"{where}.confirmed"),
+            )
+        )
+    return {code: tuple(rows) for code, rows in entries.items()}
 
 
 def _parse_payers(name: str, data: Mapping[str, Any]) -> PayerSettings:
@@ -865,7 +955,7 @@ def load_knowledge(
     site_codes, site_words = _parse_body_sites(
         "body_sites.yaml", _yaml("body_sites.yaml", _read_text("body_sites.yaml", None))
     )
-    return Knowledge(
+    knowledge = Knowledge(
         version=str(rules_data.get("version", "unversioned")),
         rules=_parse_rules("rules.yaml", rules_data, sources),
         codes=_parse_codes("codes.yaml", _yaml("codes.yaml", _read_text("codes.yaml", None))),
@@ -887,7 +977,25 @@ def load_knowledge(
             "icd10_changes.csv", _read_text("icd10_changes.csv", None), sources
         ),
         icd10_release=ReleaseCodeSet.bundled(),
+        telehealth=_parse_telehealth("telehealth.csv", _read_text("telehealth.csv", None), sources),
     )
+    return check_payer_dx_groups(knowledge)
+
+
+def check_payer_dx_groups(knowledge: Knowledge) -> Knowledge:
+    """Every diagnosis group a payer setting names (traction_dx_groups) exists in dx_groups.csv."""
+    entries = [(f"families.{f}", s) for f, s in knowledge.payers.family_settings.items()]
+    entries += [(f"payers[{p.id}]", p.settings) for p in knowledge.payers.payers]
+    for where, settings in entries:
+        groups = settings.get("traction_dx_groups") or []
+        if not isinstance(groups, list):
+            raise PackError("payers.yaml", f"{where}.traction_dx_groups", "expected a list")
+        unknown = [g for g in groups if g not in knowledge.dx_groups]
+        if unknown:
+            raise PackError(
+                "payers.yaml", f"{where}.traction_dx_groups", f"unknown dx groups {unknown}"
+            )
+    return knowledge
 
 
 @cache

@@ -34,3 +34,22 @@ def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findin
                 f"{modifier} (paid at 85%){who}.",
                 severity,
             )
+
+
+@check("MCR-RENDERING-PTA")
+def assistant_rendering(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """A PTA, OTA or student cannot enroll as a Medicare provider: the line is billed under the
+    supervising therapist, who must be on it."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        if not line.disciplines or not line.disciplines <= codes.non_rendering:
+            continue
+        who = "/".join(sorted(d.value for d in line.disciplines))
+        yield ctx.finding(
+            "MCR-RENDERING-PTA",
+            line,
+            Fix.review(),
+            f"{line.code} names only a {who} as its performer: an assistant or student cannot be "
+            "the rendering provider; bill it under the supervising therapist (with CQ/CO for an "
+            "assistant).",
+        )

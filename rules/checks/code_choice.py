@@ -17,6 +17,7 @@ TRACTION = "97012"
 MANUAL = "T97012-MANUAL"
 DECOMPRESSION = "T97012-DECOMP"
 MEDICARE_CODE = "MCR-97014"
+INTERSEGMENTAL = "T97012-ROLLER"
 ABN_ON_FILE = "GA"
 NO_ABN = "GZ"
 CMS_METHOD = "cms"
@@ -176,6 +177,32 @@ def _own_code(
         f"x{units} unless the payer pays it as 97012.",
         Severity.WARNING,
     )
+
+
+@check(INTERSEGMENTAL)
+def intersegmental_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """A roller table is neither mechanical traction nor axial decompression: the payer says
+    what it is billed as (payer setting intersegmental_traction_code)."""
+    clue = ctx.knowledge.codes.intersegmental
+    if clue is None:
+        return
+    code = str(claim.payer.settings.get("intersegmental_traction_code") or "")
+    if code == TRACTION:
+        return  # this payer takes it as 97012
+    for line in claim.lines_with_code(TRACTION):
+        if not clue.found_in(line.text):
+            continue
+        if code:
+            fix, how = Fix.replace_code(code, ctx.knowledge.codes.units_per_session), f"bill {code}"
+        else:
+            fix, how = Fix.review(), "check how the payer wants it billed (many do not pay it)"
+        yield ctx.finding(
+            INTERSEGMENTAL,
+            line,
+            fix,
+            f"97012 on line {line.sequence} is described as a roller table / intersegmental "
+            f"traction, which is not mechanical traction: {how}.",
+        )
 
 
 @check(MEDICARE_CODE)

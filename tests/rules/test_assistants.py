@@ -127,3 +127,22 @@ def test_other_commercial_payer_needs_no_cq(check) -> None:
         .line("97110", ["GP"], by="PTA", minutes=15)
     )
     assert cq(check(builder)) == []
+
+
+# New check (audit list 2, item 7): PTA/OTA/student as the rendering provider.
+def rendering(report):
+    return [f for f in report.findings if f.rule == "MCR-RENDERING-PTA"]
+
+
+@pytest.mark.parametrize("who", ["PTA", "OTA", "390200000X"])
+def test_assistant_or_student_alone_cannot_render(check, who) -> None:
+    (finding,) = rendering(check(claim().line("97012", ["GP"], by=who)))
+    assert finding.severity is Severity.ERROR and not finding.fix.automatic
+
+
+def test_assistant_beside_the_therapist_is_fine(check) -> None:
+    assert rendering(check(claim().line("97012", ["GP", "CQ"], by=["PT", "PTA"]))) == []
+
+
+def test_assistant_alone_to_commercial_is_not_judged(check) -> None:
+    assert rendering(check(claim(payer="5").line("97012", ["GP"], by="PTA"))) == []

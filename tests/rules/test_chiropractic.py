@@ -118,3 +118,8 @@ def test_chiropractor_specialization_gets_gy(check, taxonomy) -> None:
     assert [f.fix.to_json() for f in report.findings if f.rule == "MCR-CHIRO-GY"] == [
         {"action": "add_modifier", "modifier": "GY"}
     ]
+
+
+def test_dual_eligible_managed_care_is_not_original_medicare(check) -> None:
+    """Audit item 16: SOPT 14 (dual-eligible Medicare/Medicaid organization) is managed care."""
+    assert chiro(check(claim(payer="14").line("97012", ["GP"], by="DC"))) == []
