@@ -154,6 +154,8 @@ class CodeFacts:
     telehealth_modifiers: frozenset[str] = frozenset()
     non_rendering: frozenset[Discipline] = frozenset()
     active_therapy: frozenset[str] = frozenset()
+    therapist_pos: tuple[str, ...] = ()
+    therapist_disciplines: frozenset[Discipline] = frozenset()
 
     def discipline_for_taxonomy(self, taxonomy: str | None) -> Discipline | None:
         """A NUCC code's discipline by its longest listed start (classification, or grouping);
@@ -611,14 +613,22 @@ def _parse_audit_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> 
         block = _get(data, key, dict, name)
         return frozenset(_strings(block.get(list_key), name, f"{key}.{list_key}"))
 
-    disciplines = set()
-    for value in codes_of("non_rendering_disciplines", "disciplines"):
-        try:
-            disciplines.add(Discipline(value))
-        except ValueError:
-            raise PackError(
-                name, "non_rendering_disciplines", f"unknown discipline {value!r}"
-            ) from None
+    def disciplines_of(key: str) -> frozenset[Discipline]:
+        found = set()
+        for value in codes_of(key, "disciplines"):
+            try:
+                found.add(Discipline(value))
+            except ValueError:
+                raise PackError(
+                    name, f"{key}.disciplines", f"unknown discipline {value!r}"
+                ) from None
+        return frozenset(found)
+
+    therapist_pos = _strings(
+        _get(data, "therapist_private_practice_pos", dict, name).get("codes"),
+        name,
+        "therapist_private_practice_pos.codes",
+    )
     return replace(
         facts,
         intersegmental=_text_clue(
@@ -627,8 +637,10 @@ def _parse_audit_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> 
         pfs_status_b=codes_of("pfs_status_b"),
         telehealth_pos=codes_of("telehealth_markers", "pos"),
         telehealth_modifiers=codes_of("telehealth_markers", "modifiers"),
-        non_rendering=frozenset(disciplines),
+        non_rendering=disciplines_of("non_rendering_disciplines"),
         active_therapy=codes_of("active_therapy"),
+        therapist_pos=therapist_pos,
+        therapist_disciplines=disciplines_of("therapist_private_practice_pos"),
     )
 
 
