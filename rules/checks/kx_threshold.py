@@ -48,6 +48,15 @@ def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:
     ]
 
 
+def years_without_threshold(claim: BillingClaim, ctx: RuleContext) -> list[int]:
+    """Years of the claim's PT/SLP lines that MCR-KX cannot judge: a year-to-date amount is on
+    the claim but no KX threshold is known for the year (the claim is incomplete, not clean)."""
+    if claim.therapy_ytd_pt_slp is None or "MCR-KX" not in ctx.selected:
+        return []
+    years = {day.year for line in pt_slp_lines(claim, ctx) if (day := ctx.date_for(line))}
+    return sorted(y for y in years if ctx.knowledge.therapy_threshold("kx", y) is None)
+
+
 @check("MCR-KX")
 def kx_threshold(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """KX on every PT/SLP line once the year's incurred amount has reached the threshold.
