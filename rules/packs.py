@@ -149,6 +149,7 @@ class CodeFacts:
     medicare_replacements: Mapping[str, str] = field(default_factory=dict)
     # Audit 2026-12 additions (parsed by _parse_audit_codes).
     intersegmental: TextClue | None = None
+    flexion_distraction: TextClue | None = None
     pfs_status_b: frozenset[str] = frozenset()
     telehealth_pos: frozenset[str] = frozenset()
     telehealth_modifiers: frozenset[str] = frozenset()
@@ -633,6 +634,9 @@ def _parse_audit_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> 
         facts,
         intersegmental=_text_clue(
             name, data, "intersegmental_traction_words", _negation(name, data)
+        ),
+        flexion_distraction=_text_clue(
+            name, data, "flexion_distraction_words", _negation(name, data)
         ),
         pfs_status_b=codes_of("pfs_status_b"),
         telehealth_pos=codes_of("telehealth_markers", "pos"),

@@ -18,6 +18,7 @@ MANUAL = "T97012-MANUAL"
 DECOMPRESSION = "T97012-DECOMP"
 MEDICARE_CODE = "MCR-97014"
 INTERSEGMENTAL = "T97012-ROLLER"
+FLEXION_DISTRACTION = "T97012-FLEXDIST"
 ABN_ON_FILE = "GA"
 NO_ABN = "GZ"
 CMS_METHOD = "cms"
@@ -203,6 +204,26 @@ def intersegmental_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[F
             f"97012 on line {line.sequence} is described as a roller table / intersegmental "
             f"traction, which is not mechanical traction: {how}.",
         )
+
+
+@check(FLEXION_DISTRACTION)
+def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Flexion-distraction is a manipulation technique: CMT by regions, not 97012."""
+    codes = ctx.knowledge.codes
+    clue = codes.flexion_distraction
+    if clue is None:
+        return
+    cmt = tuple(sorted(codes.medicare_chiropractor_covered))
+    for line in claim.lines_with_code(TRACTION):
+        if clue.found_in(line.text):
+            yield ctx.finding(
+                FLEXION_DISTRACTION,
+                line,
+                Fix.review(cmt),
+                f"97012 on line {line.sequence} is described as flexion-distraction, a "
+                f"manipulation technique: bill the CMT code for the regions treated "
+                f"({'/'.join(cmt)}), not mechanical traction.",
+            )
 
 
 @check(MEDICARE_CODE)

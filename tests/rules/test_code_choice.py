@@ -239,3 +239,20 @@ def test_roller_table_with_payer_code_is_replaced(check, knowledge) -> None:
 def test_mechanical_traction_text_is_no_roller_table(check) -> None:
     report = check(claim().line("97012", ["GP"], text="mechanical cervical traction"))
     assert [f for f in report.findings if f.rule == "T97012-ROLLER"] == []
+
+
+# -- T97012-FLEXDIST (audit list 2, item 13) ---------------------------------------------------
+
+
+def test_flexion_distraction_is_cmt_not_traction(check) -> None:
+    report = check(claim().line("97012", ["GP"], by="DC", text="Cox flexion-distraction"))
+    (finding,) = [f for f in report.findings if f.rule == "T97012-FLEXDIST"]
+    assert finding.fix.candidates == ("98940", "98941", "98942")
+    assert not finding.fix.automatic
+
+
+def test_no_flexion_distraction_when_negated(check) -> None:
+    report = check(
+        claim().line("97012", ["GP"], text="mechanical traction, not flexion-distraction")
+    )
+    assert [f for f in report.findings if f.rule == "T97012-FLEXDIST"] == []
