@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rules.checks.timed_codes import whole_units
+from rules.checks.timed_codes import trimmed_to_cap, whole_units
 from rules.checks.units import TRACTION
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
@@ -51,14 +51,7 @@ def _cap(
     timed = first.code in ctx.knowledge.codes.timed and "TIMED-8MIN-UNITS" in ctx.selected
     scope = "per line" if limit.mai == PER_LINE else "per day"
     kind = {1: "line edit", 2: "date-of-service policy edit", 3: "date-of-service clinical edit"}
-    left = limit.value
-    for line in group:
-        units = whole_units(line) or 0
-        keep = min(units, left)
-        left -= keep
-        if keep == units:
-            continue
-        fix = Fix.set_quantity(keep) if keep else Fix.remove_line()
+    for line, keep, fix in trimmed_to_cap(group, limit.value):
         yield ctx.finding(
             "MUE-UNITS",
             line,

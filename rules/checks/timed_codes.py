@@ -28,6 +28,18 @@ def whole_units(line: ClaimLine) -> int | None:
     return int(units)
 
 
+def trimmed_to_cap(lines: Sequence[ClaimLine], cap: int) -> Iterator[tuple[ClaimLine, int, Fix]]:
+    """The lines whose units drop so the group bills no more than `cap`, earlier lines keeping
+    theirs first: (line, units kept, set-quantity fix or remove-line when none is kept)."""
+    left = cap
+    for line in lines:
+        units = whole_units(line) or 0
+        keep = min(units, left)
+        left -= keep
+        if keep != units:
+            yield line, keep, Fix.set_quantity(keep) if keep else Fix.remove_line()
+
+
 @dataclass(frozen=True, slots=True)
 class TimedDay:
     """The timed lines of one date of service, in claim order, and how the payer counts them."""
@@ -200,14 +212,7 @@ def _reduce(
     ctx: RuleContext,
 ) -> Iterator[Finding | None]:
     """Keep the code's units within its allocation, earlier lines first."""
-    left = cap
-    for line in group:
-        units = whole_units(line) or 0
-        keep = min(units, left)
-        left -= keep
-        if keep == units:
-            continue
-        fix = Fix.set_quantity(keep) if keep else Fix.remove_line()
+    for line, keep, fix in trimmed_to_cap(group, cap):
         yield ctx.finding(
             EIGHT_MINUTES,
             line,
