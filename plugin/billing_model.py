@@ -6,6 +6,7 @@ wrong type reads as absent), because validation is a separate step at the edge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -43,6 +44,10 @@ def _codings(concept: Any) -> Iterator[dict[str, Any]]:
     for coding in _list(_dict(concept).get("coding")):
         if isinstance(coding, dict) and isinstance(coding.get("code"), str | int):
             yield coding
+
+
+# A NUCC Health Care Provider Taxonomy code: ten characters ending in X (2251X0800X).
+NUCC_SHAPE = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
 
 
 def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[str, str | None]:
@@ -317,18 +322,16 @@ class BillingModelBuilder:
             taxonomy = self._taxonomy(member.get("qualification")) or self._provider_taxonomy(
                 provider, claim, index
             )
-            discipline = self.knowledge.codes.taxonomy_disciplines.get(taxonomy or "")
-            if discipline is None and taxonomy:
-                discipline = Discipline.OTHER
+            discipline = self.knowledge.codes.discipline_for_taxonomy(taxonomy)
             out[sequence] = Performer(unref(provider), taxonomy, discipline)
         return out
 
     def _taxonomy(self, concept: Any) -> str | None:
         code, _ = _first_code(concept, self.knowledge.codes.nucc_systems)
-        known = self.knowledge.codes.taxonomy_disciplines
+        codes = self.knowledge.codes
         if code and (
-            code in known
-            or any(c.get("system") in self.knowledge.codes.nucc_systems for c in _codings(concept))
+            (NUCC_SHAPE.match(code) and codes.discipline_for_taxonomy(code) is not Discipline.OTHER)
+            or any(c.get("system") in codes.nucc_systems for c in _codings(concept))
         ):
             return code
         return None

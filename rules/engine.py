@@ -10,7 +10,7 @@ from typing import Any
 
 from rules.findings import Finding, Fix
 from rules.knowledge.model import Knowledge, RuleSpec
-from rules.model import BillingClaim, ClaimLine, Severity
+from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 
@@ -55,6 +55,7 @@ class RuleContext:
     selected: frozenset[str]
     as_of: date | None = None
     findings: list[Finding] = field(default_factory=list)
+    payer: PayerProfile | None = None
 
     def spec(self, rule_id: str) -> RuleSpec:
         return self.knowledge.rules[rule_id]
@@ -82,9 +83,23 @@ class RuleContext:
             severity=severity or spec.severity,
             line=None if line is None else line.sequence,
             message=message or spec.summary,
-            citation=spec.citation,
+            citation=self.citation(spec),
             fix=fix,
         )
+
+    def citation(self, spec: RuleSpec) -> str:
+        """The rule's citation, saying so when the rule, or the payer setting that switched it
+        on for this payer, rests on sources we could not confirm."""
+        notes = []
+        if not spec.confirmed:
+            notes.append("UNCONFIRMED: secondary sources")
+        payer = self.payer
+        if payer is not None and spec.families is not None and payer.family not in spec.families:
+            unconfirmed = set(payer.settings.get("unconfirmed") or ())
+            enabling = [flag for flag in spec.payer_flags if payer.settings.get(flag)]
+            if enabling and unconfirmed.issuperset(enabling):
+                notes.append(f"{payer.label} setting UNCONFIRMED: {', '.join(enabling)}")
+        return spec.citation + "".join(f" ({note})" for note in notes)
 
 
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -150,7 +165,7 @@ def run_checks(
     claim: BillingClaim, knowledge: Knowledge, as_of: date | None = None
 ) -> list[Finding]:
     """Every finding on the claim, ordered by line, then severity, then rule id."""
-    ctx = RuleContext(knowledge, select_rules(knowledge, claim, as_of), as_of)
+    ctx = RuleContext(knowledge, select_rules(knowledge, claim, as_of), as_of, payer=claim.payer)
     found: dict[tuple[object, ...], Finding] = {}
     for registered in registered_checks():
         if ctx.selected.isdisjoint(registered.rule_ids):

@@ -27,6 +27,7 @@ class Discipline(StrEnum):
     SLP = "SLP"
     CHIROPRACTOR = "DC"
     PHYSICIAN = "MD"
+    STUDENT = "student"
     OTHER = "other"
 
 

@@ -78,6 +78,7 @@ class ClaimBuilder:
         return self
 
     def performer(self, discipline: str, ref: str | None = None) -> int:
+        """A care-team member by discipline (PT, PTA...) or by a NUCC taxonomy code itself."""
         key = ref or f"Practitioner/{discipline.lower()}"
         if key not in self._team:
             seq = len(self._team) + 1
@@ -86,7 +87,9 @@ class ClaimBuilder:
                 {
                     "sequence": seq,
                     "provider": {"reference": key},
-                    "qualification": {"coding": [{"system": NUCC, "code": TAXONOMY[discipline]}]},
+                    "qualification": {
+                        "coding": [{"system": NUCC, "code": TAXONOMY.get(discipline, discipline)}]
+                    },
                 }
             )
         return self._team[key]

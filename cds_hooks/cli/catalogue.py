@@ -9,6 +9,7 @@ import orjson
 
 from cds_hooks.cli.common import EXIT_CLEAN, PROG, CliError, Parser, knowledge
 from rules.engine import implemented_rule_ids
+from rules.knowledge.model import Knowledge
 
 
 def cmd_rules_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -31,12 +32,54 @@ def cmd_rules_list(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         out.write(orjson.dumps({"rules": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
         return EXIT_CLEAN
+    if args.format == "markdown":
+        out.write(catalogue_markdown(pack))
+        return EXIT_CLEAN
     for row in rows:
         flags = "" if row["confirmed"] else " [UNCONFIRMED]"
         flags += "" if row["implemented"] else " [not built yet]"
         out.write(f"{row['id']:<24} {row['severity']:<8} {row['scope']}{flags}\n")
         out.write(f"{'':<24} {row['summary']}\n{'':<24} source: {row['citation']}\n")
+        keys = source_kinds(pack, pack.rules[str(row["id"])].sources)
+        out.write(f"{'':<24} sources: {keys}\n")
     return EXIT_CLEAN
+
+
+def source_kinds(pack: Knowledge, keys: tuple[str, ...]) -> str:
+    """ "KEY [P], KEY [S]": each source key with its kind, so secondary sources show."""
+    return ", ".join(f"{key} [{pack.sources.get(key, {}).get('kind', '?')}]" for key in keys)
+
+
+def catalogue_markdown(pack: Knowledge) -> str:
+    """The rule catalogue as docs/rules.md holds it (regenerate: `rules list --format markdown`)."""
+    lines = [
+        "# Rule catalogue",
+        "",
+        f"Generated from the rule pack {pack.version} by `traction-cds rules list --format "
+        "markdown > docs/rules.md`; do not edit by hand. Source kinds: P primary (CMS, a MAC, "
+        "a payer, a code set owner), S secondary. **UNCONFIRMED** rules rest on facts not "
+        "confirmed from a primary source; their cards say so in the citation. A payer setting "
+        "marked unconfirmed in `payers.yaml` is named in the citation too.",
+        "",
+        "| Rule | Severity | Applies to | From | What it checks | Sources |",
+        "|---|---|---|---|---|---|",
+    ]
+    for spec in pack.rules.values():
+        flag = "" if spec.confirmed else " **UNCONFIRMED**"
+        keys = source_kinds(pack, spec.sources)
+        cells = (
+            f"`{spec.id}`",
+            spec.severity.value,
+            spec.scope_label,
+            spec.effective_from.isoformat(),
+            spec.summary + flag,
+            keys,
+        )
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    lines += ["", "## Explanations", ""]
+    for spec in pack.rules.values():
+        lines += [f"### {spec.id}", "", spec.explanation, "", f"Citation: {spec.citation}", ""]
+    return "\n".join(lines)
 
 
 def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
@@ -63,7 +106,7 @@ def add_commands(commands: Any) -> None:
     rules = commands.add_parser("rules", help="the rule catalogue")
     rules_commands = rules.add_subparsers(dest="rules_command", required=True, parser_class=Parser)
     listing = rules_commands.add_parser("list", help="every rule with severity, scope and source")
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     listing.set_defaults(run=cmd_rules_list)
     show = rules_commands.add_parser("show", help="one rule's summary, explanation and sources")
     show.add_argument("rule_id", metavar="ID")

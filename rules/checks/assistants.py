@@ -6,13 +6,18 @@ from collections.abc import Iterator
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
-from rules.model import BillingClaim
+from rules.model import BillingClaim, Severity
 
 
 @check("MCR-PTA-CQ")
 def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare pays assistants' therapy at 85% and knows it by CQ (PTA) or CO (OTA)."""
     codes = ctx.knowledge.codes
+    spec = ctx.spec("MCR-PTA-CQ")
+    # Statute for Original Medicare; for another payer its own setting, which we hold less surely.
+    by_statute = spec.families is None or claim.payer.family in spec.families
+    severity = None if by_statute else Severity.WARNING
+    who = "" if by_statute else f" ({claim.payer.label} pays assistants' services at 85% with it)"
     for line in claim.lines:
         therapy = line.code in codes.always_therapy or line.has_modifier(*codes.therapy_modifiers)
         if not therapy:
@@ -26,5 +31,25 @@ def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findin
                 line,
                 Fix.add_modifier(modifier),
                 f"{line.code} was furnished in whole or in part by a {discipline.value}: add "
-                f"{modifier} (paid at 85%).",
+                f"{modifier} (paid at 85%){who}.",
+                severity,
             )
+
+
+@check("MCR-RENDERING-PTA")
+def assistant_rendering(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """A PTA, OTA or student cannot enroll as a Medicare provider: the line is billed under the
+    supervising therapist, who must be on it."""
+    codes = ctx.knowledge.codes
+    for line in claim.lines:
+        if not line.disciplines or not line.disciplines <= codes.non_rendering:
+            continue
+        who = "/".join(sorted(d.value for d in line.disciplines))
+        yield ctx.finding(
+            "MCR-RENDERING-PTA",
+            line,
+            Fix.review(),
+            f"{line.code} names only a {who} as its performer: an assistant or student cannot be "
+            "the rendering provider; bill it under the supervising therapist (with CQ/CO for an "
+            "assistant).",
+        )

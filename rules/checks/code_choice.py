@@ -16,6 +16,8 @@ from rules.timed import allocate_units, units_for_minutes
 MANUAL = "T97012-MANUAL"
 DECOMPRESSION = "T97012-DECOMP"
 MEDICARE_CODE = "MCR-97014"
+INTERSEGMENTAL = "T97012-ROLLER"
+FLEXION_DISTRACTION = "T97012-FLEXDIST"
 CMS_METHOD = "cms"
 NCCI_RULES = frozenset({"NCCI-PTP-MOD-MISSING", "NCCI-PTP-MOD0"})
 
@@ -179,6 +181,53 @@ def _own_code(
         f"x{units} unless the payer pays it as 97012.",
         Severity.WARNING,
     )
+
+
+@check(INTERSEGMENTAL)
+def intersegmental_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """A roller table is neither mechanical traction nor axial decompression: the payer says
+    what it is billed as (payer setting intersegmental_traction_code)."""
+    clue = ctx.knowledge.codes.intersegmental
+    if clue is None:
+        return
+    code = str(claim.payer.settings.get("intersegmental_traction_code") or "")
+    traction = ctx.knowledge.codes.traction_code
+    if code == traction:
+        return  # this payer takes it as 97012
+    for line in claim.lines_with_code(traction):
+        if not clue.found_in(line.text):
+            continue
+        if code:
+            fix, how = Fix.replace_code(code, ctx.knowledge.codes.units_per_session), f"bill {code}"
+        else:
+            fix, how = Fix.review(), "check how the payer wants it billed (many do not pay it)"
+        yield ctx.finding(
+            INTERSEGMENTAL,
+            line,
+            fix,
+            f"97012 on line {line.sequence} is described as a roller table / intersegmental "
+            f"traction, which is not mechanical traction: {how}.",
+        )
+
+
+@check(FLEXION_DISTRACTION)
+def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
+    """Flexion-distraction is a manipulation technique: CMT by regions, not 97012."""
+    codes = ctx.knowledge.codes
+    clue = codes.flexion_distraction
+    if clue is None:
+        return
+    cmt = tuple(sorted(codes.medicare_chiropractor_covered))
+    for line in claim.lines_with_code(codes.traction_code):
+        if clue.found_in(line.text):
+            yield ctx.finding(
+                FLEXION_DISTRACTION,
+                line,
+                Fix.review(cmt),
+                f"97012 on line {line.sequence} is described as flexion-distraction, a "
+                f"manipulation technique: bill the CMT code for the regions treated "
+                f"({'/'.join(cmt)}), not mechanical traction.",
+            )
 
 
 @check(MEDICARE_CODE)

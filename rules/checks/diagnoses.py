@@ -36,6 +36,11 @@ def billable_on(dx: Diagnosis, on: date | None, claim: BillingClaim, ctx: RuleCo
     return validity(code, on, release, knowledge.icd10_changes).billable
 
 
+def supporting_groups(claim: BillingClaim) -> tuple[str, ...]:
+    """The diagnosis groups that support 97012 for the claim's payer (Cigna's are narrower)."""
+    return tuple(claim.payer.settings.get("traction_dx_groups") or SUPPORTING)
+
+
 def best_pointer(line: ClaimLine, claim: BillingClaim, ctx: RuleContext) -> Diagnosis | None:
     """97012: the first claim diagnosis that supports traction; any line: else the primary
     (diagnosis 1). Only diagnoses billable on the line's date qualify."""
@@ -43,7 +48,7 @@ def best_pointer(line: ClaimLine, claim: BillingClaim, ctx: RuleContext) -> Diag
     usable = _usable(line, claim, ctx)
     if line.code == knowledge.codes.traction_code:
         for dx in icd10cm_diagnoses(tuple(usable), knowledge):
-            if knowledge.in_dx_group(dx.code, *SUPPORTING):
+            if knowledge.in_dx_group(dx.code, *supporting_groups(claim)):
                 return dx
     return usable[0] if usable else None
 
@@ -192,11 +197,17 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
     cord compression, infection, malignancy, fracture or instability."""
     knowledge = ctx.knowledge
     on_claim = sorted(icd10cm_diagnoses(claim.diagnoses, knowledge), key=lambda d: d.sequence)
+    groups = supporting_groups(claim)
+    lacking = (
+        "no spinal or radicular diagnosis"
+        if groups == SUPPORTING
+        else f"no diagnosis {claim.payer.label}'s traction policy accepts"
+    )
     for line in claim.lines_with_code(knowledge.codes.traction_code):
         if not line.diagnoses:
             continue  # DX-POINTER-MISSING speaks for a line that points to nothing
         pointed = icd10cm_diagnoses(line.diagnoses, knowledge)
-        supported = any(knowledge.in_dx_group(d.code, *SUPPORTING) for d in pointed)
+        supported = any(knowledge.in_dx_group(d.code, *groups) for d in pointed)
         contraindicated = _contraindications(pointed, on_claim, knowledge)
         if supported:
             if contraindicated:
@@ -208,7 +219,7 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
                 d
                 for d in on_claim
                 if d.sequence not in line.diagnosis_pointers
-                and knowledge.in_dx_group(d.code, *SUPPORTING)
+                and knowledge.in_dx_group(d.code, *groups)
                 and billable_on(d, ctx.date_for(line), claim, ctx)
             ),
             None,
@@ -220,15 +231,14 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
                 "DX-SUPPORT-TRACTION",
                 line,
                 fix,
-                f"97012 points to {listed}, no spinal or radicular diagnosis; the claim lists "
+                f"97012 points to {listed}, {lacking}; the claim lists "
                 f"{other.code}: point to it if documented.",
             )
             if contraindicated:
                 yield ctx.finding("DX-SUPPORT-TRACTION", line, Fix.review(), contraindicated)
             continue
         message = (
-            f"97012 points to {listed}, no spinal or radicular diagnosis: review medical "
-            "necessity (ABN if not covered)."
+            f"97012 points to {listed}, {lacking}: review medical necessity (ABN if not covered)."
         )
         yield ctx.finding(
             "DX-SUPPORT-TRACTION",

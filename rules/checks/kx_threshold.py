@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rules.checks.chiropractic import statutorily_excluded
-from rules.checks.therapy_modifiers import expected_therapy_modifier
+from rules.checks.therapy_modifiers import expected_therapy_modifier, therapy_plans
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, ClaimLine, Discipline, Severity
@@ -28,7 +28,7 @@ def plan_of_care(line: ClaimLine, ctx: RuleContext) -> str | None:
         return None
     if expected is not None:
         return expected
-    return None if line.disciplines else codes.default_therapy_modifier
+    return None if therapy_plans(line, codes) else codes.default_therapy_modifier
 
 
 def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:
@@ -42,6 +42,15 @@ def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:
         and not line.has_modifier(codes.liability_modifiers.statutory_exclusion)
         and not statutorily_excluded(line, codes)
     ]
+
+
+def years_without_threshold(claim: BillingClaim, ctx: RuleContext) -> list[int]:
+    """Years of the claim's PT/SLP lines that MCR-KX cannot judge: a year-to-date amount is on
+    the claim but no KX threshold is known for the year (the claim is incomplete, not clean)."""
+    if claim.therapy_ytd_pt_slp is None or "MCR-KX" not in ctx.selected:
+        return []
+    years = {day.year for line in pt_slp_lines(claim, ctx) if (day := ctx.date_for(line))}
+    return sorted(y for y in years if ctx.knowledge.therapy_threshold("kx", y) is None)
 
 
 @check("MCR-KX")

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
-from rules.model import BillingClaim
+from rules.model import BillingClaim, Severity
 
 MULTIPLE_PROCEDURES = "51"
 MODIFIER_SLOTS = 4  # 837P SV101-03..06 / CMS-1500 24D
 NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Z]")
+WELL_FORMED = re.compile(r"[0-9A-Z]{2}")
 
 
 @check("MOD-INVALID")
@@ -24,8 +25,22 @@ def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
             if modifier in known:
                 valid.append(modifier)
                 continue
+            if WELL_FORMED.fullmatch(modifier):
+                # Shaped like a modifier but not in our list, which is not the full CMS file:
+                # it may well be valid, so a person checks it; it is never an error.
+                valid.append(modifier)
+                yield ctx.finding(
+                    "MOD-INVALID",
+                    line,
+                    Fix.review((modifier,)),
+                    f"{modifier} on {line.code} is not in our modifier list (not the full HCPCS "
+                    "file): check it is a current CPT or HCPCS modifier.",
+                    Severity.INFO,
+                )
+                continue
             cleaned = NOT_ALPHANUMERIC.sub("", modifier)
-            if cleaned != modifier and cleaned in known and cleaned not in line.modifiers:
+            shaped = WELL_FORMED.fullmatch(cleaned)
+            if cleaned != modifier and shaped and cleaned not in line.modifiers:
                 valid.append(cleaned)
                 fix = Fix.replace_modifier(modifier, cleaned)
                 what = f"write it as {cleaned}"
@@ -61,6 +76,6 @@ def no_multiple_procedure_on_therapy(
                 "MOD-51-THERAPY",
                 line,
                 Fix.remove_modifier(MULTIPLE_PROCEDURES),
-                f"{line.code} carries 51: physical medicine codes take no multiple-procedure "
-                "modifier, remove 51.",
+                f"{line.code} carries 51: Medicare applies the therapy multiple procedure payment "
+                "reduction itself, without 51; remove 51.",
             )

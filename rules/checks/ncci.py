@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.knowledge.model import NcciEdit
-from rules.model import BillingClaim, ClaimLine
+from rules.model import BillingClaim, ClaimLine, Severity
 from rules.service_days import by_date
+
+EITHER_CODE = "ncci_modifier_either_code"  # payer setting: CR 11168 (Medicare Part B)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +73,27 @@ def ncci_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None
             for m in _unbundling(p.column1, ctx)
             if p.column1.index not in column2_lines
         ]
-        if misplaced:
+        if misplaced and claim.payer.flag(EITHER_CODE):
+            yield _accepted_on_column1(line, misplaced, ctx)
+        elif misplaced:
             yield from _misplaced(line, misplaced, ctx)
         else:
             yield _missing(line, pairs, ctx)
+
+
+def _accepted_on_column1(
+    line: ClaimLine, misplaced: list[tuple[ClaimLine, str]], ctx: RuleContext
+) -> Finding | None:
+    """The payer reads 59/X on either code of the pair: no denial, only the convention."""
+    column1, modifier = misplaced[0]
+    return ctx.finding(
+        "NCCI-PTP-MOD-MISPLACED",
+        line,
+        Fix.review((modifier,)),
+        f"{modifier} is on {column1.code} (column 1), not on {line.code} (column 2): this payer "
+        "accepts it on either code (CR 11168); column 2 is the usual place.",
+        Severity.INFO,
+    )
 
 
 def _misplaced(

@@ -10,10 +10,17 @@ from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, ClaimLine, Severity
 
 
-def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
-    """The modifier of the performers' plan of care, or None when unknown or mixed."""
+def therapy_plans(line: ClaimLine, codes: CodeFacts) -> set[str]:
+    """The plan-of-care modifiers the line's performers imply. Disciplines without one (a
+    physician, who may furnish therapy under a PT or an OT plan; a student; other) are neutral."""
     wanted = {codes.discipline_therapy_modifier.get(d) for d in line.disciplines}
     wanted.discard(None)
+    return {m for m in wanted if m is not None}
+
+
+def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
+    """The modifier of the performers' plan of care, or None when unknown or mixed."""
+    wanted = therapy_plans(line, codes)
     return wanted.pop() if len(wanted) == 1 else None
 
 
@@ -29,16 +36,16 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
         if expected is not None:
             fix = Fix.add_modifier(expected)
             why = f"furnished under a {codes.therapy_modifiers[expected]} plan of care"
-        elif line.disciplines:
+        elif therapy_plans(line, codes):
             fix = Fix.review(tuple(sorted(codes.therapy_modifiers)))
             why = "its performers belong to different disciplines; pick the plan of care"
         else:
             plan = codes.default_therapy_modifier
             others = [m for m in codes.therapy_modifiers if m != plan]
             fix = Fix.add_modifier(plan, tuple(sorted(others)))
-            why = (
-                f"performer unknown, {codes.therapy_modifiers[plan]} plan of care assumed; "
-                + ", ".join(f"{m} for {codes.therapy_modifiers[m]}" for m in others)
+            who = "performer unknown" if not line.disciplines else "the plan of care is not known"
+            why = f"{who}, {codes.therapy_modifiers[plan]} plan of care assumed; " + ", ".join(
+                f"{m} for {codes.therapy_modifiers[m]}" for m in sorted(others)
             )
         yield ctx.finding(
             "THERAPY-MOD-MISSING",

@@ -28,6 +28,18 @@ def whole_units(line: ClaimLine) -> int | None:
     return int(units)
 
 
+def trimmed_to_cap(lines: Sequence[ClaimLine], cap: int) -> Iterator[tuple[ClaimLine, int, Fix]]:
+    """The lines whose units drop so the group bills no more than `cap`, earlier lines keeping
+    theirs first: (line, units kept, set-quantity fix or remove-line when none is kept)."""
+    left = cap
+    for line in lines:
+        units = whole_units(line) or 0
+        keep = min(units, left)
+        left -= keep
+        if keep != units:
+            yield line, keep, Fix.set_quantity(keep) if keep else Fix.remove_line()
+
+
 @dataclass(frozen=True, slots=True)
 class TimedDay:
     """The timed lines of one date of service, in claim order, and how the payer counts them."""
@@ -36,6 +48,7 @@ class TimedDay:
     lines: tuple[ClaimLine, ...]
     method: str
     minutes_per_unit: int
+    payment_modifiers: frozenset[str] = frozenset()
 
     @property
     def when(self) -> str:
@@ -46,6 +59,16 @@ class TimedDay:
         groups: dict[str, list[ClaimLine]] = {}
         for line in self.lines:
             groups.setdefault(line.code, []).append(line)
+        return groups
+
+    @property
+    def by_billing_line(self) -> dict[tuple[str, frozenset[str]], list[ClaimLine]]:
+        """Lines that bill as one: the same code with the same payment modifiers. A PT's units
+        and a PTA's (CQ) units of one code are separate lines, as are distinct (59/X) ones."""
+        groups: dict[tuple[str, frozenset[str]], list[ClaimLine]] = {}
+        for line in self.lines:
+            key = (line.code, self.payment_modifiers.intersection(line.modifiers))
+            groups.setdefault(key, []).append(line)
         return groups
 
     @property
@@ -79,15 +102,22 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
     """Per date of service: units no more than the timed minutes allow, each code on one line."""
     codes = ctx.knowledge.codes
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
+    payment = payment_modifiers(ctx)
     for day, lines in by_date(claim.lines).items():
         timed = tuple(line for line in lines if line.code in codes.timed)
         if timed:
-            yield from _day(TimedDay(day, timed, method, codes.minutes_per_unit), ctx)
+            yield from _day(TimedDay(day, timed, method, codes.minutes_per_unit, payment), ctx)
+
+
+def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
+    """Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X)."""
+    codes = ctx.knowledge.codes
+    return frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
 
 
 def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
     groups = day.by_code
-    split = {code for code, group in groups.items() if len(group) > 1}
+    split = {key for key, group in day.by_billing_line.items() if len(group) > 1}
     invalid = [line for line in day.lines if whole_units(line) is None]
     # With bad units on a day whose codes are split, CLAIM-QTY-INVALID cannot say the units
     # either: nothing here is changed automatically until a person has fixed them.
@@ -127,10 +157,20 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
 
     yield from _unbillable(day, unbillable, allocation, allowed, automatic, ctx)
     merged_here = split if ONE_LINE in ctx.selected else set()
+    keys_per_code: dict[str, int] = {}
+    for code, _ in day.by_billing_line:
+        keys_per_code[code] = keys_per_code.get(code, 0) + 1
+    # A capped code billed on one line-kind is capped by its merge; billed as several kinds
+    # (PT and PTA lines), the reduction goes line by line and the merge is left to a person.
+    merged_codes = {code for code, _ in merged_here if keys_per_code[code] == 1}
+    reduced = set()
     for code, cap in caps.items():
-        if code not in merged_here:
+        if code not in merged_codes:
+            reduced.add(code)
             yield from _reduce(day, groups[code], cap, allowed, automatic, ctx)
-    yield from _merge(day, merged_here - unbillable, caps, not invalid, ctx)
+    kept = {key for key in merged_here if key[0] not in unbillable}
+    merge_caps = {code: cap for code, cap in caps.items() if code in merged_codes}
+    yield from _merge(day, kept, merge_caps, not invalid, ctx, reduced)
 
 
 def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) -> list[ClaimLine]:
@@ -139,7 +179,7 @@ def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) 
     timed = tuple(line for line in lines if line.code in codes.timed)
     if not timed:
         return []
-    day = TimedDay(None, timed, method, codes.minutes_per_unit)
+    day = TimedDay(None, timed, method, codes.minutes_per_unit, payment_modifiers(ctx))
     removed = [
         finding.line
         for finding in _day(day, ctx)
@@ -172,14 +212,7 @@ def _reduce(
     ctx: RuleContext,
 ) -> Iterator[Finding | None]:
     """Keep the code's units within its allocation, earlier lines first."""
-    left = cap
-    for line in group:
-        units = whole_units(line) or 0
-        keep = min(units, left)
-        left -= keep
-        if keep == units:
-            continue
-        fix = Fix.set_quantity(keep) if keep else Fix.remove_line()
+    for line, keep, fix in trimmed_to_cap(group, cap):
         yield ctx.finding(
             EIGHT_MINUTES,
             line,
@@ -221,19 +254,21 @@ def _unbillable(
 
 def _merge(
     day: TimedDay,
-    split: set[str],
+    split: set[tuple[str, frozenset[str]]],
     caps: dict[str, int],
     automatic: bool,
     ctx: RuleContext,
+    reduced: set[str] | None = None,
 ) -> Iterator[Finding | None]:
-    """One line per timed code and day: the first line takes the units, the others go."""
-    groups = day.by_code
-    for code in sorted(split, key=lambda c: groups[c][0].index):
-        first, *others = groups[code]
-        total = sum(whole_units(line) or 0 for line in groups[code])
+    """One line per timed code, payment modifiers and day: the first takes the units."""
+    groups = day.by_billing_line
+    for key in sorted(split, key=lambda k: groups[k][0].index):
+        code = key[0]
+        first, *others = groups[key]
+        total = sum(whole_units(line) or 0 for line in groups[key])
         # The merged line carries every line's minutes: a line without them would read as zero.
-        known = {line.minutes is not None for line in groups[code]}
-        fixable = automatic and len(known) == 1
+        known = {line.minutes is not None for line in groups[key]}
+        fixable = automatic and len(known) == 1 and code not in (reduced or set())
         units = min(total, caps.get(code, total))
         capped = f" (the day's {day.total_minutes:g} timed minutes allow {units})" * (units < total)
         if whole_units(first) != units:

@@ -39,6 +39,7 @@ from rules.knowledge.model import (
     PayerEntry,
     PayerSettings,
     RuleSpec,
+    TelehealthEntry,
     TextClue,
     TherapyThreshold,
 )
@@ -196,6 +197,7 @@ def parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
         },
     )
     facts = _parse_text_clues(name, data, facts)
+    facts = parse_audit_codes(name, data, facts)
     overlap = facts.timed & facts.untimed
     if overlap:
         raise PackError(name, "timed.codes", f"also listed as untimed: {sorted(overlap)}")
@@ -206,35 +208,43 @@ def parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
     return facts
 
 
-def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
-    """The manual-traction and decompression word lists, and Medicare's code replacements."""
+def _negation(name: str, data: Mapping[str, Any]) -> re.Pattern[str] | None:
     words = strings(data.get("negation_words", []), name, "negation_words")
-    negation = (
-        re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\W*$", re.IGNORECASE)
-        if words
-        else None
+    if not words:
+        return None
+    return re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + r")\W*$", re.IGNORECASE)
+
+
+def _text_clue(
+    name: str, data: Mapping[str, Any], key: str, negation: re.Pattern[str] | None
+) -> TextClue:
+    block = require(data, key, dict, name)
+    patterns = []
+    for i, text in enumerate(strings(block.get("patterns"), name, f"{key}.patterns")):
+        try:
+            patterns.append(re.compile(text, re.IGNORECASE))
+        except re.error as exc:
+            raise PackError(name, f"{key}.patterns[{i}]", str(exc)) from None
+    families = frozenset(
+        strings(block.get("noncovered_families", []), name, f"{key}.noncovered_families")
+    )
+    unknown = families - set(FAMILIES)
+    if unknown:
+        raise PackError(name, f"{key}.noncovered_families", f"unknown {sorted(unknown)}")
+    return TextClue(
+        replacement=require(block, "replacement", str, name, key),
+        patterns=tuple(patterns),
+        negation=negation,
+        noncovered_families=families,
     )
 
+
+def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
+    """The manual-traction and decompression word lists, and Medicare's code replacements."""
+    negation = _negation(name, data)
+
     def clue(key: str) -> TextClue:
-        block = require(data, key, dict, name)
-        patterns = []
-        for i, text in enumerate(strings(block.get("patterns"), name, f"{key}.patterns")):
-            try:
-                patterns.append(re.compile(text, re.IGNORECASE))
-            except re.error as exc:
-                raise PackError(name, f"{key}.patterns[{i}]", str(exc)) from None
-        families = frozenset(
-            strings(block.get("noncovered_families", []), name, f"{key}.noncovered_families")
-        )
-        unknown = families - set(FAMILIES)
-        if unknown:
-            raise PackError(name, f"{key}.noncovered_families", f"unknown {sorted(unknown)}")
-        return TextClue(
-            replacement=require(block, "replacement", str, name, key),
-            patterns=tuple(patterns),
-            negation=negation,
-            noncovered_families=families,
-        )
+        return _text_clue(name, data, key, negation)
 
     replacements = {
         str(code): require(row, "code", str, name, f"medicare_code_replacements.{code}")
@@ -246,6 +256,70 @@ def _parse_text_clues(name: str, data: Mapping[str, Any], facts: CodeFacts) -> C
         decompression=clue("decompression_words"),
         medicare_replacements=replacements,
     )
+
+
+def parse_audit_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
+    """The code facts the December 2026 audit added: status B codes, telehealth markers,
+    non-rendering disciplines, active therapy codes, the intersegmental traction clue."""
+
+    def codes_of(key: str, list_key: str = "codes") -> frozenset[str]:
+        block = require(data, key, dict, name)
+        return frozenset(strings(block.get(list_key), name, f"{key}.{list_key}"))
+
+    def disciplines_of(key: str) -> frozenset[Discipline]:
+        found = set()
+        for value in codes_of(key, "disciplines"):
+            try:
+                found.add(Discipline(value))
+            except ValueError:
+                raise PackError(
+                    name, f"{key}.disciplines", f"unknown discipline {value!r}"
+                ) from None
+        return frozenset(found)
+
+    therapist_pos = strings(
+        require(data, "therapist_private_practice_pos", dict, name).get("codes"),
+        name,
+        "therapist_private_practice_pos.codes",
+    )
+    negation = _negation(name, data)
+    return replace(
+        facts,
+        intersegmental=_text_clue(name, data, "intersegmental_traction_words", negation),
+        flexion_distraction=_text_clue(name, data, "flexion_distraction_words", negation),
+        pfs_status_b=codes_of("pfs_status_b"),
+        telehealth_pos=codes_of("telehealth_markers", "pos"),
+        telehealth_modifiers=codes_of("telehealth_markers", "modifiers"),
+        non_rendering=disciplines_of("non_rendering_disciplines"),
+        active_therapy=codes_of("active_therapy"),
+        therapist_pos=therapist_pos,
+        therapist_disciplines=disciplines_of("therapist_private_practice_pos"),
+    )
+
+
+def parse_telehealth(
+    name: str, text: str, known_sources: Mapping[str, Any]
+) -> dict[str, tuple[TelehealthEntry, ...]]:
+    """The Medicare telehealth list rows: code, valid_from, valid_to."""
+    entries: dict[str, list[TelehealthEntry]] = {}
+    for where, row in csv_rows(name, text, ("code", "valid_from", "valid_to", "source")):
+        code = (row["code"] or "").strip()
+        if not code:
+            raise PackError(name, f"{where}.code", "empty")
+        valid_from = iso_date(row["valid_from"], name, f"{where}.valid_from")
+        valid_to = opt_iso_date(row["valid_to"], name, f"{where}.valid_to")
+        if valid_to is not None and valid_to < valid_from:
+            raise PackError(name, f"{where}.valid_to", "before valid_from")
+        entries.setdefault(code, []).append(
+            TelehealthEntry(
+                code=code,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                source=_row_sources(name, where, row, known_sources),
+                confirmed=boolean(row.get("confirmed") or "false", name, f"{where}.confirmed"),
+            )
+        )
+    return {code: tuple(rows) for code, rows in entries.items()}
 
 
 def parse_payers(name: str, data: Mapping[str, Any]) -> PayerSettings:
@@ -545,7 +619,7 @@ def load_knowledge(
     site_codes, site_words = parse_body_sites(
         "body_sites.yaml", parse_yaml("body_sites.yaml", read_text("body_sites.yaml"))
     )
-    return Knowledge(
+    knowledge = Knowledge(
         version=str(rules_data.get("version", "unversioned")),
         rules=parse_rules("rules.yaml", rules_data, sources),
         codes=parse_codes("codes.yaml", parse_yaml("codes.yaml", read_text("codes.yaml"))),
@@ -567,4 +641,22 @@ def load_knowledge(
             "icd10_changes.csv", read_text("icd10_changes.csv"), sources
         ),
         icd10_release=ReleaseCodeSet.bundled(),
+        telehealth=parse_telehealth("telehealth.csv", read_text("telehealth.csv"), sources),
     )
+    return check_payer_dx_groups(knowledge)
+
+
+def check_payer_dx_groups(knowledge: Knowledge) -> Knowledge:
+    """Every diagnosis group a payer setting names (traction_dx_groups) exists in dx_groups.csv."""
+    entries = [(f"families.{f}", s) for f, s in knowledge.payers.family_settings.items()]
+    entries += [(f"payers[{p.id}]", p.settings) for p in knowledge.payers.payers]
+    for where, settings in entries:
+        groups = settings.get("traction_dx_groups") or []
+        if not isinstance(groups, list):
+            raise PackError("payers.yaml", f"{where}.traction_dx_groups", "expected a list")
+        unknown = [g for g in groups if g not in knowledge.dx_groups]
+        if unknown:
+            raise PackError(
+                "payers.yaml", f"{where}.traction_dx_groups", f"unknown dx groups {unknown}"
+            )
+    return knowledge

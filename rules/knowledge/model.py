@@ -56,8 +56,8 @@ class RuleSpec:
     @property
     def scope_label(self) -> str:
         families = "all payers" if self.families is None else ", ".join(sorted(self.families))
-        flags = f"; payers with {', '.join(self.payer_flags)}" if self.payer_flags else ""
-        return families + flags
+        flags = f"payers with {', '.join(self.payer_flags)}" if self.payer_flags else ""
+        return "; ".join(part for part in (families, flags) if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +171,28 @@ class CodeFacts:
     manual_traction: TextClue | None = None
     decompression: TextClue | None = None
     medicare_replacements: Mapping[str, str] = field(default_factory=dict)
+    # Audit 2026-12 additions (parsed by parse_audit_codes).
+    intersegmental: TextClue | None = None
+    flexion_distraction: TextClue | None = None
+    pfs_status_b: frozenset[str] = frozenset()
+    telehealth_pos: frozenset[str] = frozenset()
+    telehealth_modifiers: frozenset[str] = frozenset()
+    non_rendering: frozenset[Discipline] = frozenset()
+    active_therapy: frozenset[str] = frozenset()
+    therapist_pos: tuple[str, ...] = ()
+    therapist_disciplines: frozenset[Discipline] = frozenset()
+
+    def discipline_for_taxonomy(self, taxonomy: str | None) -> Discipline | None:
+        """A NUCC code's discipline by its longest listed start (classification, or grouping);
+        None for no code, OTHER for a code no entry starts."""
+        if not taxonomy:
+            return None
+        code = taxonomy.strip().upper()
+        for length in range(len(code), 0, -1):
+            found = self.taxonomy_disciplines.get(code[:length])
+            if found is not None:
+                return found
+        return Discipline.OTHER
 
     @property
     def x_modifiers(self) -> frozenset[str]:
@@ -197,6 +219,22 @@ class CodeFacts:
     def modifier_system(self, modifier: str) -> str:
         """The code system a modifier is written in when we add it to a claim."""
         return self.cpt_system if self.cpt_modifier_pattern.match(modifier) else self.hcpcs_system
+
+
+@dataclass(frozen=True, slots=True)
+class TelehealthEntry:
+    """A code on the Medicare telehealth list from `valid_from` through `valid_to`."""
+
+    code: str
+    valid_from: date
+    valid_to: date | None
+    source: str
+    confirmed: bool
+
+    def on_list(self, on: date | None) -> bool:
+        if on is None:
+            return self.valid_to is None
+        return self.valid_from <= on and (self.valid_to is None or on <= self.valid_to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +316,7 @@ class Knowledge:
     dx_groups: Mapping[str, tuple[DiagnosisGroupEntry, ...]] = field(default_factory=dict)
     icd10_changes: Mapping[str, tuple[CodeChange, ...]] = field(default_factory=dict)
     icd10_release: CodeSet | None = None
+    telehealth: Mapping[str, tuple[TelehealthEntry, ...]] = field(default_factory=dict)
     _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -306,6 +345,9 @@ class Knowledge:
     def therapy_threshold(self, kind: str, year: int) -> TherapyThreshold | None:
         """The PT+SLP amount of `kind` for a calendar year, None when the year is not listed."""
         return self.therapy_thresholds.get((kind, year))
+
+    def on_telehealth_list(self, code: str, on: date | None) -> bool:
+        return any(entry.on_list(on) for entry in self.telehealth.get(code, ()))
 
     def ncci_edits(self, column1: str, column2: str) -> tuple[NcciEdit, ...]:
         return self.ncci_by_pair.get((column1, column2), ())

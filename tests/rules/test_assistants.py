@@ -91,3 +91,58 @@ def test_effective_date_is_read_per_line(check) -> None:
         .line("97012", ["GP"], by="PTA", date="2020-01-02")
     )
     assert [f.line for f in cq(check(builder))] == [2]
+
+
+def test_ota_specialization_taxonomy_gets_co(check) -> None:
+    """Audit item 2: 224ZE0001X (environmental modification OTA) is an OTA."""
+    (finding,) = cq(check(claim().line("97012", ["GO"], by="224ZE0001X")))
+    assert finding.fix.modifier == "CO"
+
+
+# Audit item 5: CQ/CO as a payer setting.
+def test_aetna_commercial_pta_line_gets_cq_as_unconfirmed_warning(check) -> None:
+    builder = (
+        claim(payer="5", dos="2024-03-04")
+        .payer_id("60054", "Aetna")
+        .line("97110", ["GP"], by="PTA", minutes=15)
+    )
+    (finding,) = cq(check(builder))
+    assert (finding.severity, finding.fix.modifier) == (Severity.WARNING, "CQ")
+    assert "UNCONFIRMED" in finding.citation
+
+
+def test_aetna_before_its_effective_date_needs_no_cq(check) -> None:
+    builder = (
+        claim(payer="5", dos="2023-11-30")
+        .payer_id("60054", "Aetna")
+        .line("97110", ["GP"], by="PTA", minutes=15)
+    )
+    assert cq(check(builder)) == []
+
+
+def test_other_commercial_payer_needs_no_cq(check) -> None:
+    builder = (
+        claim(payer="5", dos="2024-03-04")
+        .payer_id("99999", "Acme Health")
+        .line("97110", ["GP"], by="PTA", minutes=15)
+    )
+    assert cq(check(builder)) == []
+
+
+# New check (audit list 2, item 7): PTA/OTA/student as the rendering provider.
+def rendering(report):
+    return [f for f in report.findings if f.rule == "MCR-RENDERING-PTA"]
+
+
+@pytest.mark.parametrize("who", ["PTA", "OTA", "390200000X"])
+def test_assistant_or_student_alone_cannot_render(check, who) -> None:
+    (finding,) = rendering(check(claim().line("97012", ["GP"], by=who)))
+    assert finding.severity is Severity.ERROR and not finding.fix.automatic
+
+
+def test_assistant_beside_the_therapist_is_fine(check) -> None:
+    assert rendering(check(claim().line("97012", ["GP", "CQ"], by=["PT", "PTA"]))) == []
+
+
+def test_assistant_alone_to_commercial_is_not_judged(check) -> None:
+    assert rendering(check(claim(payer="5").line("97012", ["GP"], by="PTA"))) == []

@@ -109,3 +109,17 @@ def test_manipulation_without_at_gets_at_or_ga(check) -> None:
 )
 def test_no_at_finding(check, builder) -> None:
     assert [f for f in chiro(check(builder)) if f.rule == "MCR-CHIRO-AT"] == []
+
+
+@pytest.mark.parametrize("taxonomy", ["111NX0800X", "111NR0400X", "111NN0400X"])
+def test_chiropractor_specialization_gets_gy(check, taxonomy) -> None:
+    """Audit item 2: a DC with a NUCC specialization is a DC (GY not missed)."""
+    report = check(claim().line("97012", ["GP"], by=taxonomy))
+    assert [f.fix.to_json() for f in report.findings if f.rule == "MCR-CHIRO-GY"] == [
+        {"action": "add_modifier", "modifier": "GY"}
+    ]
+
+
+def test_dual_eligible_managed_care_is_not_original_medicare(check) -> None:
+    """Audit item 16: SOPT 14 (dual-eligible Medicare/Medicaid organization) is managed care."""
+    assert chiro(check(claim(payer="14").line("97012", ["GP"], by="DC"))) == []

@@ -113,7 +113,7 @@ def test_decompression_words_win_over_manual(check) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["VAX-D", "spinal decompression therapy", "DRX9000", "IDD therapy", "roller table"]
+    "text", ["VAX-D", "spinal decompression therapy", "DRX9000", "IDD therapy"]
 )
 def test_decompression_to_medicare_takes_ga_or_gz(check, text: str) -> None:
     builder = claim().line("97012", ["GP"], text=text)
@@ -202,3 +202,57 @@ def test_97014_elsewhere_is_fine(check, payer: str) -> None:
 
 def test_g0283_to_medicare_is_fine(check) -> None:
     assert chosen(check(claim().line("G0283", ["GP"]))) == []
+
+
+# -- T97012-ROLLER (audit item 4: a roller table is not decompression) -------------------------
+
+
+def test_roller_table_is_not_decompression(check) -> None:
+    report = check(claim().line("97012", ["GP"], text="roller table"))
+    assert [f.rule for f in report.findings if f.rule in ("T97012-ROLLER", "T97012-DECOMP")] == [
+        "T97012-ROLLER"
+    ]
+    (finding,) = [f for f in report.findings if f.rule == "T97012-ROLLER"]
+    assert finding.severity.value == "warning" and not finding.fix.automatic
+
+
+def test_roller_table_with_payer_code_is_replaced(check, knowledge) -> None:
+    from dataclasses import replace as dc_replace
+
+    from plugin.claim_check import ClaimChecker
+    from rules.knowledge.model import PayerSettings
+
+    payers = knowledge.payers
+    settings = dict(payers.family_settings)
+    settings["commercial"] = {**settings["commercial"], "intersegmental_traction_code": "97039"}
+    changed = dc_replace(
+        knowledge,
+        payers=PayerSettings(payers.sopt_families, payers.family_labels, settings, payers.payers),
+    )
+    (report,) = ClaimChecker(changed).check_document(
+        claim(payer="5").line("97012", ["GP"], text="intersegmental traction").bundle()
+    )
+    (finding,) = [f for f in report.findings if f.rule == "T97012-ROLLER"]
+    assert finding.fix.to_json() == {"action": "replace_code", "code": "97039", "quantity": 1}
+
+
+def test_mechanical_traction_text_is_no_roller_table(check) -> None:
+    report = check(claim().line("97012", ["GP"], text="mechanical cervical traction"))
+    assert [f for f in report.findings if f.rule == "T97012-ROLLER"] == []
+
+
+# -- T97012-FLEXDIST (audit list 2, item 13) ---------------------------------------------------
+
+
+def test_flexion_distraction_is_cmt_not_traction(check) -> None:
+    report = check(claim().line("97012", ["GP"], by="DC", text="Cox flexion-distraction"))
+    (finding,) = [f for f in report.findings if f.rule == "T97012-FLEXDIST"]
+    assert finding.fix.candidates == ("98940", "98941", "98942")
+    assert not finding.fix.automatic
+
+
+def test_no_flexion_distraction_when_negated(check) -> None:
+    report = check(
+        claim().line("97012", ["GP"], text="mechanical traction, not flexion-distraction")
+    )
+    assert [f for f in report.findings if f.rule == "T97012-FLEXDIST"] == []

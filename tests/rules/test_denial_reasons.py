@@ -44,9 +44,20 @@ def test_routine_reductions_are_not_denials(reasons) -> None:  # type: ignore[no
 def test_a_remark_narrows_the_rules(reasons) -> None:  # type: ignore[no-untyped-def]
     assert "T97012-DECOMP" in reasons.rules_for(["96"], [])
     assert reasons.rules_for(["96"], ["N362"]) == frozenset(
-        {"T97012-UNITS-ONE", "T97012-DUP-DOS", "TIMED-8MIN-UNITS"}
+        {"T97012-UNITS-ONE", "T97012-DUP-DOS", "TIMED-8MIN-UNITS", "MUE-UNITS"}
     )
     assert reasons.rules_for(["29"], ["MA01"]) == frozenset()
+
+
+def test_audit_corrections_to_the_map(reasons) -> None:  # type: ignore[no-untyped-def]
+    """Audit item 13: a missing POS is CO-16 + M77, not CARC 5; CARC 4's current text; M15,
+    N822 and N425 mapped."""
+    assert "POS-MISSING" not in reasons.carc["5"].rules
+    assert "POS-MISSING" in reasons.carc["16"].rules and "POS-MISSING" in reasons.rarc["M77"].rules
+    assert "required modifier is missing" not in reasons.carc["4"].description
+    assert reasons.rarc["M15"].rules == ("MCR-STATUS-B",)
+    assert "THERAPY-MOD-MISSING" in reasons.rarc["N822"].rules
+    assert reasons.rarc["N425"].rules == ("MCR-CHIRO-GY",)
 
 
 @pytest.mark.parametrize(

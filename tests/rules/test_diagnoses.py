@@ -308,3 +308,32 @@ def test_pointer_skips_a_diagnosis_not_billable_on_the_date(check) -> None:
     assert rules_of(report) == [("DX-CODE-INVALID", None), ("DX-POINTER-MISSING", 1)]
     assert report.findings[1].fix.pointer == 2
     assert recheck(check, builder) == []
+
+
+# Audit item 7: diagnosis groups are payer-scoped (Cigna CPG 275 vs the default heuristic).
+def _support(report):
+    return [f for f in report.findings if f.rule == "DX-SUPPORT-TRACTION"]
+
+
+@pytest.mark.parametrize("dx", ["M54.2", "M54.50", "M47.816", "M51.14"])
+def test_cigna_wants_radicular_non_thoracic_diagnoses(check, dx) -> None:
+    builder = claim(payer="5").payer_id("62308", "Cigna").line("97012", ["GP"], dx=[dx])
+    (finding,) = _support(check(builder))
+    assert "Cigna" in finding.message
+
+
+@pytest.mark.parametrize("dx", ["M54.12", "M51.16", "M54.41"])
+def test_cigna_radicular_diagnosis_supports(check, dx) -> None:
+    builder = claim(payer="5").payer_id("62308", "Cigna").line("97012", ["GP"], dx=[dx])
+    assert _support(check(builder)) == []
+
+
+@pytest.mark.parametrize("dx", ["M54.2", "M99.01", "M99.03", "M48.07", "M43.16", "M51.A0"])
+def test_default_groups_hold_the_spinal_codes(check, dx) -> None:
+    assert _support(check(claim().line("97012", ["GP"], dx=[dx]))) == []
+
+
+def test_cord_compression_is_a_contraindication(check) -> None:
+    """Audit item 16: G95.2x (cord compression) is in the contraindication group."""
+    (finding,) = _support(check(claim().line("97012", ["GP"], dx=["M54.12", "G95.20"])))
+    assert "contraindicated" in finding.message

@@ -121,3 +121,28 @@ def test_shipped_thresholds(knowledge) -> None:
         2025: (2410, False),
         2026: (2480, False),
     }
+
+
+# Audit item 15: a year with no known KX threshold is never a silent pass.
+def _years_unknown(check, knowledge, builder):
+    from rules.checks.kx_threshold import years_without_threshold
+    from rules.engine import RuleContext, select_rules
+
+    billing = check(builder).billing
+    ctx = RuleContext(knowledge, select_rules(knowledge, billing, None), payer=billing.payer)
+    return years_without_threshold(billing, ctx)
+
+
+def test_a_year_without_a_threshold_is_named(check, knowledge) -> None:
+    builder = claim(dos="2027-02-01").ytd(3100).line("97110", ["GP"], minutes=15)
+    assert _years_unknown(check, knowledge, builder) == [2027]
+
+
+def test_a_year_with_a_threshold_is_judged(check, knowledge) -> None:
+    builder = claim(dos="2026-02-01").ytd(3100).line("97110", ["GP"], minutes=15)
+    assert _years_unknown(check, knowledge, builder) == []
+
+
+def test_without_a_year_to_date_amount_nothing_is_missing(check, knowledge) -> None:
+    builder = claim(dos="2027-02-01").line("97110", ["GP"], minutes=15)
+    assert _years_unknown(check, knowledge, builder) == []

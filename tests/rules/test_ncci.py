@@ -93,8 +93,29 @@ def test_as_of_reads_the_table_at_another_date(check) -> None:
     assert ("NCCI-PTP-MOD-MISSING", 2) in rules_of(report)
 
 
-def test_misplaced_59_moves_to_column2(check) -> None:
+def test_misplaced_59_on_medicare_is_advice_only(check) -> None:
+    """Audit item 6 (CR 11168): Medicare Part B accepts 59/X on either code of the pair, so a
+    modifier on the column-1 code is not a denial: info, and nothing is moved."""
     report = check(claim().line("97012", ["GP", "59"]).line("97140", ["GP"], minutes=15))
+    (finding,) = [f for f in report.findings if f.rule.startswith("NCCI")]
+    assert (finding.rule, finding.line, finding.severity.value) == (
+        "NCCI-PTP-MOD-MISPLACED",
+        2,
+        "info",
+    )
+    assert not finding.fix.automatic
+    assert report.clean
+
+
+def test_medicare_column1_without_modifier_is_still_denied(check) -> None:
+    """Near miss: with no 59/X on either code, Medicare still denies column 2."""
+    report = check(claim().line("97012", ["GP"]).line("97140", ["GP"], minutes=15))
+    assert ("NCCI-PTP-MOD-MISSING", 2) in rules_of(report)
+
+
+def test_misplaced_59_moves_to_column2(check) -> None:
+    """Payers without the CR 11168 setting (Medicaid here) want it on the column-2 code."""
+    report = check(claim(payer="2").line("97012", ["GP", "59"]).line("97140", ["GP"], minutes=15))
     assert sorted(rules_of(report)) == [
         ("NCCI-PTP-MOD-MISPLACED", 1),
         ("NCCI-PTP-MOD-MISPLACED", 2),

@@ -87,3 +87,48 @@ def test_two_modifiers_unknown_performer_needs_review(check) -> None:
     report = check(claim().line("97012", ["GP", "GO"], by=[]))
     (finding,) = report.findings
     assert not finding.fix.automatic and finding.fix.candidates == ("GP", "GO")
+
+
+# Audit 2026-12 item 2: NUCC taxonomy by classification, not by exact code.
+def test_pt_specialization_taxonomy_is_a_pt(check) -> None:
+    """2251X0800X (orthopedic PT) is a PT: GP, not 'performers of different disciplines'."""
+    (finding,) = check(claim().line("97012", by="2251X0800X")).findings
+    assert finding.rule == "THERAPY-MOD-MISSING"
+    assert finding.fix.to_json() == {"action": "add_modifier", "modifier": "GP"}
+    assert "different disciplines" not in finding.message
+
+
+def test_ot_specialization_with_gp_conflicts(check) -> None:
+    (finding,) = check(claim().line("97012", ["GP"], by="225XR0403X")).findings
+    assert finding.rule == "THERAPY-MOD-CONFLICT"
+    assert finding.fix.to_json() == {
+        "action": "replace_modifier",
+        "modifier": "GP",
+        "replacement": "GO",
+    }
+
+
+def test_unlisted_taxonomy_is_not_a_therapist(check) -> None:
+    """Near miss: a massage therapist's code (225700000X) starts with 225 but is no PT class."""
+    (finding,) = check(claim().line("97012", by="225700000X")).findings
+    assert finding.fix.modifier == "GP"
+    assert "plan of care is not known" in finding.message
+
+
+# Audit item 11: a physician can furnish therapy under an OT plan of care.
+def test_physician_under_ot_plan_is_no_conflict(check) -> None:
+    assert rules_of(check(claim().line("97012", ["GO"], by="MD"))) == []
+
+
+def test_physician_with_ot_on_line_takes_go(check) -> None:
+    (finding,) = check(claim().line("97012", by=["MD", "OT"])).findings
+    assert finding.fix.modifier == "GO"
+
+
+def test_physician_alone_defaults_to_gp_with_alternatives(check) -> None:
+    (finding,) = check(claim().line("97012", by="MD")).findings
+    assert finding.fix.to_json() == {
+        "action": "add_modifier",
+        "modifier": "GP",
+        "alternatives": ["GN", "GO"],
+    }

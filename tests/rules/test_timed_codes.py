@@ -197,6 +197,38 @@ def test_split_lines_without_minutes_are_merged_by_their_units(check) -> None:
     rechecks_clean(check, builder)
 
 
+def test_pt_and_pta_units_of_one_code_stay_on_separate_lines(check) -> None:
+    """Audit item 1 (CMS CQ/CO billing examples): the PT's units and the PTA's units of one
+    code are billed on separate lines, CQ only on the assistant's; they are not merged."""
+    builder = (
+        claim()
+        .line("97110", ["GP"], units=2, minutes=30, by="PT")
+        .line("97110", ["GP", "CQ"], units=1, minutes=15, by="PTA")
+    )
+    assert timed(check(builder)) == []
+
+
+def test_two_pta_lines_of_one_code_are_still_merged(check) -> None:
+    """Near miss: the same code with the same payment modifiers on two lines is one line."""
+    builder = (
+        claim()
+        .line("97110", ["GP", "CQ"], units=1, minutes=15, by="PTA")
+        .line("97110", ["GP", "CQ"], units=1, minutes=15, by="PTA")
+    )
+    assert [(r, ln) for r, ln, _ in timed(check(builder))] == [
+        ("TIMED-ONE-LINE", 1),
+        ("TIMED-ONE-LINE", 2),
+    ]
+
+
+def test_one_line_rule_is_a_warning_from_one_contractor(check) -> None:
+    """Audit item 1: the one-line rule rests on First Coast alone, so it warns."""
+    builder = claim().line("97110", ["GP"], units=1).line("97110", ["GP"], units=1)
+    assert {f.severity.value for f in check(builder).findings if f.rule == "TIMED-ONE-LINE"} == {
+        "warning"
+    }
+
+
 def test_same_code_on_different_days_is_fine(check) -> None:
     report = check(
         claim()
