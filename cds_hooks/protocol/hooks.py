@@ -286,7 +286,12 @@ async def answer_hook(
     if missing:
         raise OutcomeError(412, "could not check: " + "; ".join(missing), "not-found")
 
-    ctx = CardContext(state.settings.public_base_url, body["hookInstance"], service["id"])
+    ctx = CardContext(
+        state.settings.public_base_url,
+        body["hookInstance"],
+        service["id"],
+        order_entry=service["hook"] in ("order-select", "order-sign"),
+    )
     issued: list[IssuedCard] = []
     cards: list[dict[str, Any]] = order_cards(guidance, ctx, issued)
     system_actions: list[dict[str, Any]] = []

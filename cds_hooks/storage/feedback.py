@@ -153,7 +153,7 @@ class FeedbackStore(Database):
                 per_rule.setdefault(rule, {"cards": 0, "accepted": 0, "overridden": 0})
                 per_rule[rule]["cards"] += 1
         unknown = 0
-        for answer in answers:
+        for answer in last_outcomes(answers):
             found = cards.get(answer.card_id)
             if found is None:
                 unknown += 1
@@ -173,6 +173,30 @@ class FeedbackStore(Database):
             "override_reasons": dict(sorted(per_reason.items())),
             "feedback_for_unknown_cards": unknown,
         }
+
+
+def last_outcomes(answers: Iterable[Any]) -> list[Any]:
+    """One answer per card, its last (a card accepted and later dismissed counts once, as
+    overridden; a re-sent outcome with a new timestamp does not count twice)."""
+    last: dict[str, Any] = {}
+    for answer in answers:
+        seen = last.get(answer.card_id)
+        if seen is None or _when(answer) >= _when(seen):
+            last[answer.card_id] = answer
+    return list(last.values())
+
+
+def _when(answer: Any) -> tuple[datetime, datetime]:
+    try:
+        stamp = datetime.fromisoformat(str(answer.outcome_timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        stamp = datetime.min.replace(tzinfo=UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    received = answer.received_at
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    return stamp, received
 
 
 def _answered_rules(card: Any, answer: Any) -> list[str]:
