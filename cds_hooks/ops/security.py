@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import jwt
@@ -35,6 +35,12 @@ REPLAY_CACHE_MAX = 100_000
 # that claims to live longer than this is refused, so a captured one cannot be replayed for long.
 MAX_TOKEN_LIFETIME_SECONDS = 3600
 _CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384"}
+
+
+class ReplayCache(Protocol):
+    """Shared seen-jti store (PostgreSQL): False when the token was presented before."""
+
+    async def claim(self, iss: str, jti: str, expires: float) -> bool: ...
 
 
 class AuthError(Exception):
@@ -120,9 +126,15 @@ def key_for(jwk: Mapping[str, Any], algorithm: str) -> jwt.PyJWK:
 
 
 class JwtVerifier:
-    def __init__(self, issuers: Sequence[Mapping[str, Any]], http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        issuers: Sequence[Mapping[str, Any]],
+        http: httpx.AsyncClient,
+        replay: ReplayCache | None = None,
+    ) -> None:
         self.issuers = {i.iss: i for i in (TrustedIssuer.from_config(e) for e in issuers)}
         self.http = http
+        self.replay = replay  # shared across workers/replicas; None: this process only
         self._seen_jti: OrderedDict[str, float] = OrderedDict()
 
     async def verify(
@@ -176,7 +188,11 @@ class JwtVerifier:
             raise AuthError(f"invalid token ({type(exc).__name__})") from None
         if check_times and _lifetime(claims) > MAX_TOKEN_LIFETIME_SECONDS:
             raise AuthError(f"token lifetime (exp - iat) over {MAX_TOKEN_LIFETIME_SECONDS} s")
-        self._check_replay(str(claims["jti"]), float(claims["exp"]))
+        if self.replay is not None:
+            if not await self.replay.claim(issuer.iss, str(claims["jti"]), float(claims["exp"])):
+                raise AuthError("jti already used (replay)")
+        else:
+            self._check_replay(f"{issuer.iss}|{claims['jti']}", float(claims["exp"]))
         return claims
 
     def _check_replay(self, jti: str, expires: float) -> None:
