@@ -195,6 +195,12 @@ class JwtVerifier:
             self._check_replay(f"{issuer.iss}|{claims['jti']}", float(claims["exp"]))
         return claims
 
+    async def issuer_keys(self, iss: str) -> dict[str, dict[str, Any]]:
+        """The issuer's signing keys by kid, read now from its file or jwks_url (config check)."""
+        issuer = self.issuers[iss]
+        await self._refresh(issuer, None)
+        return dict(issuer.keys)
+
     def _check_replay(self, jti: str, expires: float) -> None:
         now = time.time()
         while self._seen_jti:
