@@ -136,6 +136,19 @@ class FeedbackStore(Database):
             await conn.execute(self.insert_ignore(feedback), rows)
         return len(rows)
 
+    async def issued_card_ids(self, service_id: str, card_ids: Iterable[str]) -> set[str]:
+        """Which of `card_ids` this service issued (feedback on any other card is not kept)."""
+        wanted = list(card_ids)
+        if not wanted:
+            return set()
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(issued_cards.c.card_id).where(
+                    issued_cards.c.service_id == service_id, issued_cards.c.card_id.in_(wanted)
+                )
+            )
+            return {r.card_id for r in rows}
+
     async def all_feedback(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             result = await conn.execute(select(feedback))
