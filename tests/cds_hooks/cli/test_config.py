@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,9 @@ import pytest
 
 from cds_hooks.cli.main import main
 from tests.cds_hooks.conftest import HOOKS
+from tests.cds_hooks.ops.test_security import jwks_server, keys
+
+__all__ = ["jwks_server", "keys"]
 
 SANDBOX = "https://sandbox.cds-hooks.org"
 
@@ -37,29 +37,6 @@ def env(monkeypatch, tmp_path: Path):
     return issuers
 
 
-@pytest.fixture
-def jwks_url() -> Iterator[str]:
-    body = (HOOKS / "sandbox" / "sandbox-public-jwks.json").read_bytes()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/jwks.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def test_the_documented_sandbox_setting_checks_clean(env) -> None:
     env([{"iss": SANDBOX, "jwks_file": str(HOOKS / "sandbox" / "sandbox-public-jwks.json")}])
     code, text = run()
@@ -70,7 +47,8 @@ def test_the_documented_sandbox_setting_checks_clean(env) -> None:
     assert "no problems found" in text
 
 
-def test_a_jwks_url_is_fetched_and_reported_as_json(env, jwks_url: str) -> None:
+def test_a_jwks_url_is_fetched_and_reported_as_json(env, jwks_server) -> None:
+    jwks_url, state = jwks_server
     env([{"iss": SANDBOX, "jwks_url": jwks_url}])
     code, text = run("--format", "json")
     report = json.loads(text)
@@ -79,6 +57,7 @@ def test_a_jwks_url_is_fetched_and_reported_as_json(env, jwks_url: str) -> None:
     assert issuer["jku"] == [jwks_url]
     assert issuer["keys"][0]["algorithms"] == ["ES384"]
     assert report["max_token_lifetime_seconds"] == 3600
+    assert state["hits"] == 1  # really fetched
 
 
 def test_every_problem_is_named_and_exit_is_3(env, monkeypatch, tmp_path) -> None:
