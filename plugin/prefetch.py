@@ -110,7 +110,9 @@ def unusable_prefetch(
     read as "no Claims". Such a value is set aside, never taken for data.
     """
     missing = unresolved_tokens(template, context, user_id)
-    if missing:
+    if missing and not resources_of(value):
+        # empty: it cannot mean "none found" for a search that could not be run; resources a
+        # client found some other way are still data
         return f"its template needs {', '.join(missing)}, which this call does not carry"
     if isinstance(value, dict) and value.get("resourceType") == "Bundle":
         for link in value.get("link") or []:

@@ -238,6 +238,9 @@ class IssuedCardLog:
         self._pending: list[tuple[str, str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # One flush at a time: a feedback call's flush waits for the background one in flight,
+        # so the card it answers is on record before feedback is matched to issued cards.
+        self._flushing = asyncio.Lock()
 
     def add(self, service_id: str, hook_instance: str, cards: Iterable[Any]) -> None:
         self._pending.extend((service_id, hook_instance, c) for c in cards)
@@ -245,6 +248,10 @@ class IssuedCardLog:
             self._wake.set()
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         pending, self._pending = self._pending, []
         by_call: dict[tuple[str, str], list[Any]] = {}
         for service_id, hook_instance, card in pending:

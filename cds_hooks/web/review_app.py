@@ -435,7 +435,7 @@ async def _record(
                 service_id=SERVICE_ID,
                 card_id=card_id,
                 outcome="accepted" if is_accepted else "overridden",
-                accepted_suggestions=(key,) if is_accepted else (),
+                accepted_suggestions=(key,),  # the finding decided, either way
                 override_code=None if is_accepted else DECLINED,
                 override_system=None if is_accepted else OVERRIDE_SYSTEM,
                 has_comment=False,

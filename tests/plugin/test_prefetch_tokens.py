@@ -62,3 +62,10 @@ def test_a_failed_read_keeps_its_real_reason(fhir) -> None:
     assert data.reasons["claims"] == "FHIR server answered 401"
     no_server = resolve(None, {"coverage": searchset()}, CONTEXT)
     assert "no fhirServer" in no_server.reasons["claims"]
+
+
+def test_resources_prefetched_without_the_token_are_still_data() -> None:
+    """A client that found the Claims some other way (the playground) sent real data."""
+    context = {k: v for k, v in CONTEXT.items() if k != "encounterId"}
+    data = resolve(None, {"claims": searchset(CLAIM), "coverage": searchset()}, context)
+    assert [c["id"] for _, c in data.claims] == ["c1"] and data.ignored == {}
