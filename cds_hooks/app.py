@@ -13,13 +13,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from cds_hooks.ops import metrics
 from cds_hooks.ops.logs import configure_logging
 from cds_hooks.ops.requests import RequestMiddleware
-from cds_hooks.ops.security import JwtVerifier
+from cds_hooks.ops.security import LEEWAY_SECONDS, JwtVerifier
 from cds_hooks.protocol import discovery, feedback, hooks, operation
 from cds_hooks.protocol.errors import JsonResponse, install_handlers
 from cds_hooks.samples import SAMPLES
 from cds_hooks.settings import Settings, get_settings
 from cds_hooks.state import AppState, require_caller
 from cds_hooks.storage.feedback import FeedbackStore, IssuedCardLog
+from cds_hooks.storage.replay import DatabaseReplayCache
 from cds_hooks.web import api_docs, playground, review_app, rule_pages, site
 from plugin import fhir_validation
 from plugin.claim_check import ClaimChecker
@@ -46,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout = httpx.Timeout(settings.fhir_timeout_seconds)
         async with httpx.AsyncClient(timeout=timeout, limits=HTTP_LIMITS) as client:
             issued = IssuedCardLog(store)
-            verifier = JwtVerifier(settings.trusted_issuers, client)
+            # PostgreSQL is shared by every worker and replica: so is the jti replay check
+            replay = None if store.is_sqlite else DatabaseReplayCache(store, LEEWAY_SECONDS)
+            verifier = JwtVerifier(settings.trusted_issuers, client, replay)
             app.state.traction = AppState(settings, checker, store, client, issued, verifier)
             issued.start()
             try:

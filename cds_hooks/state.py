@@ -57,7 +57,11 @@ async def require_caller(request: Request) -> dict[str, object] | None:
 
 
 def unauthorized(reason: str) -> OutcomeError:
-    challenge = f'Bearer realm="traction-cds", error="invalid_token", error_description="{reason}"'
+    # RFC 6750 error_description: printable ASCII without '"' or '\\' (never a header injection)
+    described = "".join(c for c in reason if " " <= c <= "~" and c not in '"\\')
+    challenge = (
+        f'Bearer realm="traction-cds", error="invalid_token", error_description="{described}"'
+    )
     return OutcomeError(
         401, f"unauthorized: {reason}", "login", headers={"WWW-Authenticate": challenge}
     )

@@ -25,6 +25,9 @@ MAX_PAGES = 5
 MAX_RESPONSE_BYTES = 5_000_000
 FHIR_JSON = "application/fhir+json"
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+# A client that could not fill a token may still run the search with the token left in,
+# URL-encoded or not (the CDS Hooks Sandbox: `Claim?encounter=%7B%7Bcontext.encounterId%7D%7D`).
+_ECHOED_TOKEN = re.compile(r"\{\{|%7B%7B", re.IGNORECASE)
 
 
 FetchOutcome = Literal["ok", "timeout", "http_error", "unreachable", "invalid", "budget", "error"]
@@ -55,6 +58,9 @@ class HookData:
     claims: list[tuple[str | None, Resource]] = field(default_factory=list)
     fetched: list[str] = field(default_factory=list)  # prefetch keys fetched from the FHIR server
     failed: list[str] = field(default_factory=list)  # keys that could be had neither way
+    reasons: dict[str, str] = field(default_factory=dict)  # failed key -> why (no PHI, no token)
+    skipped: dict[str, str] = field(default_factory=dict)  # key -> the context it would need
+    ignored: dict[str, str] = field(default_factory=dict)  # prefetch key -> why it was not used
 
 
 def render_template(template: str, context: Mapping[str, Any], user_id: str | None) -> str | None:
@@ -83,6 +89,36 @@ def render_template(template: str, context: Mapping[str, Any], user_id: str | No
 
     rendered = _TOKEN.sub(fill, template)
     return None if missing else rendered
+
+
+def unresolved_tokens(template: str, context: Mapping[str, Any], user_id: str | None) -> list[str]:
+    """The template's tokens this call cannot fill (e.g. `context.encounterId` when absent)."""
+    return [
+        match.group(0)
+        for match in _TOKEN.finditer(template)
+        if render_template(match.group(0), context, user_id) is None
+    ]
+
+
+def unusable_prefetch(
+    value: Any, template: str, context: Mapping[str, Any], user_id: str | None
+) -> str | None:
+    """Why a prefetched value cannot be the answer to its template, or None when it can be.
+
+    A client that lacks a token's value must leave the key out (CDS Hooks 2.0); some fill it
+    with the search run on the token itself instead, which answers an empty Bundle that would
+    read as "no Claims". Such a value is set aside, never taken for data.
+    """
+    missing = unresolved_tokens(template, context, user_id)
+    if missing and not resources_of(value):
+        # empty: it cannot mean "none found" for a search that could not be run; resources a
+        # client found some other way are still data
+        return f"its template needs {', '.join(missing)}, which this call does not carry"
+    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+        for link in value.get("link") or []:
+            if isinstance(link, dict) and _ECHOED_TOKEN.search(str(link.get("url", ""))):
+                return "the client's search still holds an unfilled {{token}}"
+    return None
 
 
 def resources_of(value: Any) -> list[tuple[str | None, Resource]] | None:
@@ -187,19 +223,29 @@ async def resolve_hook_data(
     data = HookData()
     prefetch = prefetch or {}
     to_fetch: dict[str, str] = {}
+    user_id = context.get("userId") if isinstance(context.get("userId"), str) else None
+    usable: dict[str, Any] = {}
     for key, value in prefetch.items():
+        template = templates.get(key)
+        why = unusable_prefetch(value, template, context, user_id) if template else None
+        if why is not None and value is not None:
+            data.ignored[key] = why
+        else:
+            usable[key] = value
+    for key, value in usable.items():
         resources = resources_of(value)
         if resources is not None:
             _add(data, key, resources)
-    user_id = context.get("userId") if isinstance(context.get("userId"), str) else None
     for key, template in templates.items():
-        if resources_of(prefetch.get(key)) is not None:
+        if resources_of(usable.get(key)) is not None:
             continue
         query = render_template(template, context, user_id)
-        if query is None:
-            continue  # not applicable to this call (e.g. no encounterId)
+        if query is None:  # not applicable to this call (e.g. no encounterId)
+            data.skipped[key] = "needs " + ", ".join(unresolved_tokens(template, context, user_id))
+            continue
         if reader is None:
             data.failed.append(key)
+            data.reasons[key] = "not in prefetch, and no fhirServer to read it from"
         else:
             to_fetch[key] = query
     if to_fetch and reader is not None:
@@ -229,6 +275,7 @@ async def _fetch_all(
             _add(data, key, [(None, r) for r in task.result()])
         else:
             data.failed.append(key)
+            data.reasons[key] = _failure(task) if task in done else "no answer in time"
         if on_fetch is not None:
             outcome = _outcome(task) if task in done else "budget"
             on_fetch(key, outcome, finished.get(key, loop.time()) - started)
@@ -241,6 +288,12 @@ def _stopwatch(
         finished.setdefault(key, loop.time())
 
     return stop
+
+
+def _failure(task: asyncio.Future[list[Resource]]) -> str:
+    """Why a read failed, in words safe to show and log (FhirFetchError never holds a token)."""
+    exc = task.exception()
+    return str(exc) if isinstance(exc, FhirFetchError) else f"read failed ({type(exc).__name__})"
 
 
 def _outcome(task: asyncio.Future[list[Resource]]) -> FetchOutcome:

@@ -17,11 +17,19 @@ async def _report(url: str) -> dict[str, Any]:
         return await store.report()
 
 
+# Stored values are printed on an operator's terminal: control characters never reach it.
+_CONTROL = {i: "?" for i in (*range(0, 32), 127, *range(0x80, 0xA0))}
+
+
+def _safe(value: Any) -> str:
+    return str(value).translate(_CONTROL)
+
+
 def render_report(report: dict[str, Any]) -> str:
     lines = [f"{'rule':<24} {'cards':>6} {'accepted':>9} {'overridden':>11} {'accept rate':>12}"]
     for rule, counts in report["rules"].items():
         lines.append(
-            f"{rule:<24} {counts['cards']:>6.0f} {counts['accepted']:>9.0f} "
+            f"{_safe(rule):<24} {counts['cards']:>6.0f} {counts['accepted']:>9.0f} "
             f"{counts['overridden']:>11.0f} {counts['acceptance_rate']:>11.0%}"
         )
     if len(lines) == 1:
@@ -29,7 +37,7 @@ def render_report(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append("override reasons:")
     for reason, count in report["override_reasons"].items():
-        lines.append(f"  {reason:<40} {count}")
+        lines.append(f"  {_safe(reason):<40} {count}")
     if not report["override_reasons"]:
         lines.append("  (none)")
     if report["feedback_for_unknown_cards"]:

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TextIO
 
-from cds_hooks.cli import catalogue, check, demo, edits, feedback, outcomes, scan, serve
+from cds_hooks.cli import catalogue, check, config, demo, edits, feedback, outcomes, scan, serve
 from cds_hooks.cli.common import EXIT_CLEAN, EXIT_INTERNAL, PROG, CliError, Parser
 
-COMMAND_GROUPS = (check, catalogue, edits, feedback, scan, outcomes, demo, serve)
+COMMAND_GROUPS = (check, catalogue, edits, feedback, scan, outcomes, demo, serve, config)
 
 
 def _version() -> str:

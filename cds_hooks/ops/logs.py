@@ -35,6 +35,8 @@ ALLOWED_FIELDS = frozenset(
         "orders",
         "fhir_fetched",
         "fhir_failed",
+        "fhir_skipped",
+        "prefetch_ignored",
         "error",
         "feedback_items",
         "workers",

@@ -1,7 +1,10 @@
 """Verify the CDS client's JWT on every call (CDS Hooks 2.0 "Trusting CDS Clients").
 
-Trusted issuers are configuration: each `iss` with an allowlisted `jwks_url` (or a local
-`jwks_file`); a `jku` header is honoured only when it is on that issuer's list. Keys are cached
+Trusted issuers are configuration (docs/configuration.md): each `iss` with an allowlisted
+`jwks_url` (or a local `jwks_file`). A `jku` header is honoured when it is the issuer's
+`jwks_url` or on its `jku_allowlist`; an issuer whose keys are pinned in a `jwks_file` (and has
+no `jku_allowlist`) has its tokens checked against those keys whatever `jku` says, because the
+`jku` is never fetched. Keys are cached
 per issuer with a TTL and refetched on an unknown `kid`, at most once per cool-down. Only
 asymmetric algorithms are accepted; `aud` must be the exact URL that was called; `jti` is
 required and a replayed `jti` is refused until the token expires.
@@ -16,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import jwt
@@ -28,10 +31,23 @@ REFETCH_COOLDOWN_SECONDS = 30.0
 MAX_JWKS_BYTES = 256_000
 MAX_TOKEN_BYTES = 16_000
 REPLAY_CACHE_MAX = 100_000
+# CDS Hooks clients sign a fresh short-lived token per call (the sandbox: 5 minutes); a token
+# that claims to live longer than this is refused, so a captured one cannot be replayed for long.
+MAX_TOKEN_LIFETIME_SECONDS = 3600
+_CURVE_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384"}
+
+
+class ReplayCache(Protocol):
+    """Shared seen-jti store (PostgreSQL): False when the token was presented before."""
+
+    async def claim(self, iss: str, jti: str, expires: float) -> bool: ...
 
 
 class AuthError(Exception):
     """Why a caller is refused; never carries the token."""
+
+
+ISSUER_KEYS = frozenset({"iss", "jwks_url", "jwks_file", "jku_allowlist"})
 
 
 @dataclass(slots=True)
@@ -40,7 +56,8 @@ class TrustedIssuer:
     jwks_url: str | None = None
     jwks_file: str | None = None
     jku_allowlist: tuple[str, ...] = ()
-    keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
+    jku_pinned: bool = False  # a jwks_file and no jku_allowlist: any jku, the file's keys
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # kid -> public JWK
     fetched_at: float = 0.0
     last_refetch: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -50,36 +67,74 @@ class TrustedIssuer:
         iss = entry.get("iss")
         if not isinstance(iss, str) or not iss:
             raise ValueError("each trusted issuer needs an iss")
+        unknown = sorted(set(entry) - ISSUER_KEYS)
+        if unknown:
+            raise ValueError(
+                f"trusted issuer {iss}: unknown key(s) {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(ISSUER_KEYS))})"
+            )
         url, path = entry.get("jwks_url"), entry.get("jwks_file")
         if not url and not path:
             raise ValueError(f"trusted issuer {iss}: give jwks_url or jwks_file")
-        allowed = tuple(str(u) for u in entry.get("jku_allowlist") or ())
+        listed = entry.get("jku_allowlist") or []
+        if not isinstance(listed, list) or not all(isinstance(u, str) for u in listed):
+            raise ValueError(f"trusted issuer {iss}: jku_allowlist must be a list of URLs")
+        allowed = tuple(listed)
         if url:
             allowed = (str(url), *allowed)
-        return cls(iss=iss, jwks_url=url, jwks_file=path, jku_allowlist=allowed)
+        pinned = bool(path) and not listed
+        return cls(iss=iss, jwks_url=url, jwks_file=path, jku_allowlist=allowed, jku_pinned=pinned)
+
+    def accepts_jku(self, jku: str) -> bool:
+        return self.jku_pinned or jku in self.jku_allowlist
 
 
-def _parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:
+def _parse_jwks(document: Any) -> dict[str, dict[str, Any]]:
+    """The usable signing keys by kid (each one parsed once here, so a bad key is skipped)."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise AuthError("issuer key set is not a JWKS")
-    keys: dict[str, jwt.PyJWK] = {}
+    keys: dict[str, dict[str, Any]] = {}
     for entry in document["keys"]:
         if not isinstance(entry, dict) or entry.get("kty") not in ("EC", "RSA"):
             continue
         if entry.get("use") not in (None, "sig"):
             continue
         try:
-            key = jwt.PyJWK(entry)
+            jwt.PyJWK(entry)
         except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError):
             continue
-        keys[str(entry.get("kid", ""))] = key
+        keys[str(entry.get("kid", ""))] = entry
     return keys
 
 
+def key_for(jwk: Mapping[str, Any], algorithm: str) -> jwt.PyJWK:
+    """The JWK as a key for `algorithm`. A JWK without `alg` fits any algorithm of its family
+    (RSA: RS256/RS384; EC: the one its curve names), not only the library's RS256 default."""
+    declared = jwk.get("alg")
+    if declared is not None:
+        fits = declared == algorithm
+    elif jwk.get("kty") == "RSA":
+        fits = algorithm.startswith("RS")
+    else:
+        fits = _CURVE_ALGORITHMS.get(str(jwk.get("crv"))) == algorithm
+    if not fits:
+        raise AuthError("key and token algorithms differ")
+    try:
+        return jwt.PyJWK(dict(jwk), algorithm=algorithm)
+    except (jwt.PyJWKError, jwt.InvalidKeyError, ValueError):
+        raise AuthError("issuer key unusable") from None
+
+
 class JwtVerifier:
-    def __init__(self, issuers: Sequence[Mapping[str, Any]], http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        issuers: Sequence[Mapping[str, Any]],
+        http: httpx.AsyncClient,
+        replay: ReplayCache | None = None,
+    ) -> None:
         self.issuers = {i.iss: i for i in (TrustedIssuer.from_config(e) for e in issuers)}
         self.http = http
+        self.replay = replay  # shared across workers/replicas; None: this process only
         self._seen_jti: OrderedDict[str, float] = OrderedDict()
 
     async def verify(
@@ -97,8 +152,9 @@ class JwtVerifier:
         except jwt.PyJWTError:
             raise AuthError("malformed token") from None
         algorithm = header.get("alg")
-        if algorithm not in ALGORITHMS:
-            raise AuthError(f"algorithm {algorithm!r} not accepted (use ES384 or RS384)")
+        if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
+            # never echoed: it is caller text and would end up in WWW-Authenticate
+            raise AuthError(f"algorithm not accepted (use one of {', '.join(ALGORITHMS)})")
         issuer = self.issuers.get(str(unverified.get("iss", "")))
         if issuer is None:
             raise AuthError("issuer is not trusted")
@@ -130,8 +186,20 @@ class JwtVerifier:
             raise AuthError("signature does not verify") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token ({type(exc).__name__})") from None
-        self._check_replay(str(claims["jti"]), float(claims["exp"]))
+        if check_times and _lifetime(claims) > MAX_TOKEN_LIFETIME_SECONDS:
+            raise AuthError(f"token lifetime (exp - iat) over {MAX_TOKEN_LIFETIME_SECONDS} s")
+        if self.replay is not None:
+            if not await self.replay.claim(issuer.iss, str(claims["jti"]), float(claims["exp"])):
+                raise AuthError("jti already used (replay)")
+        else:
+            self._check_replay(f"{issuer.iss}|{claims['jti']}", float(claims["exp"]))
         return claims
+
+    async def issuer_keys(self, iss: str) -> dict[str, dict[str, Any]]:
+        """The issuer's signing keys by kid, read now from its file or jwks_url (config check)."""
+        issuer = self.issuers[iss]
+        await self._refresh(issuer, None)
+        return dict(issuer.keys)
 
     def _check_replay(self, jti: str, expires: float) -> None:
         now = time.time()
@@ -146,7 +214,7 @@ class JwtVerifier:
 
     async def _key(self, issuer: TrustedIssuer, header: Mapping[str, Any]) -> jwt.PyJWK:
         jku = header.get("jku")
-        if jku is not None and jku not in issuer.jku_allowlist:
+        if jku is not None and not issuer.accepts_jku(str(jku)):
             raise AuthError("jku is not on the issuer's allowlist")
         kid = str(header.get("kid", ""))
         now = time.monotonic()
@@ -155,14 +223,12 @@ class JwtVerifier:
         elif kid not in issuer.keys and now - issuer.last_refetch > REFETCH_COOLDOWN_SECONDS:
             issuer.last_refetch = now
             await self._refresh(issuer, jku)
-        key = issuer.keys.get(kid)
-        if key is None and not kid and len(issuer.keys) == 1:
-            key = next(iter(issuer.keys.values()))
-        if key is None:
+        jwk = issuer.keys.get(kid)
+        if jwk is None and not kid and len(issuer.keys) == 1:
+            jwk = next(iter(issuer.keys.values()))
+        if jwk is None:
             raise AuthError("no issuer key matches kid")
-        if key.algorithm_name not in (None, header.get("alg")):
-            raise AuthError("key and token algorithms differ")
-        return key
+        return key_for(jwk, str(header.get("alg")))
 
     async def _refresh(self, issuer: TrustedIssuer, jku: str | None) -> None:
         async with issuer.lock:
@@ -187,3 +253,10 @@ class JwtVerifier:
             return response.json()
         except ValueError:
             raise AuthError("issuer key set is not JSON") from None
+
+
+def _lifetime(claims: Mapping[str, Any]) -> float:
+    try:
+        return float(claims["exp"]) - float(claims["iat"])
+    except (TypeError, ValueError):
+        raise AuthError("exp and iat must be numbers") from None

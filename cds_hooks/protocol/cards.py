@@ -8,6 +8,7 @@ patient safety, never billing).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ class CardContext:
     base_url: str
     hook_instance: str
     service_id: str
+    order_entry: bool = False  # an order hook: only draftOrders are update targets (CRD)
 
 
 @dataclass(slots=True)
@@ -78,6 +80,12 @@ def _source(ctx: CardContext, topic: str, display: str) -> dict[str, Any]:
     }
 
 
+ORDER_ENTRY_NOTE = (
+    "\n\nThe Claim is not one of the orders being signed, so your EHR may not apply the "
+    "suggested update from this screen: **Review and fix in Traction CDS** applies the fixes."
+)
+
+
 def _detail(billing: BillingClaim, findings: Sequence[Finding], ctx: CardContext) -> str:
     rows = []
     for f in findings:
@@ -91,7 +99,10 @@ def _detail(billing: BillingClaim, findings: Sequence[Finding], ctx: CardContext
 
 
 def _links(report: ClaimReport, rules: Iterable[str], ctx: CardContext) -> list[dict[str, Any]]:
-    app_context = f'{{"claim":"{report.reference}","hookInstance":"{ctx.hook_instance}"}}'
+    # A JSON encoder, never concatenation: a fullUrl with a quote must not add a key.
+    app_context = json.dumps(
+        {"claim": report.reference, "hookInstance": ctx.hook_instance}, separators=(",", ":")
+    )
     links: list[dict[str, Any]] = [
         {
             "label": "Review and fix in Traction CDS",
@@ -180,7 +191,8 @@ def claim_cards(
                 "uuid": card_id,
                 "summary": _summary_fixable(report.billing, fixable),
                 "indicator": _indicator(fixable),
-                "detail": _detail(report.billing, fixable, ctx),
+                "detail": _detail(report.billing, fixable, ctx)
+                + (ORDER_ENTRY_NOTE if ctx.order_entry else ""),
                 "source": _source(ctx, "billing-fix", "Billing correction"),
                 "suggestions": suggestions,
                 "selectionBehavior": "at-most-one",

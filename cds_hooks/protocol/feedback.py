@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,12 @@ from cds_hooks.storage.feedback import FeedbackRecord
 router = APIRouter(tags=["cds-hooks"])
 OUTCOMES = ("accepted", "overridden")
 MAX_FEEDBACK_ITEMS = 100
+MAX_ACCEPTED_SUGGESTIONS = 10  # our cards carry at most six suggestions
+# Ids and codes are stored and reported: only code-shaped text (no names, no numbers with
+# spaces, no markup or terminal escapes) gets in.
+_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_CODE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_SYSTEM = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[!-~]{1,240}$")
 
 
 def parse_feedback(service_id: str, body: Any) -> list[FeedbackRecord]:
@@ -37,7 +44,7 @@ def _record(service_id: str, i: int, item: Any) -> FeedbackRecord:
     if not isinstance(item, dict):
         raise OutcomeError(400, f"{where} must be an object", expression=where)
     card = item.get("card")
-    if not isinstance(card, str) or not 0 < len(card) <= 64:
+    if not isinstance(card, str) or not _ID.match(card):
         raise OutcomeError(400, f"{where}.card must be the card's uuid", expression=f"{where}.card")
     outcome = item.get("outcome")
     if outcome not in OUTCOMES:
@@ -54,12 +61,15 @@ def _record(service_id: str, i: int, item: Any) -> FeedbackRecord:
             expression=f"{where}.outcomeTimestamp",
         ) from None
     accepted = item.get("acceptedSuggestions") or []
-    if not isinstance(accepted, list) or not all(
-        isinstance(s, dict) and isinstance(s.get("id"), str) for s in accepted
+    if (
+        not isinstance(accepted, list)
+        or len(accepted) > MAX_ACCEPTED_SUGGESTIONS
+        or not all(isinstance(s, dict) and _ID.match(str(s.get("id", ""))) for s in accepted)
     ):
         raise OutcomeError(
             400,
-            f"{where}.acceptedSuggestions must be a list of {{id}}",
+            f"{where}.acceptedSuggestions must be a list of at most "
+            f"{MAX_ACCEPTED_SUGGESTIONS} {{id}} (suggestion uuids)",
             expression=f"{where}.acceptedSuggestions",
         )
     if accepted and outcome != "accepted":
@@ -85,8 +95,20 @@ def _record(service_id: str, i: int, item: Any) -> FeedbackRecord:
                 f"{where}.overrideReason.reason must be a Coding",
                 expression=f"{where}.overrideReason.reason",
             )
-        code = str(reason["code"])[:128] if reason.get("code") else None
-        system = str(reason["system"])[:256] if reason.get("system") else None
+        code = reason.get("code")
+        system = reason.get("system")
+        if code is not None and not (isinstance(code, str) and _CODE.match(code)):
+            raise OutcomeError(
+                400,
+                f"{where}.overrideReason.reason.code must be a code (letters, digits, . _ : -)",
+                expression=f"{where}.overrideReason.reason.code",
+            )
+        if system is not None and not (isinstance(system, str) and _SYSTEM.match(system)):
+            raise OutcomeError(
+                400,
+                f"{where}.overrideReason.reason.system must be a URI",
+                expression=f"{where}.overrideReason.reason.system",
+            )
         comment = bool(override.get("userComment"))
     return FeedbackRecord(
         service_id=service_id,
@@ -106,6 +128,11 @@ async def post_feedback(service_id: str, request: Request, state: StateDep) -> J
         raise OutcomeError(404, f"no CDS service {service_id!r}", "not-found")
     records = parse_feedback(service_id, await read_json_body(request, 1_000_000))
     await state.issued.flush()  # the cards this feedback answers are on record first
-    await state.store.record_feedback(records)
+    # Only feedback on cards this service issued is kept: anyone holding a token cannot fill
+    # the store with outcomes for made-up cards (they are answered 200 and dropped).
+    issued = await state.store.issued_card_ids(service_id, {r.card_id for r in records})
+    records = [r for r in records if r.card_id in issued]
+    if records:
+        await state.store.record_feedback(records)
     metrics.observe_feedback(service_id, (r.outcome for r in records))
     return JsonResponse({})

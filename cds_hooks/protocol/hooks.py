@@ -192,6 +192,41 @@ def _claims_needed(service: dict[str, Any], context: dict[str, Any], checker: Cl
     )
 
 
+REQUIRED_DATA = {"claims": "the encounter's Claims", "coverage": "the patient's Coverage"}
+
+
+def missing_required_data(
+    service: dict[str, Any],
+    context: dict[str, Any],
+    checker: ClaimChecker,
+    data: HookData,
+    orders_judged: bool,
+) -> list[str]:
+    """What the check needs and could be had neither from prefetch nor the FHIR server, with
+    the real reason (CDS Hooks: 412 rather than an answer that reads as "nothing to say").
+
+    The Claims when they are judged (discharge, or a therapy order); the Coverage (the payer)
+    when Claims or a 97012 order are judged, unless a Coverage came in some other way. A key
+    whose template this call cannot fill (no encounterId on an order hook) is not missing:
+    then only the draft orders are judged.
+    """
+    needed = set()
+    if _claims_needed(service, context, checker):
+        needed.add("claims")
+        if "claims" not in data.skipped:
+            needed.add("coverage")
+    if orders_judged:
+        needed.add("coverage")
+    missing = []
+    for key, label in REQUIRED_DATA.items():
+        if key not in needed or key not in data.failed:
+            continue
+        if key == "coverage" and next(data.index.of_type("Coverage"), None) is not None:
+            continue
+        missing.append(f"{label} could not be read ({data.reasons.get(key, 'unknown')})")
+    return missing
+
+
 def claim_reference_of(full_url: str | None, claim: dict[str, Any]) -> str:
     """How a hook names a prefetched Claim (cards, feedback, the review app's appContext)."""
     return f"Claim/{claim.get('id')}" if claim.get("id") else (full_url or "Claim")
@@ -247,15 +282,16 @@ async def answer_hook(
 
     checker = state.checker
     guidance = order_guidance(context.get("draftOrders"), data.index, checker)
-    if "claims" in data.failed and not guidance and _claims_needed(service, context, checker):
-        raise OutcomeError(
-            412,
-            "the encounter's Claims could not be read (no prefetch and the "
-            "FHIR server did not answer)",
-            "not-found",
-        )
+    missing = missing_required_data(service, context, checker, data, bool(guidance))
+    if missing:
+        raise OutcomeError(412, "could not check: " + "; ".join(missing), "not-found")
 
-    ctx = CardContext(state.settings.public_base_url, body["hookInstance"], service["id"])
+    ctx = CardContext(
+        state.settings.public_base_url,
+        body["hookInstance"],
+        service["id"],
+        order_entry=service["hook"] in ("order-select", "order-sign"),
+    )
     issued: list[IssuedCard] = []
     cards: list[dict[str, Any]] = order_cards(guidance, ctx, issued)
     system_actions: list[dict[str, Any]] = []
@@ -312,5 +348,7 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
         rules=sorted({rule for card in answer.issued for rule in card.rules}),
         fhir_fetched=sorted(answer.data.fetched),
         fhir_failed=sorted(answer.data.failed),
+        fhir_skipped=sorted(answer.data.skipped),
+        prefetch_ignored=answer.data.ignored or None,
     )
     return JsonResponse(answer.response)

@@ -28,7 +28,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _register_tables() -> None:
     """Import the modules that declare tables, so `metadata` holds all of them."""
-    from cds_hooks.storage import feedback, remittance, smart_sessions  # noqa: F401
+    from cds_hooks.storage import feedback, remittance, replay, smart_sessions  # noqa: F401
 
 
 class Database:

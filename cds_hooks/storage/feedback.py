@@ -136,6 +136,19 @@ class FeedbackStore(Database):
             await conn.execute(self.insert_ignore(feedback), rows)
         return len(rows)
 
+    async def issued_card_ids(self, service_id: str, card_ids: Iterable[str]) -> set[str]:
+        """Which of `card_ids` this service issued (feedback on any other card is not kept)."""
+        wanted = list(card_ids)
+        if not wanted:
+            return set()
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(issued_cards.c.card_id).where(
+                    issued_cards.c.service_id == service_id, issued_cards.c.card_id.in_(wanted)
+                )
+            )
+            return {r.card_id for r in rows}
+
     async def all_feedback(self) -> list[dict[str, Any]]:
         async with self.engine.connect() as conn:
             result = await conn.execute(select(feedback))
@@ -153,7 +166,7 @@ class FeedbackStore(Database):
                 per_rule.setdefault(rule, {"cards": 0, "accepted": 0, "overridden": 0})
                 per_rule[rule]["cards"] += 1
         unknown = 0
-        for answer in answers:
+        for answer in last_outcomes(answers):
             found = cards.get(answer.card_id)
             if found is None:
                 unknown += 1
@@ -173,6 +186,30 @@ class FeedbackStore(Database):
             "override_reasons": dict(sorted(per_reason.items())),
             "feedback_for_unknown_cards": unknown,
         }
+
+
+def last_outcomes(answers: Iterable[Any]) -> list[Any]:
+    """One answer per card, its last (a card accepted and later dismissed counts once, as
+    overridden; a re-sent outcome with a new timestamp does not count twice)."""
+    last: dict[str, Any] = {}
+    for answer in answers:
+        seen = last.get(answer.card_id)
+        if seen is None or _when(answer) >= _when(seen):
+            last[answer.card_id] = answer
+    return list(last.values())
+
+
+def _when(answer: Any) -> tuple[datetime, datetime]:
+    try:
+        stamp = datetime.fromisoformat(str(answer.outcome_timestamp).replace("Z", "+00:00"))
+    except ValueError:
+        stamp = datetime.min.replace(tzinfo=UTC)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    received = answer.received_at
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    return stamp, received
 
 
 def _answered_rules(card: Any, answer: Any) -> list[str]:
@@ -201,6 +238,9 @@ class IssuedCardLog:
         self._pending: list[tuple[str, str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # One flush at a time: a feedback call's flush waits for the background one in flight,
+        # so the card it answers is on record before feedback is matched to issued cards.
+        self._flushing = asyncio.Lock()
 
     def add(self, service_id: str, hook_instance: str, cards: Iterable[Any]) -> None:
         self._pending.extend((service_id, hook_instance, c) for c in cards)
@@ -208,6 +248,10 @@ class IssuedCardLog:
             self._wake.set()
 
     async def flush(self) -> None:
+        async with self._flushing:
+            await self._flush()
+
+    async def _flush(self) -> None:
         pending, self._pending = self._pending, []
         by_call: dict[tuple[str, str], list[Any]] = {}
         for service_id, hook_instance, card in pending:

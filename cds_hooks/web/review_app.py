@@ -8,6 +8,7 @@ feedback store. Every failure a person can meet renders a page saying what to do
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import secrets
 import time
@@ -415,36 +416,33 @@ async def _record(
 ) -> None:
     """Every decision, one record per finding: accepted or overridden (declined in review).
 
-    card_id is the hookInstance of the card that launched the app (else the Claim reference);
-    the issued-card row maps each finding's key to its rule for the feedback report.
+    Each finding decided is a card of its own, its id derived from the launching card's
+    hookInstance (else the Claim reference) and the finding, so a relaunch decides it again.
     """
-    card_id = (session.hook_instance or reference)[:64]
+    base = session.hook_instance or reference
     when = datetime.now(UTC).isoformat()
-    keys = {
-        id(f): f"{f.rule}@{f.line if f.line is not None else 'claim'}"
-        for f in [*accepted, *overridden]
-    }
-    issued = IssuedCard(
-        card_id,
-        reference,
-        [f.rule for f in [*accepted, *overridden]],
-        {keys[id(f)]: [f.rule] for f in [*accepted, *overridden]},
-    )
-    await review.store.record_issued(SERVICE_ID, session.hook_instance or reference, [issued])
-    records = [
-        FeedbackRecord(
-            service_id=SERVICE_ID,
-            card_id=card_id,
-            outcome="accepted" if is_accepted else "overridden",
-            accepted_suggestions=(keys[id(f)],),
-            override_code=None if is_accepted else DECLINED,
-            override_system=None if is_accepted else OVERRIDE_SYSTEM,
-            has_comment=False,
-            outcome_timestamp=when,
+    decisions = [(f, True) for f in accepted] + [(f, False) for f in overridden]
+    issued: list[IssuedCard] = []
+    records = []
+    for finding, is_accepted in decisions:
+        key = f"{finding.rule}@{finding.line if finding.line is not None else 'claim'}"
+        # one card per finding decided, the same id each launch: the report counts its last
+        # decision once, however many times the app is launched and saved
+        card_id = "review-" + hashlib.sha256(f"{base}|{key}".encode()).hexdigest()[:40]
+        issued.append(IssuedCard(card_id, reference, [finding.rule], {key: [finding.rule]}))
+        records.append(
+            FeedbackRecord(
+                service_id=SERVICE_ID,
+                card_id=card_id,
+                outcome="accepted" if is_accepted else "overridden",
+                accepted_suggestions=(key,),  # the finding decided, either way
+                override_code=None if is_accepted else DECLINED,
+                override_system=None if is_accepted else OVERRIDE_SYSTEM,
+                has_comment=False,
+                outcome_timestamp=when,
+            )
         )
-        for group, is_accepted in ((accepted, True), (overridden, False))
-        for f in group
-    ]
+    await review.store.record_issued(SERVICE_ID, base, issued)
     if records:
         await review.store.record_feedback(records)
     logger.info(

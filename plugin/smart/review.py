@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,10 @@ class LoadedClaim:
     banner: PatientBanner | None
 
 
+_CLAIM_REF = re.compile(r"^Claim/[A-Za-z0-9\-.]{1,64}$")  # a FHIR id
+_HOOK_INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # as the hook request accepts it
+
+
 # -- the launch's claim -----------------------------------------------------------------------
 def claim_from_context(
     app_context: Any, fhir_context: Iterable[dict[str, Any]]
@@ -97,7 +102,9 @@ def claim_from_context(
         raw = context.get("claim")
         claim = _claim_ref(raw if isinstance(raw, str) else unref(raw))
         hook_value = context.get("hookInstance")
-        hook = hook_value if isinstance(hook_value, str) and hook_value else None
+        hook = (
+            hook_value if isinstance(hook_value, str) and _HOOK_INSTANCE.match(hook_value) else None
+        )
     if claim is None:
         for item in fhir_context:
             claim = _claim_ref(item.get("reference"))
@@ -107,10 +114,11 @@ def claim_from_context(
 
 
 def _claim_ref(value: Any) -> str | None:
+    """`Claim/<id>` when the value names a Claim by a FHIR id, else None (validated on read)."""
     if not isinstance(value, str):
         return None
     short = type_and_id(value)
-    return short if short and short.startswith("Claim/") else None
+    return short if short and _CLAIM_REF.match(short) else None
 
 
 # -- viewing ----------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import json
 import signal
 import sqlite3
 import threading
-import uuid
 from pathlib import Path
 
 import httpx
@@ -59,7 +58,16 @@ def test_acknowledged_feedback_survives_sigkill(tmp_path: Path) -> None:
     def burst() -> None:
         with httpx.Client(base_url=service.base_url, timeout=5) as client:
             while not stop.is_set():
-                card = str(uuid.uuid4())
+                # feedback is kept only for cards the service issued: ask for one first
+                try:
+                    hook = client.post(
+                        f"/cds-services/{SIGN}", json=hook_body(claims_bundle=seed_bundle())
+                    )
+                except httpx.HTTPError:
+                    return
+                if hook.status_code != 200:
+                    return
+                card = hook.json()["cards"][0]["uuid"]
                 body = {
                     "feedback": [
                         {

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from cds_hooks.app import create_app
 from cds_hooks.settings import Settings
 from tests.cds_hooks.card_validator import response_problems
-from tests.cds_hooks.conftest import SIGN, bundle_resources, hook_body, seed_bundle
+from tests.cds_hooks.conftest import SIGN, bundle_resources, hook_body, seed_bundle, traction_order
 from tests.support.fhir_server import FhirServer
 
 pytestmark = pytest.mark.e2e
@@ -124,3 +124,24 @@ def test_a_wrong_token_means_no_claims_and_412(client, fresh_fhir) -> None:
     response = client.post("/cds-services/traction-97012-encounter-discharge", json=body)
     assert response.status_code == 412
     assert TOKEN not in response.text
+
+
+@pytest.mark.parametrize("hook", ["order-sign", "encounter-discharge"])
+def test_a_rejected_fhir_token_is_a_412_that_says_401_not_an_empty_all_clear(
+    client, fresh_fhir, hook: str
+) -> None:
+    """#17.3: every read answered 401; a 97012 order-sign answered `200 {"cards": []}` and the
+    discharge's 412 said the FHIR server "did not answer"."""
+    fresh_fhir.load(ehr_resources())
+    fresh_fhir.configure(required_token="another-token")
+    orders = [traction_order()] if hook == "order-sign" else None
+    body = hook_body(hook, draft_orders=orders, encounter_id="enc-1")
+    body["fhirServer"] = fresh_fhir.base_url
+    body["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer"}
+    service = SIGN if hook == "order-sign" else "traction-97012-encounter-discharge"
+    response = client.post(f"/cds-services/{service}", json=body)
+    assert response.status_code == 412
+    diagnostics = response.json()["issue"][0]["diagnostics"]
+    assert "Claims could not be read (FHIR server answered 401)" in diagnostics
+    assert TOKEN not in response.text
+    assert {r.status for r in fresh_fhir.requests()} == {401}

@@ -96,7 +96,12 @@ def test_hook_call_counts_request_by_template_and_findings_by_rule(client: TestC
 
 def test_feedback_outcomes_are_counted(client: TestClient) -> None:
     before = total(client.get("/metrics").text, "traction_feedback_total", outcome="overridden")
-    item = {"card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2025-06-10T10:00:00Z"}
+    issued = client.post(f"/cds-services/{SIGN}", json=planted_body()).json()["cards"][0]
+    item = {
+        "card": issued["uuid"],
+        "outcome": "overridden",
+        "outcomeTimestamp": "2025-06-10T10:00:00Z",
+    }
     response = client.post(f"/cds-services/{SIGN}/feedback", json={"feedback": [item]})
     assert response.status_code == 200
     after = total(client.get("/metrics").text, "traction_feedback_total", outcome="overridden")

@@ -322,3 +322,93 @@ def test_auth_off_is_refused_off_loopback(monkeypatch, capsys) -> None:
         assert "only allowed bound to loopback" in capsys.readouterr().err
     finally:
         get_settings.cache_clear()
+
+
+def _verify(issuer: dict[str, Any], raw: str, aud: str, *, check_times: bool = True) -> dict:
+    async def run() -> dict:
+        async with httpx.AsyncClient() as client:
+            return await JwtVerifier([issuer], client).verify(raw, aud, check_times=check_times)
+
+    return asyncio.run(run())
+
+
+def test_sandbox_token_verifies_with_only_the_documented_iss_and_jwks_file(tmp_path) -> None:
+    """#17.1: `[{"iss", "jwks_file"}]` pins the keys, so the sandbox's jku (never fetched)
+    no longer needs an undocumented allowlist entry."""
+    capture = load(HOOKS / "sandbox" / "cds-services__traction-order-sign__feedback.1.json")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text((HOOKS / "sandbox" / "sandbox-public-jwks.json").read_text())
+    issuer = {"iss": capture["jwt_claims"]["iss"], "jwks_file": str(jwks)}
+    claims = _verify(issuer, capture["jwt_raw"], capture["jwt_claims"]["aud"], check_times=False)
+    assert claims["jti"] == capture["jwt_claims"]["jti"]
+    assert capture["jwt_header"]["jku"] == "https://sandbox.cds-hooks.org/.well-known/jwks.json"
+
+
+def test_a_jku_allowlist_on_a_file_issuer_is_enforced(tmp_path, jwks_file, keys) -> None:
+    aud = f"{BASE}/cds-services"
+    issuer = {"iss": ISS, "jwks_file": str(jwks_file), "jku_allowlist": ["https://ok.example/j"]}
+    now = int(time.time())
+    claims = {"iss": ISS, "aud": aud, "iat": now, "exp": now + 60}
+
+    def signed(jku: str) -> str:
+        return jwt.encode(
+            {**claims, "jti": str(uuid.uuid4())},
+            keys["ES384"],
+            algorithm="ES384",
+            headers={"kid": "es", "jku": jku},
+        )
+
+    assert _verify(issuer, signed("https://ok.example/j"), aud)["iss"] == ISS
+    with pytest.raises(AuthError, match="jku"):
+        _verify(issuer, signed("https://evil.example/j"), aud)
+
+
+def test_a_misspelt_issuer_key_is_refused_at_start(tmp_path, jwks_file) -> None:
+    with pytest.raises(ValueError, match="jku_allow_list"):
+        _verify({"iss": ISS, "jwks_file": str(jwks_file), "jku_allow_list": []}, "x", "a")
+
+
+def _with_alg(alg: str) -> str:
+    head = base64.urlsafe_b64encode(json.dumps({"alg": alg, "kid": "es"}).encode()).rstrip(b"=")
+    now = int(time.time())
+    body = {"iss": ISS, "aud": f"{BASE}/cds-services", "iat": now, "exp": now + 60, "jti": "a"}
+    payload = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=")
+    return f"{head.decode()}.{payload.decode()}.c2ln"
+
+
+@pytest.mark.parametrize("alg", ["ÉS384", 'ES384", error="x', "ES384\r\nSet-Cookie: a=b", 7])
+def test_a_strange_alg_is_401_and_never_reaches_the_challenge_header(secured, alg) -> None:
+    """#21.8: non-ASCII alg answered 500; a '"' injected WWW-Authenticate parameters."""
+    response = get(secured, _with_alg(alg))  # type: ignore[arg-type]
+    assert response.status_code == 401
+    assert response.json()["resourceType"] == "OperationOutcome"
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.count('"') == 6  # realm, error, error_description: nothing injected
+    assert "Set-Cookie" not in response.headers and "ÉS" not in challenge
+
+
+def test_rs384_verifies_with_an_rsa_jwk_that_has_no_alg(tmp_path, keys) -> None:
+    """#21.8: PyJWK assumes RS256 for an RSA JWK without alg."""
+    jwk = _jwk(keys["RS384"], "rs", "RS384")
+    del jwk["alg"]
+    ec_jwk = _jwk(keys["ES384"], "es", "ES384")
+    del ec_jwk["alg"]
+    path = tmp_path / "noalg.json"
+    path.write_text(json.dumps({"keys": [jwk, ec_jwk]}))
+    issuer = {"iss": ISS, "jwks_file": str(path)}
+    aud = f"{BASE}/cds-services"
+    assert _verify(issuer, token(keys, alg="RS384", kid="rs", aud=aud), aud)["iss"] == ISS
+    assert _verify(issuer, token(keys, alg="ES384", kid="es", aud=aud), aud)["iss"] == ISS
+    with pytest.raises(AuthError, match="algorithms differ"):
+        p256 = ec.generate_private_key(ec.SECP256R1())
+        _verify(issuer, token(keys, alg="ES256", kid="es", aud=aud, key=p256), aud)
+
+
+def test_a_token_living_longer_than_the_documented_bound_is_refused(secured, keys) -> None:
+    from cds_hooks.ops.security import MAX_TOKEN_LIFETIME_SECONDS
+
+    now = int(time.time())
+    too_long = get(secured, token(keys, iat=now, exp=4102444800))  # 2100-01-01
+    assert too_long.status_code == 401 and "lifetime" in too_long.text
+    ok = get(secured, token(keys, iat=now, exp=now + MAX_TOKEN_LIFETIME_SECONDS))
+    assert ok.status_code == 200
