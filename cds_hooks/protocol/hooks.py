@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +24,13 @@ from cds_hooks.protocol.cards import (
 )
 from cds_hooks.protocol.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
 from cds_hooks.protocol.errors import JsonResponse, OutcomeError, input_error
-from cds_hooks.settings import is_loopback
+from cds_hooks.settings import Settings, is_loopback
 from cds_hooks.state import AppState, StateDep
 from plugin.claim_check import ClaimChecker, ClaimInput, ClaimReport
 from plugin.draft_orders import OrderGuidance, draft_service_requests, order_guidance
 from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
-from plugin.prefetch import HookData, HttpFhirReader, resolve_hook_data
+from plugin.prefetch import FHIR_ID, HookData, HttpFhirReader, resolve_hook_data
 
 router = APIRouter(tags=["cds-hooks"])
 
@@ -119,6 +121,18 @@ def validate_hook_request(body: Any, service: dict[str, Any]) -> dict[str, Any]:
             raise OutcomeError(
                 400, f"context.{name} must be a {kind.__name__}", expression=f"context.{name}"
             )
+    for name in ("patientId", "encounterId"):
+        if name in context and not FHIR_ID.match(context[name]):
+            raise OutcomeError(
+                400, f"context.{name} must be a FHIR id", expression=f"context.{name}"
+            )
+    user_type, _, user_id = context["userId"].partition("/")
+    if not user_type.isalpha() or not FHIR_ID.match(user_id):
+        raise OutcomeError(
+            400,
+            "context.userId must be a relative reference (Type/id)",
+            expression="context.userId",
+        )
     draft = context.get("draftOrders")
     if draft is not None and draft.get("resourceType") != "Bundle":
         raise OutcomeError(
@@ -164,14 +178,44 @@ def configuration(body: dict[str, Any], service: dict[str, Any]) -> dict[str, An
     return options
 
 
-def _fhir_server_allowed(url: str, state: AppState) -> bool:
+async def fhir_server_refusal(url: str, settings: Settings, issuer: str | None) -> str | None:
+    """Why the service will not send a bearer token to `url`, or None (#21 item 6: SSRF).
+
+    Always: http(s), https unless loopback or allowlisted, never a link-local address (cloud
+    metadata). In `jwt` mode also: no loopback or private address unless the host is in
+    TRACTION_FHIR_ALLOWED_HTTP_HOSTS, and under one of the issuer's `fhir_servers` when its
+    TRACTION_TRUSTED_ISSUERS entry lists them. Names are resolved and every address checked.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
-    return (
-        parts.scheme == "https"
-        or is_loopback(host)
-        or host in (state.settings.fhir_allowed_http_hosts)
-    )
+    allowlisted = host in settings.fhir_allowed_http_hosts
+    if parts.scheme != "https" and not (is_loopback(host) or allowlisted):
+        return "fhirServer must be https (or loopback / allowlisted)"
+    if settings.auth_mode == "jwt":
+        bases = next(
+            (i.get("fhir_servers") for i in settings.trusted_issuers if i.get("iss") == issuer),
+            None,
+        )
+        if bases and not any(url.rstrip("/") + "/" == b.rstrip("/") + "/" for b in bases):
+            return "fhirServer is not one of this issuer's FHIR servers"
+    for address in await _addresses(host):
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            return "fhirServer resolves to a link-local or reserved address"
+        if settings.auth_mode == "jwt" and not allowlisted and not address.is_global:
+            return "fhirServer resolves to a private or loopback address (not allowlisted)"
+    return None
+
+
+async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return []  # unresolvable: the fetch fails on its own, as unreachable
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def _codings(concept: Any) -> list[dict[str, Any]]:
@@ -209,7 +253,12 @@ class HookAnswer:
 
 
 async def answer_hook(
-    service: dict[str, Any], body: dict[str, Any], state: AppState, *, fhir_reads: bool = True
+    service: dict[str, Any],
+    body: dict[str, Any],
+    state: AppState,
+    *,
+    fhir_reads: bool = True,
+    issuer: str | None = None,
 ) -> HookAnswer:
     """One CDS Hooks request in, its answer out: the whole hook, with no HTTP around it.
 
@@ -224,10 +273,9 @@ async def answer_hook(
     reader = None
     server = body.get("fhirServer")
     if server and fhir_reads:
-        if not _fhir_server_allowed(server, state):
-            raise OutcomeError(
-                400, "fhirServer must be https (or loopback / allowlisted)", expression="fhirServer"
-            )
+        refused = await fhir_server_refusal(server, state.settings, issuer)
+        if refused:
+            raise OutcomeError(400, refused, expression="fhirServer")
         token = (body.get("fhirAuthorization") or {}).get("access_token")
         reader = HttpFhirReader(state.http, server, token)
     data = await resolve_hook_data(
@@ -296,7 +344,7 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
         service=service_id,
         tenant=getattr(request.state, "tenant", None),
     )
-    answer = await answer_hook(service, body, state)
+    answer = await answer_hook(service, body, state, issuer=getattr(request.state, "issuer", None))
     for report in answer.reports:
         metrics.observe_findings(service_id, report, state.checker.knowledge)
     if answer.issued:
