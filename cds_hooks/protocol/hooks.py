@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -45,9 +46,23 @@ OPTIONAL_CONTEXT: dict[str, dict[str, type]] = {
     "encounter-discharge": {},
 }
 _INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# What is logged of caller-chosen values (#21 item 9): a UUID hookInstance and a short plain
+# tenant id as they are; anything else (a name, an MRN, 10 kB) only as a hash to correlate by.
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_TENANT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A hook request around a Claim nests about fifteen levels; the FHIR models recurse on each
 # level and overflow the stack (a 500) somewhere past 200, so deeper bodies are refused first.
 MAX_JSON_DEPTH = 100
+
+
+def loggable(value: object, shape: re.Pattern[str]) -> str | None:
+    """`value` when it has `shape`, else `sha256:` and 16 hex digits of it (None stays None)."""
+    if value is None:
+        return None
+    text = str(value)
+    if shape.match(text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -340,9 +355,9 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
         await read_json_body(request, state.settings.max_body_bytes), service
     )
     structlog.contextvars.bind_contextvars(
-        hook_instance=body["hookInstance"],
+        hook_instance=loggable(body["hookInstance"], _UUID),
         service=service_id,
-        tenant=getattr(request.state, "tenant", None),
+        tenant=loggable(getattr(request.state, "tenant", None), _TENANT),
     )
     answer = await answer_hook(service, body, state, issuer=getattr(request.state, "issuer", None))
     for report in answer.reports:
