@@ -75,38 +75,24 @@ def _diff(
         tail += 1
     out.append(("equal", i1, i1 + head, j1, j1 + head))
     a1, a2, b1, b2 = i1 + head, i2 - tail, j1 + head, j2 - tail
-    _middle(old, new, a1, a2, b1, b2, passes, out)
+    if a1 == a2 or b1 == b2:
+        out.append(("delete" if a1 < a2 else "insert", a1, a2, b1, b2))
+    elif (a2 - a1) * (b2 - b1) <= SMALL_GAP_CELLS:
+        matcher = difflib.SequenceMatcher(None, old[a1:a2], new[b1:b2], autojunk=False)
+        for tag, x1, x2, y1, y2 in matcher.get_opcodes():
+            out.append((tag, a1 + x1, a1 + x2, b1 + y1, b1 + y2))
+    else:
+        anchors = _anchors(old, new, a1, a2, b1, b2) if passes < MAX_PASSES else []
+        at_old, at_new = a1, b1
+        for i, j in anchors:
+            _diff(old, new, at_old, i, at_new, j, passes + 1, out)
+            out.append(("equal", i, i + 1, j, j + 1))
+            at_old, at_new = i + 1, j + 1
+        if anchors:
+            _diff(old, new, at_old, a2, at_new, b2, passes + 1, out)
+        else:
+            out.append(("replace", a1, a2, b1, b2))
     out.append(("equal", a2, i2, b2, j2))
-
-
-def _middle(
-    old: Sequence[str],
-    new: Sequence[str],
-    i1: int,
-    i2: int,
-    j1: int,
-    j2: int,
-    passes: int,
-    out: list[Opcode],
-) -> None:
-    if i1 == i2 or j1 == j2:
-        out.append(("delete" if i1 < i2 else "insert", i1, i2, j1, j2))
-        return
-    if (i2 - i1) * (j2 - j1) <= SMALL_GAP_CELLS:
-        matcher = difflib.SequenceMatcher(None, old[i1:i2], new[j1:j2], autojunk=False)
-        for tag, a1, a2, b1, b2 in matcher.get_opcodes():
-            out.append((tag, i1 + a1, i1 + a2, j1 + b1, j1 + b2))
-        return
-    anchors = _anchors(old, new, i1, i2, j1, j2) if passes < MAX_PASSES else []
-    if not anchors:
-        out.append(("replace", i1, i2, j1, j2))
-        return
-    at_old, at_new = i1, j1
-    for i, j in anchors:
-        _diff(old, new, at_old, i, at_new, j, passes + 1, out)
-        out.append(("equal", i, i + 1, j, j + 1))
-        at_old, at_new = i + 1, j + 1
-    _diff(old, new, at_old, i2, at_new, j2, passes + 1, out)
 
 
 def _anchors(
