@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	TRACTION_AUTH_MODE=$${TRACTION_AUTH_MODE:-off} $(BIN)/traction-cds serve --host $(HOST) --port $(PORT)
+	TRACTION_AUTH_MODE=$${TRACTION_AUTH_MODE:-off} TRACTION_PLAYGROUND=$${TRACTION_PLAYGROUND:-true} \
+		$(BIN)/traction-cds serve --host $(HOST) --port $(PORT)
 
 # The service and a demo EHR stand-in (sample claims, SMART sign-in) on loopback; prints the
 # URLs to open. Ctrl-C stops both.

@@ -52,9 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             verifier = JwtVerifier(settings.trusted_issuers, client, replay)
             app.state.traction = AppState(settings, checker, store, client, issued, verifier)
             issued.start()
+            app.state.playground_pool = playground.new_pool()
             try:
                 yield
             finally:
+                app.state.playground_pool.shutdown()
                 await issued.stop()
                 await store.close()
                 metrics.process_exiting()

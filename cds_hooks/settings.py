@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from plugin.smart.fhir import origin_of
+
 
 def json_or_path(value: Any) -> Any:
     """A JSON list given inline, or the path of a file holding one."""
@@ -36,6 +38,9 @@ class Settings(BaseSettings):
     edits_dir: str | None = None  # imported ncci_ptp.csv / mue.csv (`edits import`)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     smart_clients: Annotated[list[dict[str, Any]], NoDecode] = Field(default_factory=list)
+    # Origins allowed to frame the review app (CSP frame-ancestors); empty: the origins of the
+    # smart_clients issuers; none of either: 'none'.
+    review_frame_ancestors: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fhir_timeout_seconds: float = 2.0
     fhir_allowed_http_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = 5_000_000
@@ -48,12 +53,23 @@ class Settings(BaseSettings):
     def _json_or_path(cls, value: Any) -> Any:
         return json_or_path(value)
 
-    @field_validator("cors_origins", "fhir_allowed_http_hosts", mode="before")
+    @field_validator(
+        "cors_origins", "fhir_allowed_http_hosts", "review_frame_ancestors", mode="before"
+    )
     @classmethod
     def _json_or_commas(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip().startswith("["):
             return [v.strip() for v in value.split(",") if v.strip()]
         return json_or_path(value)
+
+    @field_validator("review_frame_ancestors")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if origin_of(origin) != origin.rstrip("/") or parts.path.strip("/"):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        return [v.rstrip("/") for v in value]
 
     @field_validator("public_base_url")
     @classmethod

@@ -53,6 +53,7 @@ async def require_caller(request: Request) -> dict[str, object] | None:
     except AuthError as exc:
         raise unauthorized(str(exc)) from None
     request.state.tenant = claims.get("tenant")
+    request.state.issuer = claims.get("iss")  # picks the issuer's FHIR servers, when listed
     return claims
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from plugin.references import Resource, ResourceIndex, unref
+from rules.code_shapes import CODE_LIKE, shown
 from rules.knowledge.model import Knowledge
 from rules.model import (
     BillingClaim,
@@ -308,7 +309,7 @@ class BillingModelBuilder:
                 concept = _dict(condition).get("code")
             code, system = _first_code(concept, systems)
             if code:
-                out[sequence] = Diagnosis(sequence, code.upper(), system)
+                out[sequence] = Diagnosis(sequence, _as_code(code), system)
         return out
 
     def _care_team(self, claim: Resource, index: ResourceIndex) -> dict[int, Performer]:
@@ -438,12 +439,12 @@ class BillingModelBuilder:
         return ClaimLine(
             index=position,
             sequence=_int(get("sequence")) or 0,
-            code=code.upper(),
+            code=_as_code(code),
             code_system=system,
             modifiers=tuple(modifiers),
             units=_number(_dict(get("quantity")).get("value")),
             date=_date(get("servicedDate")) or _date(period.get("start")) or parts.default_date,
-            pos=_first_code(get("locationCodeableConcept"))[0] or None,
+            pos=_as_code(_first_code(get("locationCodeableConcept"))[0]) or None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
             performers=performers,
@@ -479,3 +480,11 @@ class BillingModelBuilder:
             if found:
                 return found
         return frozenset().union(*(self.knowledge.regions_for(d.code) for d in pointed))
+
+
+def _as_code(value: str) -> str:
+    """A code as the rules read and quote it: upper-cased, or, when it does not look like a
+    code at all (markup, a link, a paragraph), its `shown` form, which no code table holds."""
+    if not value or CODE_LIKE.match(value):
+        return value.upper()
+    return shown(value)

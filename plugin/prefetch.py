@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
@@ -28,6 +28,9 @@ _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 # A client that could not fill a token may still run the search with the token left in,
 # URL-encoded or not (the CDS Hooks Sandbox: `Claim?encounter=%7B%7Bcontext.encounterId%7D%7D`).
 _ECHOED_TOKEN = re.compile(r"\{\{|%7B%7B", re.IGNORECASE)
+# A FHIR logical id (R4 `id`): what every prefetch token stands for. Anything else (a path like
+# `../../jwks`, a query like `e1&patient=OTHER`) is never put into a URL.
+FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
 FetchOutcome = Literal["ok", "timeout", "http_error", "unreachable", "invalid", "budget", "error"]
@@ -82,10 +85,10 @@ def render_template(template: str, context: Mapping[str, Any], user_id: str | No
             if name.startswith("context.")
             else values.get(name)
         )
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not FHIR_ID.match(value) or value in (".", ".."):
             missing = True
             return ""
-        return value
+        return quote(value, safe="")
 
     rendered = _TOKEN.sub(fill, template)
     return None if missing else rendered
@@ -158,7 +161,9 @@ class HttpFhirReader:
         self.max_bytes = max_bytes
 
     async def search(self, query: str) -> list[Resource]:
-        url: str | None = urljoin(self.base_url, query.lstrip("/"))
+        url: str | None = self._under_base(urljoin(self.base_url, query.lstrip("/")))
+        if url is None:
+            raise FhirFetchError("query leaves the FHIR server's base path", "invalid")
         found: list[Resource] = []
         for _ in range(MAX_PAGES):
             if url is None:
@@ -174,10 +179,16 @@ class HttpFhirReader:
             return None
         for link in body.get("link") or []:
             if isinstance(link, dict) and link.get("relation") == "next":
-                target = urljoin(self.base_url, str(link.get("url", "")))
-                if urlsplit(target)[:2] == self.origin:
-                    return target
+                return self._under_base(urljoin(self.base_url, str(link.get("url", ""))))
         return None
+
+    def _under_base(self, url: str) -> str | None:
+        """`url` when it is on the FHIR server's origin and under its base path, else None: the
+        bearer token is sent to nothing else on that host (its /jwks, its /metrics)."""
+        parts = urlsplit(url)
+        if parts[:2] != self.origin or not parts.path.startswith(urlsplit(self.base_url).path):
+            return None
+        return url
 
     async def _get(self, url: str) -> Any:
         headers = {"Accept": FHIR_JSON}

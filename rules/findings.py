@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from rules.code_shapes import shown
 from rules.model import Severity
 
 
@@ -42,25 +43,26 @@ class Fix:
         return self.action is not FixAction.REVIEW
 
     def describe(self) -> str:
-        """The fix in a biller's words: "add modifier XS (or 59)"."""
+        """The fix in a biller's words: "add modifier XS (or 59)". Values that came from the
+        Claim (a modifier to remove, a diagnosis to replace) are `shown`, never pasted."""
+        modifier, replacement = _shown(self.modifier), _shown(self.replacement)
+        code, diagnosis, pos = _shown(self.code), _shown(self.diagnosis), _shown(self.pos)
         text = {
-            FixAction.ADD_MODIFIER: f"add modifier {self.modifier}",
-            FixAction.REMOVE_MODIFIER: f"remove modifier {self.modifier}",
-            FixAction.REPLACE_MODIFIER: f"replace modifier {self.modifier} with {self.replacement}",
+            FixAction.ADD_MODIFIER: f"add modifier {modifier}",
+            FixAction.REMOVE_MODIFIER: f"remove modifier {modifier}",
+            FixAction.REPLACE_MODIFIER: f"replace modifier {modifier} with {replacement}",
             FixAction.SET_QUANTITY: f"bill {self.quantity} unit{'s' if self.quantity != 1 else ''}",
             FixAction.REMOVE_LINE: "remove the line",
-            FixAction.REPLACE_CODE: f"bill {self.code} instead"
+            FixAction.REPLACE_CODE: f"bill {code} instead"
             + (f" x{self.quantity}" if self.quantity is not None else ""),
-            FixAction.REPLACE_DIAGNOSIS: (
-                f"replace diagnosis {self.diagnosis} with {self.replacement}"
-            ),
+            FixAction.REPLACE_DIAGNOSIS: f"replace diagnosis {diagnosis} with {replacement}",
             FixAction.ADD_DIAGNOSIS_POINTER: f"point the line to diagnosis {self.pointer}",
-            FixAction.ADD_POS: f"add place of service {self.pos}",
+            FixAction.ADD_POS: f"add place of service {pos}",
             FixAction.REVIEW: "review"
-            + (f": choose {', '.join(self.candidates)}" if self.candidates else ""),
+            + (f": choose {', '.join(map(shown, self.candidates))}" if self.candidates else ""),
         }[self.action]
         if self.alternatives:
-            text += f" (or {', '.join(self.alternatives)})"
+            text += f" (or {', '.join(map(shown, self.alternatives))})"
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -136,3 +138,7 @@ class Finding:
             "citation": self.citation,
             "fix": self.fix.to_json(),
         }
+
+
+def _shown(value: str | None) -> str | None:
+    return None if value is None else shown(value)

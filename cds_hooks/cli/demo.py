@@ -174,6 +174,7 @@ async def _run(
             "TRACTION_DATABASE_URL": f"sqlite+aiosqlite:///{database.resolve()}",
             "TRACTION_SMART_CLIENTS": json.dumps([ehr_config.smart_client_entry()]),
             "TRACTION_DEMO_EHR_URL": ehr_url,
+            "TRACTION_PLAYGROUND": "true",  # the image turns it off; the demo shows it
         }
     )
     os.environ.pop("TRACTION_TRUSTED_ISSUERS", None)

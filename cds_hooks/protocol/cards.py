@@ -63,6 +63,26 @@ class IssuedCard:
     suggestions: dict[str, list[str]]
 
 
+# `detail` is CommonMark, and EHR widgets may render it with raw HTML allowed: text built from a
+# Claim is HTML-escaped (entities render as the character) and its markdown punctuation
+# backslash-escaped, so it stays text. Values that are not code-shaped never reach a message
+# verbatim (rules.code_shapes.shown); this is the second wall. `summary` is plain text.
+_MARKDOWN = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        **{c: "\\" + c for c in "\\`*_[]!#|~"},
+    }
+)
+
+
+def markdown_text(text: str) -> str:
+    """`text` as CommonMark that renders exactly `text`: no markup, link, image or HTML."""
+    return text.translate(_MARKDOWN)
+
+
 def _shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
     return text if len(text) < limit else text[: limit - 2].rstrip(" ,;:") + "…"
 
@@ -91,9 +111,9 @@ def _detail(billing: BillingClaim, findings: Sequence[Finding], ctx: CardContext
     for f in findings:
         where = f"Line {f.line} · {_line_code(billing, f)}" if f.line is not None else "Claim"
         rows.append(
-            f"- **{where}** ({f.severity.value}): {f.message}  \n"
-            f"  Fix: {f.fix.describe()}. Source: [{f.rule}]({ctx.base_url}/rules/{f.rule}) — "
-            f"{f.citation}"
+            f"- **{markdown_text(where)}** ({f.severity.value}): {markdown_text(f.message)}  \n"
+            f"  Fix: {markdown_text(f.fix.describe())}. Source: "
+            f"[{f.rule}]({ctx.base_url}/rules/{quote(f.rule)}) — {markdown_text(f.citation)}"
         )
     return "\n".join(rows)
 
@@ -240,7 +260,8 @@ def order_cards(
             continue
         card_id = str(uuid.uuid4())
         lines = [
-            f"- {f.message} ({f.fix.describe()}; [{f.rule}]({ctx.base_url}/rules/{f.rule}))"
+            f"- {markdown_text(f.message)} ({markdown_text(f.fix.describe())}; "
+            f"[{f.rule}]({ctx.base_url}/rules/{quote(f.rule)}))"
             for f in item.findings
         ]
         first = item.findings[0]

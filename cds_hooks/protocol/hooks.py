@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +25,13 @@ from cds_hooks.protocol.cards import (
 )
 from cds_hooks.protocol.discovery import CONFIG_EXTENSION, SERVICES_BY_ID, config_defaults
 from cds_hooks.protocol.errors import JsonResponse, OutcomeError, input_error
-from cds_hooks.settings import is_loopback
+from cds_hooks.settings import Settings, is_loopback
 from cds_hooks.state import AppState, StateDep
 from plugin.claim_check import ClaimChecker, ClaimInput, ClaimReport
 from plugin.draft_orders import OrderGuidance, draft_service_requests, order_guidance
 from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
-from plugin.prefetch import HookData, HttpFhirReader, resolve_hook_data
+from plugin.prefetch import FHIR_ID, HookData, HttpFhirReader, resolve_hook_data
 
 router = APIRouter(tags=["cds-hooks"])
 
@@ -43,9 +46,23 @@ OPTIONAL_CONTEXT: dict[str, dict[str, type]] = {
     "encounter-discharge": {},
 }
 _INSTANCE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# What is logged of caller-chosen values (#21 item 9): a UUID hookInstance and a short plain
+# tenant id as they are; anything else (a name, an MRN, 10 kB) only as a hash to correlate by.
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_TENANT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # A hook request around a Claim nests about fifteen levels; the FHIR models recurse on each
 # level and overflow the stack (a 500) somewhere past 200, so deeper bodies are refused first.
 MAX_JSON_DEPTH = 100
+
+
+def loggable(value: object, shape: re.Pattern[str]) -> str | None:
+    """`value` when it has `shape`, else `sha256:` and 16 hex digits of it (None stays None)."""
+    if value is None:
+        return None
+    text = str(value)
+    if shape.match(text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -119,6 +136,18 @@ def validate_hook_request(body: Any, service: dict[str, Any]) -> dict[str, Any]:
             raise OutcomeError(
                 400, f"context.{name} must be a {kind.__name__}", expression=f"context.{name}"
             )
+    for name in ("patientId", "encounterId"):
+        if name in context and not FHIR_ID.match(context[name]):
+            raise OutcomeError(
+                400, f"context.{name} must be a FHIR id", expression=f"context.{name}"
+            )
+    user_type, _, user_id = context["userId"].partition("/")
+    if not user_type.isalpha() or not FHIR_ID.match(user_id):
+        raise OutcomeError(
+            400,
+            "context.userId must be a relative reference (Type/id)",
+            expression="context.userId",
+        )
     draft = context.get("draftOrders")
     if draft is not None and draft.get("resourceType") != "Bundle":
         raise OutcomeError(
@@ -164,14 +193,44 @@ def configuration(body: dict[str, Any], service: dict[str, Any]) -> dict[str, An
     return options
 
 
-def _fhir_server_allowed(url: str, state: AppState) -> bool:
+async def fhir_server_refusal(url: str, settings: Settings, issuer: str | None) -> str | None:
+    """Why the service will not send a bearer token to `url`, or None (#21 item 6: SSRF).
+
+    Always: http(s), https unless loopback or allowlisted, never a link-local address (cloud
+    metadata). In `jwt` mode also: no loopback or private address unless the host is in
+    TRACTION_FHIR_ALLOWED_HTTP_HOSTS, and under one of the issuer's `fhir_servers` when its
+    TRACTION_TRUSTED_ISSUERS entry lists them. Names are resolved and every address checked.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
-    return (
-        parts.scheme == "https"
-        or is_loopback(host)
-        or host in (state.settings.fhir_allowed_http_hosts)
-    )
+    allowlisted = host in settings.fhir_allowed_http_hosts
+    if parts.scheme != "https" and not (is_loopback(host) or allowlisted):
+        return "fhirServer must be https (or loopback / allowlisted)"
+    if settings.auth_mode == "jwt":
+        bases = next(
+            (i.get("fhir_servers") for i in settings.trusted_issuers if i.get("iss") == issuer),
+            None,
+        )
+        if bases and not any(url.rstrip("/") + "/" == b.rstrip("/") + "/" for b in bases):
+            return "fhirServer is not one of this issuer's FHIR servers"
+    for address in await _addresses(host):
+        if address.is_link_local or address.is_multicast or address.is_unspecified:
+            return "fhirServer resolves to a link-local or reserved address"
+        if settings.auth_mode == "jwt" and not allowlisted and not address.is_global:
+            return "fhirServer resolves to a private or loopback address (not allowlisted)"
+    return None
+
+
+async def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None)
+    except OSError:
+        return []  # unresolvable: the fetch fails on its own, as unreachable
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
 def _codings(concept: Any) -> list[dict[str, Any]]:
@@ -244,7 +303,12 @@ class HookAnswer:
 
 
 async def answer_hook(
-    service: dict[str, Any], body: dict[str, Any], state: AppState, *, fhir_reads: bool = True
+    service: dict[str, Any],
+    body: dict[str, Any],
+    state: AppState,
+    *,
+    fhir_reads: bool = True,
+    issuer: str | None = None,
 ) -> HookAnswer:
     """One CDS Hooks request in, its answer out: the whole hook, with no HTTP around it.
 
@@ -259,10 +323,9 @@ async def answer_hook(
     reader = None
     server = body.get("fhirServer")
     if server and fhir_reads:
-        if not _fhir_server_allowed(server, state):
-            raise OutcomeError(
-                400, "fhirServer must be https (or loopback / allowlisted)", expression="fhirServer"
-            )
+        refused = await fhir_server_refusal(server, state.settings, issuer)
+        if refused:
+            raise OutcomeError(400, refused, expression="fhirServer")
         token = (body.get("fhirAuthorization") or {}).get("access_token")
         reader = HttpFhirReader(state.http, server, token)
     data = await resolve_hook_data(
@@ -328,11 +391,11 @@ async def call_service(service_id: str, request: Request, state: StateDep) -> Js
         await read_json_body(request, state.settings.max_body_bytes), service
     )
     structlog.contextvars.bind_contextvars(
-        hook_instance=body["hookInstance"],
+        hook_instance=loggable(body["hookInstance"], _UUID),
         service=service_id,
-        tenant=getattr(request.state, "tenant", None),
+        tenant=loggable(getattr(request.state, "tenant", None), _TENANT),
     )
-    answer = await answer_hook(service, body, state)
+    answer = await answer_hook(service, body, state, issuer=getattr(request.state, "issuer", None))
     for report in answer.reports:
         metrics.observe_findings(service_id, report, state.checker.knowledge)
     if answer.issued:

@@ -2,7 +2,8 @@
 
 A row per session in the service's database (the feedback store's engine: SQLite or
 PostgreSQL), so any worker or replica can serve the next request. Tokens are stored as given
-(no encryption at rest); rows expire with the access token and are purged as they are met.
+(no encryption at rest); rows expire with the access token and are purged as they are met
+and at every launch.
 """
 
 from __future__ import annotations
@@ -12,12 +13,16 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import JSON, Column, Float, String, Table, delete, select
+from sqlalchemy import JSON, Column, Float, String, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cds_hooks.storage.database import metadata
 
 PENDING_TTL_S = 600.0  # from launch to callback
+# Anyone can launch (a GET): pending rows are bounded, the oldest evicted first, and expired rows
+# of every kind are purged at each launch, so anonymous launches cannot grow the database.
+MAX_PENDING = 2_000
+PENDING_PREFIX = "p."
 
 smart_sessions = Table(
     "smart_sessions",
@@ -60,8 +65,8 @@ class ReviewSession:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def new_session_id() -> str:
-    return secrets.token_urlsafe(32)
+def new_session_id(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 class SessionStore:
@@ -76,6 +81,33 @@ class SessionStore:
                 delete(smart_sessions).where(smart_sessions.c.session_id == session_id)
             )
             await conn.execute(smart_sessions.insert().values(**row))
+
+    async def put_pending(self, session: ReviewSession, expires_at: float) -> str:
+        """Store a launch's pending session; purge what expired, keep at most MAX_PENDING."""
+        session_id = new_session_id(PENDING_PREFIX)
+        pending = smart_sessions.c.session_id.like(f"{PENDING_PREFIX}%")
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(smart_sessions).where(smart_sessions.c.expires_at < float(self.clock()))
+            )
+            count = (
+                await conn.execute(select(func.count()).select_from(smart_sessions).where(pending))
+            ).scalar_one()
+            if count >= MAX_PENDING:
+                oldest = (
+                    select(smart_sessions.c.session_id)
+                    .where(pending)
+                    .order_by(smart_sessions.c.expires_at)
+                    .limit(count - MAX_PENDING + 1)
+                )
+                await conn.execute(
+                    delete(smart_sessions).where(
+                        smart_sessions.c.session_id.in_(oldest.scalar_subquery())
+                    )
+                )
+            row = {"session_id": session_id, "data": session.to_json(), "expires_at": expires_at}
+            await conn.execute(smart_sessions.insert().values(**row))
+        return session_id
 
     async def get(self, session_id: str | None) -> ReviewSession | None:
         if not session_id:

@@ -9,8 +9,9 @@ finding metrics) and only counts are logged. `TRACTION_PLAYGROUND=false` turns i
 
 from __future__ import annotations
 
-import difflib
+import asyncio
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from cds_hooks.ops.cpu_pool import CpuPool, PoolBusy, PoolTimeout
 from cds_hooks.ops.logs import logger
 from cds_hooks.protocol.discovery import SERVICES_BY_ID
 from cds_hooks.protocol.errors import JsonResponse, OutcomeError
@@ -25,13 +27,13 @@ from cds_hooks.protocol.hooks import (
     HookAnswer,
     answer_hook,
     claim_reference_of,
-    depth_of,
     read_body,
     validate_hook_request,
 )
 from cds_hooks.samples import SAMPLES, SAMPLES_BY_KEY
 from cds_hooks.settings import Settings
-from cds_hooks.state import StateDep
+from cds_hooks.state import AppState, StateDep
+from cds_hooks.web import line_diff
 from cds_hooks.web.site import render
 from plugin.claim_check import claims_in
 from plugin.errors import InputError
@@ -49,6 +51,20 @@ DIFF_CONTEXT = 2
 # answer carries the Claim several times over, and its diff is computed line by line).
 MAX_DEPTH = 64
 MAX_LINES = 50
+# Every other input that drives cost is capped too, in one linear pass before anything else
+# reads the document: a real Claim bundle is 5-50 kB, has a few hundred JSON values, arrays of
+# at most a few dozen (12 diagnoses on an 837P) and no string near 10,000 characters. These
+# bound the FHIR validation, the engine, the diff and the size of the answer (which repeats the
+# document several times over: never a multi-MB string echoed back).
+MAX_BODY_BYTES = 1_000_000
+MAX_ARRAY = 200
+MAX_STRING = 10_000
+MAX_VALUES = 20_000
+# The check itself runs in a small thread pool, never on the event loop that answers hooks and
+# /healthz: two at a time per worker process, each answered within the time limit or dropped.
+POOL_SLOTS = 2
+TIME_LIMIT_S = 10.0
+JSON_TYPES = ("application/json", "application/fhir+json")
 # Resources with a prefetch key of their own; everything else rides along with the Claims.
 OWN_KEYS = {
     "Encounter": "encounter",
@@ -177,10 +193,9 @@ def claim_diff(before: Resource, after: Resource) -> list[dict[str, Any]]:
     """Rows of a unified diff of the pretty-printed Claims: `ctx`, `del`, `add`, and `skip` for
     a run of unchanged lines left out. Empty when nothing changed."""
     old, new = _pretty(before), _pretty(after)
-    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     rows: list[dict[str, Any]] = []
     shown_to = 0
-    for group in matcher.get_grouped_opcodes(DIFF_CONTEXT):
+    for group in line_diff.grouped(line_diff.opcodes(old, new), DIFF_CONTEXT):
         if all(tag == "equal" for tag, *_ in group):
             continue
         if group[0][1] > shown_to:
@@ -252,19 +267,85 @@ def result(answer: HookAnswer, request_body: dict[str, Any], settings: Settings)
     }
 
 
-def line_count(document: Resource) -> int:
-    """Service lines over every Claim in the document."""
-    items = [r.get("item") for _, r in entries_of(document) if r.get("resourceType") == "Claim"]
+def line_count(document: Any) -> int:
+    """Service lines over every Claim in the document (any JSON: read before validation)."""
+    if not isinstance(document, dict):
+        return 0
+    resources: list[Any] = [document]
+    if document.get("resourceType") == "Bundle" and isinstance(document.get("entry"), list):
+        resources = [e.get("resource") for e in document["entry"] if isinstance(e, dict)]
+    items = [r.get("item") for r in resources if isinstance(r, dict) and _is_claim(r)]
     return sum(len(i) for i in items if isinstance(i, list))
+
+
+def _is_claim(resource: dict[str, Any]) -> bool:
+    return resource.get("resourceType") == "Claim"
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """What drives the cost of checking a JSON document, measured in one pass."""
+
+    depth: int
+    values: int
+    longest_array: int
+    longest_string: int
+
+
+def size_of(value: Any) -> Size:
+    """Depth, number of values, longest array and longest string (keys too); iterative."""
+    depth = values = longest_array = longest_string = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        values += 1
+        if isinstance(node, str):
+            longest_string = max(longest_string, len(node))
+        elif isinstance(node, dict):
+            depth = max(depth, level)
+            longest_string = max([longest_string, *map(len, node)])
+            stack.extend((child, level + 1) for child in node.values())
+        elif isinstance(node, list):
+            depth = max(depth, level)
+            longest_array = max(longest_array, len(node))
+            stack.extend((child, level + 1) for child in node)
+    return Size(depth, values, longest_array, longest_string)
+
+
+def too_costly(document: Any) -> str | None:
+    """Why the playground will not check this document, or None: asked before any FHIR
+    validation, so 10,000 minimal lines are refused in a few milliseconds."""
+    lines = line_count(document)
+    if lines > MAX_LINES:
+        return (
+            f"It has {lines} service lines; the playground checks up to {MAX_LINES} (a "
+            "professional claim carries at most 50)."
+        )
+    size = size_of(document)
+    if size.depth > MAX_DEPTH:
+        return f"It nests more than {MAX_DEPTH} levels deep; a FHIR Claim nests about ten."
+    if size.longest_array > MAX_ARRAY:
+        longest = size.longest_array
+        return f"It has a list of {longest} entries; the playground takes up to {MAX_ARRAY}."
+    if size.longest_string > MAX_STRING:
+        return (
+            f"It has a text of {size.longest_string} characters; the playground takes up to "
+            f"{MAX_STRING}."
+        )
+    if size.values > MAX_VALUES:
+        return f"It holds {size.values} JSON values; the playground takes up to {MAX_VALUES}."
+    return None
 
 
 # -- errors the page shows where the user typed -------------------------------------------------
 NO_STORE = {"Cache-Control": "no-store"}  # the answer repeats the pasted (perhaps real) claim
 
 
-def _error(status: int, kind: str, message: str, **where: Any) -> JsonResponse:
+def _error(
+    status: int, kind: str, message: str, headers: dict[str, str] | None = None, **where: Any
+) -> JsonResponse:
     body = {"error": {"kind": kind, "message": message, **where}}
-    return JsonResponse(body, status_code=status, headers=NO_STORE)
+    return JsonResponse(body, status_code=status, headers={**NO_STORE, **(headers or {})})
 
 
 def _json_error(exc: orjson.JSONDecodeError) -> JsonResponse:
@@ -302,7 +383,7 @@ def playground_page(state: StateDep, sample: str | None = None) -> HTMLResponse:
         chosen=chosen.key if chosen else "",
         service=SERVICES_BY_ID[SERVICE_ID],
         demo=bool(state.settings.demo_ehr_url),
-        max_body_bytes=state.settings.max_body_bytes,
+        max_body_bytes=body_limit(state.settings),
     )
 
 
@@ -332,9 +413,13 @@ async def check(request: Request, state: StateDep) -> JsonResponse:
     """The order-sign hook's answer for a pasted Claim or Bundle, with the findings, a diff of
     the corrected Claim and the hook request it was wrapped in. 400 `{"error": {"kind":
     "json"|"fhir"|"empty"|"too-complex"|"hook", "message", "line", "column", "path"}}` says
-    what is wrong."""
+    what is wrong; 413 too large, 415 not JSON, 429 busy, 503 over the time limit."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        # text/plain and forms are what any web page can make its visitors post without asking.
+        return _error(415, "media-type", "Send the document as application/json.")
     try:
-        raw = await read_body(request, state.settings.max_body_bytes)
+        raw = await read_body(request, body_limit(state.settings))
     except OutcomeError as exc:
         kind = "too-large" if exc.status == 413 else "empty"
         message = "Paste or upload a FHIR Claim or Bundle first." if kind == "empty" else None
@@ -343,31 +428,47 @@ async def check(request: Request, state: StateDep) -> JsonResponse:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return _json_error(exc)
-    if depth_of(document) > MAX_DEPTH:
-        message = f"It nests more than {MAX_DEPTH} levels deep; a FHIR Claim nests about ten."
-        return _error(400, "too-complex", message)
+    refused = too_costly(document)
+    if refused:
+        return _error(400, "too-complex", refused)
+    pool: CpuPool = request.app.state.playground_pool
+    try:
+        outcome = await pool.run(lambda: asyncio.run(_check(document, state)))
+    except PoolBusy:
+        message = "The playground is busy checking other claims; try again in a few seconds."
+        return _error(429, "busy", message, headers={"Retry-After": "5"})
+    except PoolTimeout:
+        message = f"The check took longer than {pool.time_limit_s:g} s and was stopped."
+        return _error(503, "timeout", message, headers={"Retry-After": "5"})
+    if isinstance(outcome, JsonResponse):
+        return outcome
+    logger.info(
+        "playground checked",
+        claims=len(outcome["claims"]),
+        rules=sorted({f["rule"] for c in outcome["claims"] for f in c["findings"]}),
+        cards=len(outcome["cards"]),
+    )
+    return JsonResponse(outcome, headers=NO_STORE)
+
+
+async def _check(document: Any, state: AppState) -> dict[str, Any] | JsonResponse:
+    """Validation, the hook and the diff: the CPU work, run on a pool thread (its own loop)."""
     try:
         claims_in(document)  # FHIR-valid, and holds a Claim with items: else the path of why
     except InputError as exc:
         return _input_error(exc)
-    lines = line_count(document)
-    if lines > MAX_LINES:
-        message = (
-            f"It has {lines} service lines; the playground checks up to {MAX_LINES} (a "
-            "professional claim carries at most 50)."
-        )
-        return _error(400, "too-complex", message)
     service = SERVICES_BY_ID[SERVICE_ID]
     try:
         body = validate_hook_request(hook_request(document, state.settings), service)
         answer = await answer_hook(service, body, state, fhir_reads=False)
     except OutcomeError as exc:
         return _error(exc.status, "hook", exc.diagnostics, path=exc.expression)
-    out = result(answer, body, state.settings)
-    logger.info(
-        "playground checked",
-        claims=len(out["claims"]),
-        rules=sorted({f["rule"] for c in out["claims"] for f in c["findings"]}),
-        cards=len(out["cards"]),
-    )
-    return JsonResponse(out, headers=NO_STORE)
+    return result(answer, body, state.settings)
+
+
+def body_limit(settings: Settings) -> int:
+    return min(settings.max_body_bytes, MAX_BODY_BYTES)
+
+
+def new_pool() -> CpuPool:
+    return CpuPool("playground", POOL_SLOTS, TIME_LIMIT_S)

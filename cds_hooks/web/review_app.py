@@ -47,7 +47,7 @@ from plugin.smart.errors import (
     UnknownIssuer,
     VersionConflict,
 )
-from plugin.smart.fhir import SmartFhirClient
+from plugin.smart.fhir import SmartFhirClient, origin_of
 from plugin.smart.oauth import Pkce, SmartOAuth, TokenResponse, authorize_url
 from plugin.smart.review import (
     LoadedClaim,
@@ -60,7 +60,11 @@ from plugin.smart.review import (
 
 router = APIRouter(tags=["review app"], include_in_schema=False)
 
-COOKIE = "traction_review"
+COOKIE = "traction_review"  # an authorised session
+# A launch's pending session has a cookie of its own: a launch (any site can make a browser GET
+# /smart/launch) never replaces an authorised session; only a completed sign-in does.
+PENDING_COOKIE = "traction_review_pending"
+MAX_LAUNCH_PARAMETER = 2048  # `iss` and `launch`: opaque but short (a URL, a handle)
 SERVICE_ID = "review-app"
 DECLINED = "declined-in-review"
 NOTICES = {
@@ -98,6 +102,16 @@ class ReviewApp:
     @property
     def secure(self) -> bool:
         return self.settings.public_base_url.startswith("https://")
+
+    @property
+    def frame_ancestors(self) -> str:
+        """Who may frame the app (an EHR embeds it): TRACTION_REVIEW_FRAME_ANCESTORS, else the
+        origins of the TRACTION_SMART_CLIENTS issuers, else nobody."""
+        origins: list[str | None] = [*self.settings.review_frame_ancestors] or [
+            origin_of(str(c.get("iss", ""))) for c in self.settings.smart_clients
+        ]
+        kept = sorted({o for o in origins if o})
+        return " ".join(kept) if kept else "'none'"
 
 
 _init_lock = asyncio.Lock()
@@ -148,7 +162,8 @@ def _render(review: ReviewApp, template: str, status: int = 200, **values: Any) 
     response = HTMLResponse(html, status_code=status)
     response.headers["Content-Security-Policy"] = (
         f"default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-{nonce}'; "
-        "img-src 'self' data:; form-action 'self'; base-uri 'none'"
+        "img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {review.frame_ancestors}"
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -175,11 +190,13 @@ def unexpected_page(review: ReviewApp, exc: Exception) -> HTMLResponse:
     return error_page(review, InternalProblem(), retry_url="/app/")
 
 
-def _set_cookie(review: ReviewApp, response: Response, session_id: str, max_age: float) -> None:
+def _set_cookie(
+    review: ReviewApp, response: Response, session_id: str, max_age: float, name: str = COOKIE
+) -> None:
     # SameSite=None lets the cookie travel when the EHR frames the app on another site; browsers
     # accept it only with Secure, so plain-http loopback runs use Lax (top-level redirects work).
     response.set_cookie(
-        COOKIE,
+        name,
         session_id,
         max_age=max(int(max_age), 1),
         path="/",
@@ -210,6 +227,8 @@ def _fhir(review: ReviewApp, session: ReviewSession) -> SmartFhirClient:
 async def launch(review: ReviewDep, iss: str | None = None, launch: str | None = None) -> Response:
     """EHR launch (`iss` + `launch`) or standalone launch (`iss`, or none with one EHR set up)."""
     try:
+        if iss is not None and len(iss) > MAX_LAUNCH_PARAMETER:
+            raise BadLaunchRequest(f"iss over {MAX_LAUNCH_PARAMETER} characters")
         client = review.clients.get(iss) if iss else review.clients.only()
         if client is None:
             if not iss:
@@ -217,6 +236,8 @@ async def launch(review: ReviewDep, iss: str | None = None, launch: str | None =
             raise UnknownIssuer("iss is not in TRACTION_SMART_CLIENTS")
         if launch is not None and not launch.strip():
             raise BadLaunchRequest("empty launch parameter")
+        if launch is not None and len(launch) > MAX_LAUNCH_PARAMETER:
+            raise BadLaunchRequest(f"launch parameter over {MAX_LAUNCH_PARAMETER} characters")
         config = await review.oauth.discover(client.iss)
         config.require_s256()
         pkce = Pkce.new()
@@ -228,8 +249,7 @@ async def launch(review: ReviewDep, iss: str | None = None, launch: str | None =
             launch=launch,
             launched_at=now,
         )
-        session_id = new_session_id()
-        await review.sessions.put(session_id, session, now + PENDING_TTL_S)
+        session_id = await review.sessions.put_pending(session, now + PENDING_TTL_S)
         target = authorize_url(
             config,
             client,
@@ -243,7 +263,7 @@ async def launch(review: ReviewDep, iss: str | None = None, launch: str | None =
     except Exception as exc:  # a page, never a trace
         return unexpected_page(review, exc)
     response = RedirectResponse(target, status_code=302)
-    _set_cookie(review, response, session_id, PENDING_TTL_S)
+    _set_cookie(review, response, session_id, PENDING_TTL_S, PENDING_COOKIE)
     logger.info("review launch", route="/smart/launch", status=302)
     return response
 
@@ -258,7 +278,7 @@ async def callback(
 ) -> Response:
     """Check `state` against this browser's session, exchange the code, keep the token here."""
     try:
-        old_id = request.cookies.get(COOKIE)
+        old_id = request.cookies.get(PENDING_COOKIE)
         pending = await review.sessions.get(old_id)
         if old_id is None or pending is None or pending.authorised:
             raise SessionExpired("no pending launch for this browser")
@@ -306,6 +326,7 @@ async def callback(
         return unexpected_page(review, exc)
     response = RedirectResponse("/app/", status_code=303)
     _set_cookie(review, response, session_id, session.expires_at - time.time())
+    response.delete_cookie(PENDING_COOKIE, path="/")
     logger.info("review authorised", route="/smart/callback", status=303)
     return response
 

@@ -6,6 +6,7 @@ errors of `plugin.smart.errors`, whose messages never carry the token or a respo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,17 @@ from plugin.smart.errors import (
 )
 
 FHIR_JSON = "application/fhir+json"
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL, or None (fit for a CSP source list)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not _HOST.match(parts.netloc):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 MAX_BODY_BYTES = 5_000_000
 
 
@@ -49,11 +61,20 @@ class SmartFhirClient:
         self.origin = urlsplit(self.base_url)[:2]
         self._headers = {"Authorization": f"Bearer {access_token}", "Accept": FHIR_JSON}
 
+    def is_own_reference(self, reference: str, wanted: str) -> bool:
+        """`reference` is `wanted` (`Type/id`) on this server: relative, or under its base."""
+        path = reference.split("/_history/", maxsplit=1)[0]
+        if path.startswith(f"{self.base_url}/"):
+            path = path[len(self.base_url) + 1 :]
+        return path == wanted
+
     async def read(self, resource_type: str, resource_id: str) -> Versioned:
         response = await self._send("GET", f"{resource_type}/{resource_id}")
         body = self._json(response)
         if not isinstance(body, dict) or body.get("resourceType") != resource_type:
             raise ResourceNotFound(f"{resource_type} read returned something else")
+        if body.get("id") != resource_id:  # an update goes to the id that was read, or nowhere
+            raise ResourceNotFound(f"{resource_type} read returned another id")
         return Versioned(body, response.headers.get("etag"))
 
     async def read_reference(self, reference: str) -> Versioned:

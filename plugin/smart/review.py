@@ -260,8 +260,10 @@ async def load_claim(
     """Read the Claim (with its version), its focal Coverage and the Patient; check it."""
     claim = await fhir.read_reference(reference)
     subject = unref(claim.resource.get("patient"))
-    if patient and subject and type_and_id(subject) != f"Patient/{patient}":
-        raise ResourceNotFound("the Claim belongs to another patient than the launch's")
+    # Fail closed: the launch names a patient and the Claim names that same patient on this
+    # server (no patient, a display-only one or another server's is never shown or saved).
+    if not patient or not subject or not fhir.is_own_reference(subject, f"Patient/{patient}"):
+        raise ResourceNotFound("the Claim is not the launch patient's")
     coverage, person = await asyncio.gather(
         _optional(fhir, _focal_coverage(claim.resource)),
         _optional(fhir, subject if banner else None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from rules.code_shapes import shown
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, Severity
@@ -51,7 +52,8 @@ def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
                 "MOD-INVALID",
                 line,
                 fix,
-                f"{modifier!r} on {line.code} is not a CPT or HCPCS modifier: {what}.",
+                f"'{shown(modifier)}' on {shown(line.code)} is not a CPT or HCPCS modifier: "
+                f"{what}.",
             )
         distinct = list(dict.fromkeys(valid))
         if len(distinct) > MODIFIER_SLOTS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rules.code_shapes import POS
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim
@@ -13,7 +14,7 @@ from rules.model import BillingClaim
 def place_of_service_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A line without a POS is rejected; the claim's other lines usually tell which one."""
     codes = ctx.knowledge.codes
-    elsewhere = {line.pos for line in claim.lines if line.pos}
+    elsewhere = {line.pos for line in claim.lines if line.pos and POS.match(line.pos)}
     for line in claim.lines:
         if line.pos:
             continue

@@ -96,9 +96,7 @@ def open_sample(page: Any, service: Service, key: str) -> None:
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.key)
 def test_each_sample_shows_its_findings_and_cards(page, live_service, sample: Sample) -> None:
     open_sample(page, live_service, sample.key)
-    answer = httpx.post(
-        f"{live_service.base_url}/playground/check", content=json.dumps(sample.bundle())
-    ).json()
+    answer = httpx.post(f"{live_service.base_url}/playground/check", json=sample.bundle()).json()
     findings = page.locator("ul.findings li")
     cards = page.locator("article.cds-card")
     wanted = expected(sample)
@@ -276,7 +274,7 @@ def test_hostile_text_in_an_answer_is_shown_as_text(page, live_service) -> None:
     """Whatever a Claim or a card carries, the page makes no element and no script URL of it."""
     real = httpx.post(
         f"{live_service.base_url}/playground/check",
-        content=json.dumps(SAMPLES_BY_KEY["seed-denial"].bundle()),
+        json=SAMPLES_BY_KEY["seed-denial"].bundle(),
     ).json()
     evil = json.dumps(hostile_result(real))
     page.on("dialog", lambda d: page.problems.append(f"dialog {d.message}"))

@@ -322,7 +322,7 @@ def test_launch_asks_for_the_smart_scopes_with_pkce(env) -> None:
         "patient/Claim.u",
     ]
     cookie = client.cookies.jar
-    (traction,) = [c for c in cookie if c.name == "traction_review"]
+    (traction,) = [c for c in cookie if c.name == "traction_review_pending"]
     assert traction.has_nonstandard_attr("HttpOnly")
 
 

@@ -106,3 +106,11 @@ def test_lock_pins_every_runtime_dependency_with_hashes() -> None:
         )
     blocks = re.split(r"\n(?=[A-Za-z0-9])", LOCK.split("\n", 2)[2])
     assert all("--hash=sha256:" in block for block in blocks if "==" in block)
+
+
+def test_the_public_playground_is_off_in_the_image_and_the_manifests() -> None:
+    """Unauthenticated and CPU-heavy: production turns it on only on purpose (#21 item 1)."""
+    envs = " ".join(a for k, a in final_stage() if k == "ENV")
+    assert "TRACTION_PLAYGROUND=false" in envs
+    configmap = (ROOT / "deploy" / "kubernetes" / "configmap.yaml").read_text()
+    assert re.search(r'^\s*TRACTION_PLAYGROUND:\s*"false"\s*$', configmap, re.MULTILINE)

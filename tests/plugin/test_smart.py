@@ -148,3 +148,37 @@ def test_only_ticked_automatic_findings_are_accepted(check) -> None:
     accepted, overridden = chosen(report, ["T97012-UNITS-ONE@1", "bogus@9"])
     assert [f.rule for f in accepted] == ["T97012-UNITS-ONE"]
     assert sorted(f.rule for f in overridden) == ["NCCI-PTP-MOD-MISSING", "THERAPY-MOD-MISSING"]
+
+
+# -- #21 item 11: a read answered with another id is never the one saved ----------------------
+def test_a_read_answered_with_another_id_is_refused() -> None:
+    import asyncio
+
+    import httpx
+
+    from plugin.smart.errors import ResourceNotFound
+    from plugin.smart.fhir import SmartFhirClient
+
+    def fhir(request: httpx.Request) -> httpx.Response:  # a FHIR server we do not own
+        return httpx.Response(200, json={"resourceType": "Claim", "id": "someone-else"})
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(fhir)) as http:
+            client = SmartFhirClient(http, "https://ehr.example/fhir", "token")
+            with pytest.raises(ResourceNotFound):
+                await client.read("Claim", "c1")
+
+    asyncio.run(scenario())
+
+
+def test_own_references_are_relative_or_under_the_base() -> None:
+    import httpx
+
+    from plugin.smart.fhir import SmartFhirClient
+
+    client = SmartFhirClient(httpx.AsyncClient(), "https://ehr.example/fhir", "token")
+    assert client.is_own_reference("Patient/p1", "Patient/p1")
+    assert client.is_own_reference("https://ehr.example/fhir/Patient/p1", "Patient/p1")
+    assert client.is_own_reference("Patient/p1/_history/3", "Patient/p1")
+    assert not client.is_own_reference("https://other.example/fhir/Patient/p1", "Patient/p1")
+    assert not client.is_own_reference("Patient/p10", "Patient/p1")

@@ -43,7 +43,12 @@ class Service:
                 self.process.wait()
 
 
-def start_service(tmp: Path, env: Mapping[str, str] | None = None, workers: int = 1) -> Service:
+def start_service(
+    tmp: Path,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    start_timeout_s: float = START_TIMEOUT_S,
+) -> Service:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp / f"service-{port}.log"
@@ -71,7 +76,7 @@ def start_service(tmp: Path, env: Mapping[str, str] | None = None, workers: int 
             command, env=full_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     service = Service(base_url, process, log_path)
-    deadline = time.monotonic() + START_TIMEOUT_S
+    deadline = time.monotonic() + start_timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"service exited early:\n{service.log()}")
@@ -82,7 +87,7 @@ def start_service(tmp: Path, env: Mapping[str, str] | None = None, workers: int 
             pass
         time.sleep(0.1)
     service.stop(signal.SIGKILL)
-    raise RuntimeError(f"service did not start in {START_TIMEOUT_S}s:\n{service.log()}")
+    raise RuntimeError(f"service did not start in {start_timeout_s}s:\n{service.log()}")
 
 
 @pytest.fixture(scope="module")

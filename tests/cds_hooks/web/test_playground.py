@@ -30,8 +30,11 @@ from tests.support.claims import expected_file
 STATIC = Path(__file__).parents[3] / "cds_hooks" / "web" / "static"
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def check(client: TestClient, document: Any) -> Any:
-    return client.post("/playground/check", content=json.dumps(document))
+    return client.post("/playground/check", content=json.dumps(document), headers=JSON)
 
 
 def expected_findings(sample: Sample) -> list[tuple[str, int, str]]:
@@ -124,7 +127,7 @@ def test_diff_rows_number_both_sides() -> None:
 # -- errors where the user typed ----------------------------------------------------------
 def test_bad_json_says_line_and_column(client) -> None:
     text = b'{\n  "resourceType": "Claim",\n  "id" "c1"\n}'
-    response = client.post("/playground/check", content=text)
+    response = client.post("/playground/check", content=text, headers=JSON)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["kind"] == "json"
@@ -156,7 +159,7 @@ def test_bundle_without_a_claim_says_so(client) -> None:
     [(b"", "empty"), (b"[1, 2]", "fhir"), (b'{"resourceType": "Patient"}', "fhir")],
 )
 def test_other_input_errors_are_400(client, body: bytes, kind: str) -> None:
-    response = client.post("/playground/check", content=body)
+    response = client.post("/playground/check", content=body, headers=JSON)
     assert response.status_code == 400
     assert response.json()["error"]["kind"] == kind
 
@@ -185,7 +188,8 @@ def test_deep_nesting_is_400_not_a_recursion_error(client) -> None:
     response = check(client, bundle)
     assert response.status_code == 400, response.text[:200]
     assert response.json()["error"]["kind"] == "too-complex"
-    assert playground.depth_of(bundle) > playground.MAX_DEPTH >= playground.depth_of(seed_bundle())
+    assert playground.size_of(bundle).depth > playground.MAX_DEPTH
+    assert playground.size_of(seed_bundle()).depth <= playground.MAX_DEPTH
 
 
 def test_a_claim_with_hundreds_of_lines_is_refused_quickly(client) -> None:
@@ -340,3 +344,91 @@ def test_nothing_is_recorded_for_a_playground_check(quiet_client, monkeypatch) -
     assert spy.events == [
         ("playground checked", {"claims": 1, "rules": ["NCCI-PTP-MOD-MISSING"], "cards": 1})
     ]
+
+
+# -- what one public request may cost (issue #21 item 1, 12) -----------------------------------
+def heaviest_allowed() -> dict[str, Any]:
+    """The seed bundle grown to the caps: 50 lines, long arrays of equal extensions (the shape
+    that made the old difflib diff quadratic)."""
+    bundle = seed_bundle()
+    claim = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Claim")
+    items = claim["item"]
+    claim["item"] = [
+        dict(copy.deepcopy(items[n % len(items)]), sequence=n + 1)
+        for n in range(playground.MAX_LINES)
+    ]
+    claim["extension"] = [{"url": "http://example.org/x", "valueString": "y"}] * 190
+    for item in claim["item"]:
+        item["extension"] = [{"url": "http://example.org/x", "valueString": "y"}] * 40
+    return bundle
+
+
+def test_the_heaviest_allowed_claim_is_checked(client) -> None:
+    bundle = heaviest_allowed()
+    assert playground.too_costly(bundle) is None
+    response = check(client, bundle)
+    assert response.status_code == 200
+    assert response.json()["claims"][0]["changed"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_only_json_is_taken(client, content_type: str) -> None:
+    """A cross-site page can post text/plain or a form without a preflight; never JSON."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = client.post("/playground/check", content=json.dumps(seed_bundle()), headers=headers)
+    assert response.status_code == 415
+    assert response.json()["error"]["kind"] == "media-type"
+    fhir_json = {"Content-Type": "application/fhir+json; charset=utf-8"}
+    assert client.post("/playground/check", content=json.dumps(seed_bundle()), headers=fhir_json)
+
+
+def _grown(where: str) -> dict[str, Any]:
+    bundle = seed_bundle()
+    claim = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Claim")
+    if where == "extensions":
+        claim["extension"] = [{"url": "http://example.org/x", "valueString": "y"}] * 3000
+    elif where == "diagnoses":
+        claim["diagnosis"] = [copy.deepcopy(claim["diagnosis"][0]) for _ in range(3000)]
+    elif where == "string":
+        claim["extension"] = [{"url": "http://example.org/x", "valueString": "A" * 50_000}]
+    elif where == "values":
+        claim["extension"] = [
+            {"url": "http://example.org/x", "extension": [{"url": "y", "valueInteger": n}] * 150}
+            for n in range(150)
+        ]
+    return bundle
+
+
+@pytest.mark.parametrize("where", ["extensions", "diagnoses", "string", "values"])
+def test_inputs_that_drive_cost_are_refused_before_validation(client, monkeypatch, where) -> None:
+    validated: list[Any] = []
+    monkeypatch.setattr(playground, "claims_in", validated.append)
+    response = check(client, _grown(where))
+    assert response.status_code == 400
+    assert response.json()["error"]["kind"] == "too-complex"
+    assert validated == []
+    assert len(response.content) < 1000  # the refusal never echoes the input
+
+
+def test_ten_thousand_minimal_lines_are_refused_before_validation(client, monkeypatch) -> None:
+    validated: list[Any] = []
+    monkeypatch.setattr(playground, "claims_in", validated.append)
+    claim = {"resourceType": "Claim", "item": [{"sequence": n} for n in range(10_000)]}
+    response = check(client, claim)
+    assert response.status_code == 400
+    assert "10000 service lines" in response.json()["error"]["message"]
+    assert validated == []
+
+
+def test_a_multi_megabyte_string_is_not_echoed(client) -> None:
+    bundle = _grown("string")
+    bundle["entry"][0]["resource"]["extension"][0]["valueString"] = "A" * 4_900_000
+    response = check(client, bundle)
+    assert response.status_code == 413
+    assert len(response.content) < 1000
+    assert f"{playground.MAX_BODY_BYTES}" in response.json()["error"]["message"]
+
+
+def test_the_page_states_the_playgrounds_own_cap(client) -> None:
+    page = client.get("/playground").text
+    assert f'data-max-bytes="{playground.MAX_BODY_BYTES}"' in page
