@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from rules.claim_scope import ClaimScope, ScopeDataError, parse_scope
 from rules.icd10cm import CodeChange, CodeSet, ReleaseCodeSet, dotted, is_code_shaped
 from rules.model import Discipline, Severity
 
@@ -56,6 +57,7 @@ class RuleSpec:
     citation: str
     sources: tuple[str, ...]
     confirmed: bool
+    claim_types: frozenset[str] | None = None  # None = every claim type we judge
 
     def in_force(self, on: date | None) -> bool:
         if on is None:
@@ -249,6 +251,7 @@ class Knowledge:
     dx_groups: Mapping[str, tuple[DiagnosisGroupEntry, ...]] = field(default_factory=dict)
     icd10_changes: Mapping[str, tuple[CodeChange, ...]] = field(default_factory=dict)
     icd10_release: CodeSet | None = None
+    claim_scope: ClaimScope | None = None
     _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -427,6 +430,11 @@ def _parse_rules(
             citation=_get(entry, "citation", str, name, where),
             sources=sources,
             confirmed=_bool(entry.get("confirmed"), name, f"{where}.confirmed"),
+            claim_types=(
+                frozenset(_strings(scope["claim_types"], name, f"{where}.scope.claim_types"))
+                if "claim_types" in scope
+                else None
+            ),
         )
     return specs
 
@@ -853,10 +861,11 @@ def load_knowledge(
     site_codes, site_words = _parse_body_sites(
         "body_sites.yaml", _yaml("body_sites.yaml", _read_text("body_sites.yaml", None))
     )
+    codes_data = _yaml("codes.yaml", _read_text("codes.yaml", None))
     return Knowledge(
         version=str(rules_data.get("version", "unversioned")),
         rules=_parse_rules("rules.yaml", rules_data, sources),
-        codes=_parse_codes("codes.yaml", _yaml("codes.yaml", _read_text("codes.yaml", None))),
+        codes=_parse_codes("codes.yaml", codes_data),
         ncci=ncci,
         mue=_parse_mue("mue.csv", _read_text("mue.csv", directory)),
         regions=regions,
@@ -875,7 +884,16 @@ def load_knowledge(
             "icd10_changes.csv", _read_text("icd10_changes.csv", None), sources
         ),
         icd10_release=ReleaseCodeSet.bundled(),
+        claim_scope=_load_scope(codes_data),
     )
+
+
+def _load_scope(codes_data: Mapping[str, Any]) -> ClaimScope:
+    """scope.yaml: which claim types, uses and codes are judged (rules/claim_scope.py)."""
+    try:
+        return parse_scope(_yaml("scope.yaml", _read_text("scope.yaml", None)), codes_data)
+    except ScopeDataError as exc:
+        raise PackError("scope.yaml", exc.key, exc.reason) from None
 
 
 @cache

@@ -26,7 +26,16 @@ def test_json_output_has_the_documented_shape() -> None:
     body = json.loads(out)
     assert code == 1
     first, second = body["claims"]
-    assert set(first) == {"claim", "payer_profile", "clean", "findings", "corrected_claim"}
+    assert set(first) == {
+        "claim",
+        "payer_profile",
+        "status",
+        "clean",
+        "findings",
+        "unchecked",
+        "corrected_claim",
+    }
+    assert (first["status"], second["status"], second["unchecked"]) == ("findings", "clean", [])
     assert (first["claim"], first["payer_profile"], first["clean"]) == (
         "Claim/c08",
         "medicare-part-b",
