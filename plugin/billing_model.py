@@ -341,13 +341,13 @@ class BillingModelBuilder:
                 yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
         insurances = [_dict(i) for i in _list(claim.get("insurance"))]
         if not insurances:
-            yield Unchecked(None, "Claim.insurance is missing: the payer is unknown")
+            yield Unchecked(None, "Claim.insurance is missing")
         else:
             focal = next((i for i in insurances if i.get("focal") is True), insurances[0])
             coverage = focal.get("coverage")
             if index.resolve(coverage, claim) is None:
                 ref = unref(coverage) or "(no reference)"
-                yield Unchecked(None, f"the Coverage {ref} does not resolve: the payer is unknown")
+                yield Unchecked(None, f"the Coverage {ref} does not resolve")
         for i, entry in enumerate(_list(claim.get("diagnosis"))):
             entry = _dict(entry)
             if "diagnosisCodeableConcept" in entry:

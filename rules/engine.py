@@ -151,7 +151,7 @@ class RuleSelector:
             for spec in self.rules
             if spec.id in in_force
             and spec.applies_to(family, settings)
-            and (spec.claim_types is None or (claim_type or "professional") in spec.claim_types)
+            and spec.for_claim_type(claim_type)
         )
 
 

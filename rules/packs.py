@@ -64,6 +64,10 @@ class RuleSpec:
             return True
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
+    def for_claim_type(self, claim_type: str | None) -> bool:
+        """A claim without a type is read as professional (the Claim.type default we assume)."""
+        return self.claim_types is None or (claim_type or "professional") in self.claim_types
+
     def applies_to(self, family: str, settings: Mapping[str, Any]) -> bool:
         if self.families is None or family in self.families:
             return True
