@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from rules.checks.therapy_modifiers import expected_therapy_modifier
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
-from rules.checks.therapy_modifiers import expected_therapy_modifier
 from rules.model import BillingClaim
 
 INSTITUTIONAL = "institutional"
