@@ -11,6 +11,7 @@ import pytest
 
 from plugin.smart.clients import ClientConfigError, ClientRegistry
 from plugin.smart.errors import PkceUnsupported
+from plugin.smart.fhir import Versioned
 from plugin.smart.oauth import (
     Pkce,
     SmartConfiguration,
@@ -20,9 +21,10 @@ from plugin.smart.oauth import (
     client_assertion,
     s256,
 )
-from plugin.smart.review import chosen, claim_from_context, finding_keys
+from plugin.smart.review import build_view, chosen, claim_from_context, finding_keys
 from tests.builders import claim
 from tests.support.auth_server import new_rsa_key, private_pem
+from tests.support.claims import claim_file
 
 CONFIG = SmartConfiguration("https://ehr.example/auth", "https://ehr.example/token", ("S256",))
 
@@ -148,3 +150,12 @@ def test_only_ticked_automatic_findings_are_accepted(check) -> None:
     accepted, overridden = chosen(report, ["T97012-UNITS-ONE@1", "bogus@9"])
     assert [f.rule for f in accepted] == ["T97012-UNITS-ONE"]
     assert sorted(f.rule for f in overridden) == ["NCCI-PTP-MOD-MISSING", "THERAPY-MOD-MISSING"]
+
+
+def test_review_view_shows_the_status_and_what_was_not_checked(checker) -> None:
+    """The review app shows the verdict as check does: incomplete, with the reasons."""
+    bundle = json.loads(claim_file("48-code-9714O-beside-97012.bundle.json").read_text())
+    (report,) = checker.check_document(bundle)
+    view = build_view(report, Versioned(bundle["entry"][0]["resource"], None), checker)
+    assert (view.status, view.clean) == ("incomplete", False)
+    assert view.unchecked == (("line 2", "'9714O' is not a CPT or HCPCS code we know"),)
