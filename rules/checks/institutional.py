@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rules.checks.therapy_modifiers import expected_therapy_modifier
+from rules.claim_scope import ClaimScope
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim
@@ -13,13 +14,18 @@ from rules.model import BillingClaim
 INSTITUTIONAL = "institutional"
 
 
+def _institutional(claim: BillingClaim, ctx: RuleContext) -> ClaimScope | None:
+    """The revenue code facts, when the claim is institutional (None otherwise)."""
+    return ctx.knowledge.claim_scope if claim.claim_type == INSTITUTIONAL else None
+
+
 @check("INST-REV-MODIFIER")
 def revenue_code_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """042x is physical therapy (GP), 043x occupational (GO), 044x speech-language (GN)."""
-    scope = ctx.knowledge.claim_scope
-    codes = ctx.knowledge.codes
-    if scope is None or claim.claim_type != INSTITUTIONAL:
+    scope = _institutional(claim, ctx)
+    if scope is None:
         return
+    codes = ctx.knowledge.codes
     for line in claim.lines:
         wanted = scope.therapy_revenue_modifier(line.revenue)
         if wanted is None or line.has_modifier(wanted):
@@ -50,10 +56,10 @@ def revenue_code_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Fin
 @check("INST-REV-MISSING")
 def therapy_revenue_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """An always-therapy code on an institutional claim goes under revenue code 042x/043x/044x."""
-    scope = ctx.knowledge.claim_scope
-    codes = ctx.knowledge.codes
-    if scope is None or claim.claim_type != INSTITUTIONAL:
+    scope = _institutional(claim, ctx)
+    if scope is None:
         return
+    codes = ctx.knowledge.codes
     by_modifier = {m: prefix + "0" for prefix, m in scope.therapy_revenue.items()}
     for line in claim.lines:
         if line.code not in codes.always_therapy:
