@@ -24,6 +24,7 @@ from rules.model import (
     Discipline,
     PayerProfile,
     Performer,
+    Unchecked,
 )
 from rules.payers import resolve_payer
 
@@ -119,6 +120,34 @@ def _datetime(value: Any) -> datetime | None:
         return None
 
 
+def _unreadable_item_elements(item: Resource) -> Iterator[str]:
+    """Elements of an item that are present but read as absent (the bulk scan does not validate
+    FHIR per claim, so a shape `check` would refuse must not pass as clean: issue #18)."""
+    for key in ("servicedDate",):
+        if key in item and _date(item[key]) is None:
+            yield key
+    period = item.get("servicedPeriod")
+    if period is not None and _date(_dict(period).get("start")) is None:
+        yield "servicedPeriod.start"
+    quantity = item.get("quantity")
+    if quantity is not None and (
+        not isinstance(quantity, dict)
+        or ("value" in quantity and _number(quantity["value"]) is None)
+    ):
+        yield "quantity.value"
+    for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
+        value = item.get(key)
+        if value is not None and (not isinstance(value, list) or len(_ints(value)) != len(value)):
+            yield key
+    modifiers = item.get("modifier")
+    if modifiers is not None and (
+        not isinstance(modifiers, list) or any(not _first_code(m)[0] for m in modifiers)
+    ):
+        yield "modifier"
+    if "productOrService" in item and not isinstance(item["productOrService"], dict):
+        yield "productOrService"
+
+
 def claim_reference(claim: Resource, full_url: str | None = None, position: int = 0) -> str:
     rid = claim.get("id")
     if isinstance(rid, str) and rid:
@@ -181,6 +210,8 @@ class BillingModelBuilder:
         self.knowledge = knowledge
         codes = knowledge.codes
         self._code_systems = codes.cpt_systems | codes.hcpcs_systems
+        scope = knowledge.claim_scope
+        self._revenue_systems = scope.revenue_systems if scope else frozenset()
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -266,16 +297,71 @@ class BillingModelBuilder:
         else:
             payer = self._payer(claim, parts.index, payer_date)
         ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
+        claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems())
+        use = claim.get("use")
         billing = BillingClaim(
             id=reference or claim_reference(claim),
             lines=lines,
             payer=payer,
             diagnoses=tuple(parts.diagnoses.values()),
             therapy_ytd_pt_slp=ytd,
+            claim_type=claim_type or None,
+            use=use if isinstance(use, str) else None,
+            type_of_bill=self._type_of_bill(claim),
+            unread=tuple(self._unread(claim, parts.index)),
         )
         return ClaimReading(billing, parts, payer_date)
 
     # -- claim-level pieces ------------------------------------------------------------------
+
+    def _claim_type_systems(self) -> frozenset[str] | None:
+        scope = self.knowledge.claim_scope
+        return frozenset({scope.claim_type_system}) if scope else None
+
+    def _type_of_bill(self, claim: Resource) -> str | None:
+        """The NUBC type of bill as CARIN BB carries it: supportingInfo category `typeofbill`."""
+        scope = self.knowledge.claim_scope
+        if scope is None:
+            return None
+        for entry in _list(claim.get("supportingInfo")):
+            entry = _dict(entry)
+            categories = {str(c["code"]) for c in _codings(entry.get("category"))}
+            if scope.type_of_bill_category in categories:
+                code, _ = _first_code(entry.get("code"), scope.type_of_bill_systems)
+                if code:
+                    return code
+        return None
+
+    def _unread(self, claim: Resource, index: ResourceIndex) -> Iterator[Unchecked]:
+        """What the model could not read: each is `unchecked` on the claim's verdict."""
+        if not _first_code(claim.get("type"))[0]:
+            yield Unchecked(None, "Claim.type is missing: read as a professional claim")
+        for i, item in enumerate(_list(claim.get("item"))):
+            if not isinstance(item, dict):
+                yield Unchecked(None, f"Claim.item[{i}] is not an object: not checked")
+                continue
+            if _int(item.get("sequence")) is None:
+                yield Unchecked(None, f"Claim.item[{i}].sequence is missing: not checked")
+                continue
+            for element in _unreadable_item_elements(item):
+                yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
+        insurances = [_dict(i) for i in _list(claim.get("insurance"))]
+        if not insurances:
+            yield Unchecked(None, "Claim.insurance is missing")
+        else:
+            focal = next((i for i in insurances if i.get("focal") is True), insurances[0])
+            coverage = focal.get("coverage")
+            if index.resolve(coverage, claim) is None:
+                ref = unref(coverage) or "(no reference)"
+                yield Unchecked(None, f"the Coverage {ref} does not resolve")
+        for i, entry in enumerate(_list(claim.get("diagnosis"))):
+            entry = _dict(entry)
+            if "diagnosisCodeableConcept" in entry:
+                continue
+            reference = entry.get("diagnosisReference")
+            if index.resolve(reference, claim) is None:
+                ref = unref(reference) or "(no reference)"
+                yield Unchecked(None, f"Claim.diagnosis[{i}]: {ref} does not resolve")
 
     def _supporting_info(self, claim: Resource) -> Info:
         """supportingInfo by sequence: (our code or "", numeric value, text value)."""
@@ -453,6 +539,7 @@ class BillingModelBuilder:
             text=" ".join(t for t in texts if isinstance(t, str) and t),
             net=_number(_dict(get("net")).get("value")),
             encounter=next((unref(e) for e in _list(get("encounter")) if unref(e)), None),
+            revenue=_first_code(get("revenue"), self._revenue_systems)[0] or None,
         )
 
     def _minutes(

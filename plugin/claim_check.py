@@ -13,10 +13,11 @@ from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
 from rules.corrections import apply_fixes
-from rules.engine import finding_order, is_clean, registered_checks, run_checks
+from rules.engine import finding_order, registered_checks, run_checks
 from rules.findings import Finding
 from rules.knowledge.model import Knowledge
-from rules.model import BillingClaim
+from rules.model import BillingClaim, Unchecked
+from rules.verdict import Scope, Status, scope_of, status_of
 
 MAX_BUNDLE_ENTRIES = 10_000
 MAX_ROUNDS = 3
@@ -37,17 +38,22 @@ class ClaimReport:
     billing: BillingClaim
     findings: tuple[Finding, ...]
     corrected_claim: Resource
+    status: Status = Status.CLEAN
+    unchecked: tuple[Unchecked, ...] = ()
 
     @property
     def clean(self) -> bool:
-        return is_clean(self.findings)
+        """Checked, and no error or warning found: never because nothing could be checked."""
+        return self.status is Status.CLEAN
 
     def to_json(self, corrected: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "claim": self.reference,
             "payer_profile": self.billing.payer.id,
+            "status": self.status.value,
             "clean": self.clean,
             "findings": [f.to_json() for f in self.findings],
+            "unchecked": [u.to_json() for u in self.unchecked],
         }
         if corrected:
             out["corrected_claim"] = self.corrected_claim
@@ -127,9 +133,10 @@ class ClaimChecker:
         claim, index, reference = claim_input.claim, claim_input.index, claim_input.reference
         reading = self.builder.read(claim, index, reference)
         billing = reading.billing
+        scope = scope_of(billing, self.knowledge, as_of)
         findings = run_checks(billing, self.knowledge, as_of)
         if not corrected_claim and not any(f.fix.automatic for f in findings):
-            return ClaimReport(reference, billing, tuple(findings), claim)
+            return self._report(reference, billing, findings, claim, scope)
         corrected = apply_fixes(claim, findings, self.knowledge.codes)
         for _ in range(MAX_ROUNDS - 1):
             if not any(f.fix.automatic for f in findings) or not corrected.get("item"):
@@ -148,7 +155,18 @@ class ClaimChecker:
             kept = [f for f in findings if (f.rule, f.line) not in replaced]
             findings = sorted([*kept, *revealed], key=finding_order)
             corrected = apply_fixes(claim, findings, self.knowledge.codes)
-        return ClaimReport(reference, billing, tuple(findings), corrected)
+        return self._report(reference, billing, findings, corrected, scope)
+
+    @staticmethod
+    def _report(
+        reference: str,
+        billing: BillingClaim,
+        findings: list[Finding],
+        corrected: Resource,
+        scope: Scope,
+    ) -> ClaimReport:
+        status = status_of(findings, scope)
+        return ClaimReport(reference, billing, tuple(findings), corrected, status, scope.unchecked)
 
     def check_document(
         self, document: Any, as_of: date | None = None, validate: bool = True

@@ -125,14 +125,17 @@ def _draft_claim(orders: list[tuple[Resource, str | None]], index: ResourceIndex
     coverage = next(
         (f"Coverage/{c.get('id')}" for c in index.of_type("Coverage") if c.get("id")), None
     )
-    diagnoses: dict[str, int] = {}
+    diagnoses: dict[tuple[str, str | None], int] = {}  # (code, its own system) -> sequence
     items = []
     for sequence, (request, code) in enumerate(orders, start=1):
         pointers = []
         for reason in _list(request.get("reasonCode")):
             for coding in _list(_dict(reason).get("coding")):
                 if isinstance(coding, dict) and coding.get("code"):
-                    key = str(coding["code"])
+                    # The reason keeps its own code system (SNOMED CT order reasons are not
+                    # ICD-10-CM: the verdict names them unchecked, issue #15).
+                    system = coding.get("system")
+                    key = (str(coding["code"]), system if isinstance(system, str) else None)
                     pointers.append(diagnoses.setdefault(key, len(diagnoses) + 1))
         quantity = _dict(request.get("quantityQuantity")).get("value")
         period = _dict(request.get("occurrencePeriod"))
@@ -158,10 +161,10 @@ def _draft_claim(orders: list[tuple[Resource, str | None]], index: ResourceIndex
             {
                 "sequence": seq,
                 "diagnosisCodeableConcept": {
-                    "coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]
+                    "coding": [{"system": system, "code": code} if system else {"code": code}]
                 },
             }
-            for code, seq in diagnoses.items()
+            for (code, system), seq in diagnoses.items()
         ],
     }
     if coverage:

@@ -243,7 +243,8 @@ def render_html(
 ) -> str:
     """The whole report as one HTML document; `sections`: more HTML before the end (outcomes)."""
     summaries = {rid: spec.summary for rid, spec in knowledge.rules.items()}
-    rate = tally.clean / tally.claims if tally.claims else 1.0
+    rate = tally.clean / tally.in_scope if tally.in_scope else 1.0
+    with_findings = tally.not_clean - tally.incomplete
     rule_findings: dict[str, int] = {}
     rule_dollars: dict[str, float] = {}
     for (rule, _), t in tally.rules.items():
@@ -278,7 +279,22 @@ rule pack {escape(knowledge.version)} · {tally.claims:,} claims in {facts.secon
 <div class="cards">
 {_card("claims", f"{tally.claims:,}", "claims checked")}
 {_card("clean_rate", f"{rate:.1%}", f"clean-claim rate ({tally.clean:,} clean)", "ok")}
-{_card("not_clean", f"{tally.not_clean:,}", "claims that will or may deny", "risk")}
+{
+        _card(
+            "not_clean",
+            f"{with_findings:,}",
+            "claims that will or may deny",
+            "risk",
+        )
+    }
+{
+        _card(
+            "incomplete",
+            f"{tally.incomplete:,}",
+            "incomplete: could not be checked completely",
+            "risk",
+        )
+    }
 {
         _card(
             "dollars_at_risk",
@@ -288,11 +304,18 @@ rule pack {escape(knowledge.version)} · {tally.claims:,} claims in {facts.secon
         )
     }
 {_card("bad_lines", f"{tally.bad_lines:,}", "lines not checked (see the errors file)")}
+{_card("out_of_scope", f"{tally.out_of_scope:,}", "out of scope: not ours to judge")}
 </div>
+<h2>Out of scope</h2>
+<p class="meta" id="out_of_scope">{tally.out_of_scope:,} claims are out of scope (a claim type or
+use we do not judge, or no therapy code): not checked, and left out of the clean-claim rate, the
+payer table, the amount billed and the dollars at risk.</p>
 <h2>Findings</h2>
 <p class="meta">{tally.findings:,} findings: {escape(severities or "none")}. A claim is clean
 when it has no error or warning finding. Dollars at risk: the <code>net</code> of each line with
-an error finding (a claim-level error puts every line of its claim at risk).</p>
+an error finding (a claim-level error puts every line of its claim at risk). An incomplete claim
+is never counted clean: something needed to check it was missing or unknown (its
+<code>unchecked</code> in the findings file says what).</p>
 <div class="charts">{findings_chart}{dollars_chart}</div>
 <h2>By rule</h2>{_rule_table(tally, summaries)}
 <h2>By payer profile</h2>

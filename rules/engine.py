@@ -11,6 +11,7 @@ from typing import Any
 from rules.findings import Finding, Fix
 from rules.knowledge.model import Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
+from rules.verdict import scope_of
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 
@@ -56,6 +57,7 @@ class RuleContext:
     as_of: date | None = None
     findings: list[Finding] = field(default_factory=list)
     payer: PayerProfile | None = None
+    judged: frozenset[int] | None = None  # indices of the lines judged; None = every line
 
     def spec(self, rule_id: str) -> RuleSpec:
         return self.knowledge.rules[rule_id]
@@ -75,6 +77,8 @@ class RuleContext:
         """A finding for `rule_id`, or None when the rule is not in force for this claim/line."""
         if rule_id not in self.selected:
             return None
+        if line is not None and self.judged is not None and line.index not in self.judged:
+            return None  # a line we do not judge (not therapy, nor billed beside it)
         spec = self.knowledge.rules[rule_id]
         if line is not None and not spec.in_force(self.date_for(line)):
             return None
@@ -108,7 +112,9 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 def select_rules(knowledge: Knowledge, claim: BillingClaim, as_of: date | None) -> frozenset[str]:
     """Rules for the payer in force on some date of the claim; `finding` checks each line's date."""
     dates: list[date | None] = [as_of] if as_of else [ln.date for ln in claim.lines if ln.date]
-    return _selector(knowledge).select(claim.payer.family, claim.payer.settings, dates)
+    return _selector(knowledge).select(
+        claim.payer.family, claim.payer.settings, dates, claim.claim_type
+    )
 
 
 class RuleSelector:
@@ -130,18 +136,26 @@ class RuleSelector:
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
 
     def select(
-        self, family: str, settings: Mapping[str, Any], dates: Iterable[date | None]
+        self,
+        family: str,
+        settings: Mapping[str, Any],
+        dates: Iterable[date | None],
+        claim_type: str | None = None,
     ) -> frozenset[str]:
         flags = tuple(flag for flag in self.flags if settings.get(flag))
         eras = frozenset(None if on is None else bisect_right(self.cuts, on) for on in dates)
-        key = (family, flags, eras)
+        key = (family, flags, eras, claim_type)
         found = self._memo.get(key)
         if found is None:
-            found = self._memo[key] = self._select(family, settings, eras)
+            found = self._memo[key] = self._select(family, settings, eras, claim_type)
         return found
 
     def _select(
-        self, family: str, settings: Mapping[str, Any], eras: frozenset[int | None]
+        self,
+        family: str,
+        settings: Mapping[str, Any],
+        eras: frozenset[int | None],
+        claim_type: str | None,
     ) -> frozenset[str]:
         if not eras or None in eras:  # no date at all: every rule is in force
             in_force = frozenset(s.id for s in self.rules)
@@ -150,7 +164,9 @@ class RuleSelector:
         return frozenset(
             spec.id
             for spec in self.rules
-            if spec.id in in_force and spec.applies_to(family, settings)
+            if spec.id in in_force
+            and spec.applies_to(family, settings)
+            and spec.for_claim_type(claim_type)
         )
 
 
@@ -164,8 +180,18 @@ def _selector(knowledge: Knowledge) -> RuleSelector:
 def run_checks(
     claim: BillingClaim, knowledge: Knowledge, as_of: date | None = None
 ) -> list[Finding]:
-    """Every finding on the claim, ordered by line, then severity, then rule id."""
-    ctx = RuleContext(knowledge, select_rules(knowledge, claim, as_of), as_of, payer=claim.payer)
+    """Every finding on the lines the engine judges, ordered by line, then severity, then rule
+    id; none on a claim out of scope (`rules.verdict.scope_of`)."""
+    scope = scope_of(claim, knowledge, as_of)
+    if scope.out_of_scope:
+        return []
+    ctx = RuleContext(
+        knowledge,
+        select_rules(knowledge, claim, as_of),
+        as_of,
+        payer=claim.payer,
+        judged=scope.judged,
+    )
     found: dict[tuple[object, ...], Finding] = {}
     for registered in registered_checks():
         if ctx.selected.isdisjoint(registered.rule_ids):

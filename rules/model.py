@@ -67,6 +67,7 @@ class ClaimLine:
     text: str = ""
     net: float | None = None
     encounter: str | None = None
+    revenue: str | None = None  # NUBC revenue code (institutional claims)
     # Derived from `performers` once: the checks ask for them many times per claim.
     disciplines: frozenset[Discipline] = field(init=False, repr=False, compare=False)
     performer_refs: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -90,9 +91,21 @@ class PayerProfile:
     family: str
     label: str
     settings: Mapping[str, Any] = field(default_factory=dict)
+    known: bool = True  # False: no Coverage resolved, or neither its SOPT type nor payer matched
 
     def flag(self, name: str) -> bool:
         return bool(self.settings.get(name, False))
+
+
+@dataclass(frozen=True, slots=True)
+class Unchecked:
+    """Something needed to judge a line (or the claim, `line=None`) that was missing or unknown."""
+
+    line: int | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +115,11 @@ class BillingClaim:
     payer: PayerProfile
     diagnoses: tuple[Diagnosis, ...] = ()
     therapy_ytd_pt_slp: float | None = None
+    claim_type: str | None = None  # Claim.type code: professional, institutional, pharmacy...
+    use: str | None = None  # Claim.use: claim, preauthorization, predetermination
+    type_of_bill: str | None = None  # NUBC type of bill (institutional claims)
+    # What the reader could not read (a Coverage that does not resolve, an item of the wrong shape).
+    unread: tuple[Unchecked, ...] = ()
 
     def lines_with_code(self, *codes: str) -> Iterator[ClaimLine]:
         return (line for line in self.lines if line.code in codes)

@@ -43,10 +43,12 @@ def resolve_payer(
         if _matches(entry, payer_ids, payer_names):
             settings = {**knowledge.payers.family_settings[entry.family], **entry.settings}
             return PayerProfile(entry.id, entry.family, entry.label, settings)
+    known = family is not None
     family = family or "other"
     return PayerProfile(
         family,
         family,
         knowledge.payers.family_labels.get(family, family),
         dict(knowledge.payers.family_settings[family]),
+        known=known,
     )

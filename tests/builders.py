@@ -13,6 +13,10 @@ NUCC = "http://nucc.org/provider-taxonomy"
 POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
 SOPT = "https://nahdo.org/sopt"
 CLAIM_INFO = "https://traction-cds.dev/fhir/CodeSystem/claim-info"
+SNOMED = "http://snomed.info/sct"
+NUBC_REVENUE = "https://www.nubc.org/CodeSystem/RevenueCodes"
+NUBC_TOB = "https://www.nubc.org/CodeSystem/TypeOfBill"
+CARIN_INFO = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBSupportingInfoType"
 
 TAXONOMY = {
     "PT": "225100000X",
@@ -73,6 +77,29 @@ class ClaimBuilder:
         self.extra: list[dict[str, Any]] = []
 
     # -- pieces -------------------------------------------------------------------------------
+    def kind(self, claim_type: str, use: str = "claim") -> ClaimBuilder:
+        """Claim.type (professional, institutional, pharmacy, oral, vision) and Claim.use."""
+        self.claim["type"]["coding"][0]["code"] = claim_type
+        self.claim["use"] = use
+        return self
+
+    def type_of_bill(self, code: str) -> ClaimBuilder:
+        """The NUBC type of bill as CARIN BB carries it (supportingInfo category typeofbill)."""
+        infos = self.claim.setdefault("supportingInfo", [])
+        infos.append(
+            {
+                "sequence": len(infos) + 1,
+                "category": {"coding": [{"system": CARIN_INFO, "code": "typeofbill"}]},
+                "code": {"coding": [{"system": NUBC_TOB, "code": code}]},
+            }
+        )
+        return self
+
+    def without_coverage(self) -> ClaimBuilder:
+        """The Claim points to a Coverage the bundle does not hold."""
+        self.claim["insurance"][0]["coverage"] = {"reference": "Coverage/missing"}
+        return self
+
     def payer_id(self, payer_id: str, name: str = "") -> ClaimBuilder:
         self.payor = {"identifier": {"value": payer_id}, "display": name or payer_id}
         return self
@@ -94,14 +121,14 @@ class ClaimBuilder:
             )
         return self._team[key]
 
-    def dx(self, code: str) -> int:
+    def dx(self, code: str, system: str = ICD10) -> int:
         if code not in self._dx:
             seq = len(self._dx) + 1
             self._dx[code] = seq
             self.claim["diagnosis"].append(
                 {
                     "sequence": seq,
-                    "diagnosisCodeableConcept": {"coding": [{"system": ICD10, "code": code}]},
+                    "diagnosisCodeableConcept": {"coding": [{"system": system, "code": code}]},
                 }
             )
         return self._dx[code]
@@ -144,6 +171,8 @@ class ClaimBuilder:
         price: float | None = None,
         body_site: str | None = None,
         system: str | None = None,
+        revenue: str | None = None,
+        dx_system: str = ICD10,
     ) -> ClaimBuilder:
         seq = len(self.claim["item"]) + 1
         item: dict[str, Any] = {"sequence": seq}
@@ -151,7 +180,7 @@ class ClaimBuilder:
         if performers:
             item["careTeamSequence"] = [self.performer(p) for p in performers]
         if dx:
-            item["diagnosisSequence"] = [self.dx(d) for d in dx]
+            item["diagnosisSequence"] = [self.dx(d, dx_system) for d in dx]
         if minutes is not None:
             item["informationSequence"] = [self.info("timed-minutes", minutes)]
         concept: dict[str, Any] = {
@@ -172,6 +201,8 @@ class ClaimBuilder:
             item["net"] = {"value": price * (units or 0), "currency": "USD"}
         if body_site:
             item["bodySite"] = {"text": body_site}
+        if revenue:
+            item["revenue"] = {"coding": [{"system": NUBC_REVENUE, "code": revenue}]}
         self.claim["item"].append(item)
         return self
 

@@ -1,4 +1,5 @@
-"""The shared claim fixtures give exactly their expected findings (rule, line, severity, fix)."""
+"""The shared claim fixtures give exactly their expected findings (rule, line, severity, fix),
+status and unchecked items."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def test_fixture_gives_expected_findings(name: str, check) -> None:
     want = [(f["rule"], f["line"], f["severity"], f["fix"]) for f in expected["findings"]]
     assert got == want
     assert report.clean is expected["clean"]
+    assert report.status.value == expected.get(
+        "status", "clean" if expected["clean"] else "findings"
+    )
+    if "unchecked" in expected:
+        assert [u.to_json() for u in report.unchecked] == expected["unchecked"]
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -8,9 +8,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from cds_hooks.cli.common import EXIT_CLEAN, EXIT_FINDINGS, CliError, as_of, knowledge, read_json
+from cds_hooks.cli.common import CliError, as_of, exit_for, knowledge, read_json
 from plugin.claim_check import ClaimChecker, ClaimReport
 from plugin.errors import InputError
+from rules.verdict import Status
 
 
 def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -27,7 +28,15 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
         out.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         out.write(render_text(reports))
-    return EXIT_CLEAN if all(r.clean for r in reports) else EXIT_FINDINGS
+    return exit_for(r.status.value for r in reports)
+
+
+_STATE_WORDS = {
+    Status.CLEAN: "clean",
+    Status.FINDINGS: "NOT CLEAN",
+    Status.INCOMPLETE: "INCOMPLETE (could not be checked completely)",
+    Status.OUT_OF_SCOPE: "out of scope (not checked)",
+}
 
 
 def render_text(reports: Sequence[ClaimReport]) -> str:
@@ -37,10 +46,13 @@ def render_text(reports: Sequence[ClaimReport]) -> str:
         counts: dict[str, int] = {}
         for finding in report.findings:
             counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
-        state = "clean" if report.clean else "NOT CLEAN"
+        state = _STATE_WORDS[report.status]
         tally = ", ".join(f"{n} {sev}{'s' if n > 1 else ''}" for sev, n in counts.items())
         head = f"{report.reference} · {report.billing.payer.label} ({report.billing.payer.id})"
         lines = [f"{head} · {state}" + (f": {tally}" if tally else "")]
+        for item in report.unchecked:
+            where = f"line {item.line}" if item.line is not None else "claim"
+            lines.append(f"  not checked ({where}): {item.reason}")
         if report.findings:
             lines.append(f"  {'line':<5} {'code':<6} {'severity':<8} {'rule':<24} finding")
         for f in report.findings:

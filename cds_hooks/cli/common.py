@@ -1,10 +1,12 @@
 """What every command shares: exit codes, `CliError`, reading JSON, dates, the rule packs.
 
-Exit codes (documented in README):
-  0  every claim is clean
+Exit codes (documented in docs/statuses.md):
+  0  no claim has findings or is incomplete: each is clean, or out of scope (not ours to judge)
   1  at least one claim has an error or warning finding
   2  bad input (one line on stderr says which file, which FHIR path and why)
   3  bad configuration (a rule pack, payer settings file or database that does not load)
+  4  no findings, but at least one claim is incomplete: something needed to check it was
+     missing or unknown (its `unchecked` says what); never reported as clean
  70  an internal error (a bug: the traceback is on stderr; EX_SOFTWARE of sysexits.h)
 """
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -24,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from plugin.knowledge import default_knowledge
 from rules.knowledge.model import Knowledge, PackError
 
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT, EXIT_CONFIG = 0, 1, 2, 3
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT, EXIT_CONFIG, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 EXIT_INTERNAL = 70
 PROG = "traction-cds"
 T = TypeVar("T")
@@ -44,6 +46,14 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(EXIT_INPUT, f"{self.prog}: {message}\n")
+
+
+def exit_for(statuses: Iterable[str]) -> int:
+    """Findings win over incomplete; clean and out-of-scope claims alone exit 0."""
+    seen = set(statuses)
+    if "findings" in seen:
+        return EXIT_FINDINGS
+    return EXIT_INCOMPLETE if "incomplete" in seen else EXIT_CLEAN
 
 
 def read_json(path: str) -> Any:

@@ -1,8 +1,8 @@
 """`traction-cds scan`: a FHIR Bulk Data export in, one findings line per Claim out.
 
-Exit codes as `check`: 0 every line was a Claim and every Claim is clean, 1 findings (or lines
-that could not be checked, listed in the errors file), 2 bad input (no Claim file, an
-unreadable folder), 3 bad configuration.
+Exit codes as `check`: 0 every line was a Claim and every Claim is clean or out of scope,
+1 findings (or lines that could not be checked, listed in the errors file), 2 bad input (no
+Claim file, an unreadable folder), 3 bad configuration, 4 no findings but some Claim incomplete.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import IO, Any, TextIO
 import orjson
 
 from cds_hooks.cli.common import (
-    EXIT_CLEAN,
     EXIT_FINDINGS,
     CliError,
     as_of,
+    exit_for,
     knowledge,
     outcomes_for,
 )
@@ -160,8 +160,9 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     if args.csv:
         _write_text(Path(args.csv), render_csv(tally))
     out.write(_summary(tally, seconds, errors))
-    clean = tally.clean == tally.claims and tally.bad_lines == 0
-    return EXIT_CLEAN if clean else EXIT_FINDINGS
+    if tally.bad_lines:
+        return EXIT_FINDINGS
+    return exit_for(status for status, n in tally.statuses.items() if n)
 
 
 def _outcomes_section(args: argparse.Namespace) -> str:
@@ -174,10 +175,12 @@ def _outcomes_section(args: argparse.Namespace) -> str:
 
 
 def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile) -> str:
-    rate = tally.clean / tally.claims if tally.claims else 1.0
+    rate = tally.clean / tally.in_scope if tally.in_scope else 1.0
+    findings = tally.in_scope - tally.clean - tally.incomplete
     text = (
         f"{tally.claims:,} claims in {seconds:.1f} s: {tally.clean:,} clean ({rate:.1%}), "
-        f"{tally.not_clean:,} not clean, ${tally.dollars_at_risk:,.2f} at risk"
+        f"{findings:,} with findings, {tally.incomplete:,} incomplete, "
+        f"{tally.out_of_scope:,} out of scope, ${tally.dollars_at_risk:,.2f} at risk"
     )
     if tally.bad_lines:
         text += f"; {tally.bad_lines:,} lines not checked, see {errors.path}"

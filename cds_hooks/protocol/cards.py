@@ -21,6 +21,7 @@ from rules.corrections import apply_fixes
 from rules.findings import Finding, FixAction
 from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, Severity
+from rules.verdict import Status
 
 SUMMARY_LIMIT = 140
 TOPIC_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/card-topic"
@@ -243,7 +244,31 @@ def claim_cards(
             }
         )
         issued.append(IssuedCard(card_id, report.reference, [f.rule for f in review], {}))
+    if report.unchecked and report.status is not Status.OUT_OF_SCOPE:
+        cards.append(_could_not_check(report, ctx, issued))
     return cards
+
+
+def _could_not_check(
+    report: ClaimReport, ctx: CardContext, issued: list[IssuedCard]
+) -> dict[str, Any]:
+    """Silence would read as clean: say what could not be checked (issue #15)."""
+    card_id = str(uuid.uuid4())
+    first = report.unchecked[0]
+    more = f" (+{len(report.unchecked) - 1} more)" if len(report.unchecked) > 1 else ""
+    lines = [
+        f"- {'line ' + str(u.line) if u.line is not None else 'claim'}: {u.reason}"
+        for u in report.unchecked
+    ]
+    issued.append(IssuedCard(card_id, report.reference, [], {}))
+    return {
+        "uuid": card_id,
+        "summary": _shorten(f"Could not check: {first.reason}", SUMMARY_LIMIT - len(more)) + more,
+        "indicator": "info",
+        "detail": f"{report.reference} was not checked completely, so it is not called clean:\n"
+        + "\n".join(lines),
+        "source": _source(ctx, "billing-incomplete", "Billing check incomplete"),
+    }
 
 
 def _indicator(findings: Iterable[Finding]) -> str:

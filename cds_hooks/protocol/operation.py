@@ -15,9 +15,11 @@ from cds_hooks.state import StateDep
 from plugin.claim_check import ClaimReport
 from plugin.errors import InputError
 from rules.model import Severity
+from rules.verdict import Status
 
 router = APIRouter(tags=["fhir"])
 RULE_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/rule"
+STATUS_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/claim-status"
 FIX_EXTENSION = "https://traction-cds.dev/fhir/StructureDefinition/suggested-fix"
 _SEVERITY = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "information"}
 
@@ -42,6 +44,22 @@ def report_outcome(report: ClaimReport) -> dict[str, Any]:
         if line is not None:
             issue["expression"] = [f"Claim.item[{line.index}]"]
         issues.append(issue)
+    for item in report.unchecked:
+        # Not checked is not clean: a warning the pipeline sees (incomplete), or information
+        # saying why the claim is out of scope.
+        out_of_scope = report.status is Status.OUT_OF_SCOPE
+        unchecked: dict[str, Any] = {
+            "severity": "information" if out_of_scope else "warning",
+            "code": "not-supported" if out_of_scope else "incomplete",
+            "details": {"coding": [{"system": STATUS_SYSTEM, "code": report.status.value}]},
+            "diagnostics": f"Could not check: {item.reason}"
+            if not out_of_scope
+            else f"Not checked: {item.reason}",
+        }
+        line = report.billing.line(item.line) if item.line is not None else None
+        if line is not None:
+            unchecked["expression"] = [f"Claim.item[{line.index}]"]
+        issues.append(unchecked)
     if not issues:
         issues.append(
             {
@@ -78,6 +96,7 @@ async def check_claim(request: Request, state: StateDep) -> JsonResponse:
         parameters.append({"name": "outcome", "resource": report_outcome(report)})
         parameters.append({"name": "correctedClaim", "resource": report.corrected_claim})
         parameters.append({"name": "clean", "valueBoolean": report.clean})
+        parameters.append({"name": "status", "valueCode": report.status.value})
     return JsonResponse(
         {"resourceType": "Parameters", "parameter": parameters}, media_type=FHIR_JSON
     )

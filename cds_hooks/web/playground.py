@@ -243,8 +243,10 @@ def result(answer: HookAnswer, request_body: dict[str, Any], settings: Settings)
             {
                 "claim": report.reference,
                 "payer_profile": report.billing.payer.id,
+                "status": report.status.value,
                 "clean": report.clean,
                 "findings": findings,
+                "unchecked": [u.to_json() for u in report.unchecked],
                 "corrected_claim": report.corrected_claim,
                 "changed": bool(diff),
                 "diff": diff,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from plugin.claim_check import ClaimReport
 from rules.model import Severity
+from rules.verdict import Status
 
 TOP_CLAIMS = 25
 
@@ -79,11 +80,16 @@ class ScanTally:
     payer_labels: dict[str, str] = field(default_factory=dict)
     rules: dict[tuple[str, str], RuleTally] = field(default_factory=dict)  # (rule, payer)
     top: list[tuple[tuple[float, int, tuple[int, int]], ClaimAtRisk]] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)  # claims per verdict status
 
     def add(self, report: ClaimReport, position: tuple[int, int]) -> None:
         payer = report.billing.payer.id
         clean = report.clean
         self.claims += 1
+        status = report.status.value
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        if report.status is Status.OUT_OF_SCOPE:
+            return  # not ours to judge: out of the payer table, billed and dollars at risk
         self.clean += clean
         counts = self.payers.get(payer)
         if counts is None:
@@ -152,6 +158,8 @@ class ScanTally:
 
     def merge(self, other: ScanTally) -> None:
         self.claims += other.claims
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
         self.clean += other.clean
         self.bad_lines += other.bad_lines
         self.findings += other.findings
@@ -176,5 +184,18 @@ class ScanTally:
         return [claim for _, claim in sorted(self.top, key=lambda t: t[0], reverse=True)]
 
     @property
+    def out_of_scope(self) -> int:
+        return self.statuses.get(Status.OUT_OF_SCOPE.value, 0)
+
+    @property
+    def in_scope(self) -> int:
+        return self.claims - self.out_of_scope
+
+    @property
+    def incomplete(self) -> int:
+        return self.statuses.get(Status.INCOMPLETE.value, 0)
+
+    @property
     def not_clean(self) -> int:
-        return self.claims - self.clean
+        """Claims we judge that are not clean: with findings, or incomplete."""
+        return self.in_scope - self.clean

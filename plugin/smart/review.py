@@ -62,6 +62,8 @@ class ReviewView:
     lines: tuple[LineView, ...]
     findings: tuple[FindingView, ...]
     clean: bool
+    status: str = "clean"
+    unchecked: tuple[tuple[str, str], ...] = ()  # (where, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +214,10 @@ def build_view(report: ClaimReport, claim: Versioned, checker: ClaimChecker) -> 
         lines=lines,
         findings=tuple(views),
         clean=report.clean,
+        status=report.status.value,
+        unchecked=tuple(
+            ("claim" if u.line is None else f"line {u.line}", u.reason) for u in report.unchecked
+        ),
     )
 
 

@@ -213,6 +213,12 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
             if contraindicated:
                 yield ctx.finding("DX-SUPPORT-TRACTION", line, Fix.review(), contraindicated)
             continue
+        if len(pointed) < len(line.diagnoses):
+            # A diagnosis in another code system (SNOMED CT...) may be the support: not ours to
+            # read, so the line is `unchecked` (rules/verdict.py), never called unsupported.
+            if contraindicated:
+                yield ctx.finding("DX-SUPPORT-TRACTION", line, Fix.review(), contraindicated)
+            continue
         listed = "/".join(d.code for d in line.diagnoses)
         other = next(
             (

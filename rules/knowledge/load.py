@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from rules.claim_scope import ClaimScope, ScopeDataError, parse_scope
 from rules.icd10cm import CodeChange, ReleaseCodeSet, dotted, is_code_shaped
 from rules.knowledge.files import (
     MUE_REQUIRED,
@@ -105,6 +106,11 @@ def parse_rules(
             citation=require(entry, "citation", str, name, where),
             sources=sources,
             confirmed=boolean(entry.get("confirmed"), name, f"{where}.confirmed"),
+            claim_types=(
+                frozenset(strings(scope["claim_types"], name, f"{where}.scope.claim_types"))
+                if "claim_types" in scope
+                else None
+            ),
         )
     return specs
 
@@ -619,10 +625,11 @@ def load_knowledge(
     site_codes, site_words = parse_body_sites(
         "body_sites.yaml", parse_yaml("body_sites.yaml", read_text("body_sites.yaml"))
     )
+    codes_data = parse_yaml("codes.yaml", read_text("codes.yaml"))
     knowledge = Knowledge(
         version=str(rules_data.get("version", "unversioned")),
         rules=parse_rules("rules.yaml", rules_data, sources),
-        codes=parse_codes("codes.yaml", parse_yaml("codes.yaml", read_text("codes.yaml"))),
+        codes=parse_codes("codes.yaml", codes_data),
         ncci=ncci,
         mue=parse_mue(MUE_TABLE, read_text(MUE_TABLE, directory)),
         regions=regions,
@@ -642,8 +649,17 @@ def load_knowledge(
         ),
         icd10_release=ReleaseCodeSet.bundled(),
         telehealth=parse_telehealth("telehealth.csv", read_text("telehealth.csv"), sources),
+        claim_scope=_load_scope(codes_data),
     )
     return check_payer_dx_groups(knowledge)
+
+
+def _load_scope(codes_data: Mapping[str, Any]) -> ClaimScope:
+    """scope.yaml: which claim types, uses and codes are judged (rules/claim_scope.py)."""
+    try:
+        return parse_scope(parse_yaml("scope.yaml", read_text("scope.yaml")), codes_data)
+    except ScopeDataError as exc:
+        raise PackError("scope.yaml", exc.key, exc.reason) from None
 
 
 def check_payer_dx_groups(knowledge: Knowledge) -> Knowledge:

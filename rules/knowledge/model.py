@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from rules.claim_scope import ClaimScope
 from rules.icd10cm import CodeChange, CodeSet, dotted
 from rules.model import Discipline, Severity
 
@@ -42,11 +43,16 @@ class RuleSpec:
     citation: str
     sources: tuple[str, ...]
     confirmed: bool
+    claim_types: frozenset[str] | None = None  # None = every claim type we judge
 
     def in_force(self, on: date | None) -> bool:
         if on is None:
             return True
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+    def for_claim_type(self, claim_type: str | None) -> bool:
+        """A claim without a type is read as professional (the Claim.type default we assume)."""
+        return self.claim_types is None or (claim_type or "professional") in self.claim_types
 
     def applies_to(self, family: str, settings: Mapping[str, Any]) -> bool:
         if self.families is None or family in self.families:
@@ -316,6 +322,7 @@ class Knowledge:
     dx_groups: Mapping[str, tuple[DiagnosisGroupEntry, ...]] = field(default_factory=dict)
     icd10_changes: Mapping[str, tuple[CodeChange, ...]] = field(default_factory=dict)
     icd10_release: CodeSet | None = None
+    claim_scope: ClaimScope | None = None
     telehealth: Mapping[str, tuple[TelehealthEntry, ...]] = field(default_factory=dict)
     _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
         default_factory=dict, init=False, repr=False, compare=False

@@ -61,7 +61,9 @@ def _naive_selection(bundle: dict[str, Any], as_of: date | None) -> frozenset[st
     return frozenset(
         spec.id
         for spec in KNOWLEDGE.rules.values()
-        if any(spec.in_force(on) for on in dates) and spec.applies_to(family, payer_settings)
+        if any(spec.in_force(on) for on in dates)
+        and spec.applies_to(family, payer_settings)
+        and spec.for_claim_type(claim.claim_type)
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from plugin.smart.clients import ClientConfigError, ClientRegistry
 from plugin.smart.errors import PkceUnsupported
+from plugin.smart.fhir import Versioned
 from plugin.smart.oauth import (
     Pkce,
     SmartConfiguration,
@@ -20,9 +21,10 @@ from plugin.smart.oauth import (
     client_assertion,
     s256,
 )
-from plugin.smart.review import chosen, claim_from_context, finding_keys
+from plugin.smart.review import build_view, chosen, claim_from_context, finding_keys
 from tests.builders import claim
 from tests.support.auth_server import new_rsa_key, private_pem
+from tests.support.claims import claim_file
 
 CONFIG = SmartConfiguration("https://ehr.example/auth", "https://ehr.example/token", ("S256",))
 
@@ -182,3 +184,12 @@ def test_own_references_are_relative_or_under_the_base() -> None:
     assert client.is_own_reference("Patient/p1/_history/3", "Patient/p1")
     assert not client.is_own_reference("https://other.example/fhir/Patient/p1", "Patient/p1")
     assert not client.is_own_reference("Patient/p10", "Patient/p1")
+
+
+def test_review_view_shows_the_status_and_what_was_not_checked(checker) -> None:
+    """The review app shows the verdict as check does: incomplete, with the reasons."""
+    bundle = json.loads(claim_file("48-code-9714O-beside-97012.bundle.json").read_text())
+    (report,) = checker.check_document(bundle)
+    view = build_view(report, Versioned(bundle["entry"][0]["resource"], None), checker)
+    assert (view.status, view.clean) == ("incomplete", False)
+    assert view.unchecked == (("line 2", "'9714O' is not a CPT or HCPCS code we know"),)

@@ -25,8 +25,16 @@ def test_chiropractor_traction_to_medicare_gets_gy_keeping_gp(check) -> None:
 
 
 def test_chiropractor_office_visit_is_excluded_too(check) -> None:
-    (finding,) = chiro(check(claim().line("99213", by="DC")))
-    assert finding.rule == "MCR-CHIRO-GY" and "keep GP" not in finding.message
+    report = check(claim().line("98940", ["AT"], by="DC").line("99213", by="DC"))
+    (finding,) = chiro(report)
+    assert finding.rule == "MCR-CHIRO-GY" and finding.line == 2
+    assert "keep GP" not in finding.message
+
+
+def test_chiropractor_office_visit_alone_is_out_of_scope(check) -> None:
+    """No therapy code on the claim: not ours to judge, so no finding (issue #15)."""
+    report = check(claim().line("99213", by="DC"))
+    assert report.findings == () and report.status == "out-of-scope"
 
 
 @pytest.mark.parametrize(

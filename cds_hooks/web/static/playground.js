@@ -439,10 +439,21 @@
     const warnings = all.filter((f) => f.severity === "warning").length;
     const verdict = $("verdict");
     const clean = result.claims.every((c) => c.clean) && !errors && !warnings;
+    const incomplete = result.claims.filter((c) => c.status === "incomplete").length;
+    const outOfScope = result.claims.length > 0 && result.claims.every((c) => c.status === "out-of-scope");
     verdict.className = `verdict ${clean ? "ok" : errors ? "bad" : "warn"}`;
     const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    const headline = clean
+      ? "Clean: nothing to fix."
+      : errors
+        ? `Will be denied: ${count(errors, "error")}` + (warnings ? `, ${count(warnings, "warning")}` : "")
+        : warnings
+          ? `Check before billing: ${count(warnings, "warning")}`
+          : outOfScope
+            ? "Out of scope: not checked (not a claim type, use or code we judge)."
+            : `Incomplete: ${count(incomplete, "claim")} could not be checked completely.`;
     verdict.replaceChildren(
-      el("strong", { text: clean ? "Clean: nothing to fix." : errors ? `Will be denied: ${count(errors, "error")}` + (warnings ? `, ${count(warnings, "warning")}` : "") : `Check before billing: ${count(warnings, "warning")}` }),
+      el("strong", { text: headline }),
       el("span", { class: "facts", text: `${result.claims.map((c) => `${c.claim} · ${c.payer_profile}`).join("; ")} · ${count(result.cards.length, "card")}` })
     );
     const claims = $("claims");
@@ -452,6 +463,11 @@
       const wrap = el("div", { class: "claim" });
       if (many) wrap.append(el("p", { class: "claim-title" }, el("code", { text: claim.claim }), ` · ${claim.payer_profile}`));
       wrap.append(findingsBlock(many ? `Findings on ${claim.claim}` : "Findings", claim.findings));
+      if (claim.unchecked && claim.unchecked.length) {
+        const list = el("ul", { class: "unchecked" });
+        for (const u of claim.unchecked) list.append(el("li", { text: `${u.line === null ? "claim" : `line ${u.line}`}: ${u.reason}` }));
+        wrap.append(el("section", { class: "block", "data-status": claim.status }, el("h3", { text: `Not checked (${claim.status})` }), list));
+      }
       claims.append(wrap);
     }
     const orders = $("order-findings");

@@ -26,7 +26,16 @@ def test_json_output_has_the_documented_shape() -> None:
     body = json.loads(out)
     assert code == 1
     first, second = body["claims"]
-    assert set(first) == {"claim", "payer_profile", "clean", "findings", "corrected_claim"}
+    assert set(first) == {
+        "claim",
+        "payer_profile",
+        "status",
+        "clean",
+        "findings",
+        "unchecked",
+        "corrected_claim",
+    }
+    assert (first["status"], second["status"], second["unchecked"]) == ("findings", "clean", [])
     assert (first["claim"], first["payer_profile"], first["clean"]) == (
         "Claim/c08",
         "medicare-part-b",
@@ -161,3 +170,33 @@ def test_rules_show_prints_explanation_and_sources() -> None:
 
 def test_rules_show_unknown_id(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("rules", "show", "NOPE")[0] == 2
+
+
+def test_statuses_and_exit_codes() -> None:
+    """0 clean or out of scope, 1 findings (win over incomplete), 4 incomplete (issue #15)."""
+    incomplete = claim_file("46-unresolved-coverage-97012.bundle.json")
+    out_of_scope = claim_file("43-pharmacy-claim-rxnorm.bundle.json")
+    code, out = run("check", str(incomplete), "--format", "json")
+    (only,) = json.loads(out)["claims"]
+    assert (code, only["status"], only["clean"]) == (4, "incomplete", False)
+    assert "Coverage/missing does not resolve" in only["unchecked"][0]["reason"]
+    assert run("check", str(out_of_scope))[0] == 0
+    assert run("check", str(CLEAN), str(out_of_scope))[0] == 0
+    assert run("check", str(CLEAN), str(incomplete))[0] == 4
+    assert run("check", str(SEED), str(incomplete))[0] == 1
+
+
+def test_text_output_says_incomplete_and_what_was_not_checked() -> None:
+    code, out = run("check", str(claim_file("48-code-9714O-beside-97012.bundle.json")))
+    assert code == 4
+    assert "INCOMPLETE" in out and "not checked (line 2): '9714O' is not a CPT or HCPCS" in out
+    code, out = run("check", str(claim_file("44-preauthorization-97012-x3.bundle.json")))
+    assert code == 0 and "out of scope" in out and "clean" not in out.split("·")[-1]
+
+
+def test_as_of_before_the_edit_tables_is_incomplete_not_clean() -> None:
+    """The seed denial read as of 2010: no NCCI edits known then, so never 'clean'."""
+    code, out = run("check", str(SEED), "--as-of", "2010-01-01", "--format", "json")
+    (only,) = json.loads(out)["claims"]
+    assert code == 4 and only["status"] == "incomplete"
+    assert any("no NCCI edits known before" in u["reason"] for u in only["unchecked"])

@@ -75,7 +75,8 @@ def test_scan_writes_one_line_per_claim_in_input_order(export: Path, tmp_path: P
     assert code == 1
     lines = read_ndjson(out)
     assert [x["claim"] for x in lines] == [f"Claim/c{i}" for i in range(8)]
-    assert all(set(x) == {"claim", "payer_profile", "clean", "findings"} for x in lines)
+    keys = {"claim", "payer_profile", "status", "clean", "findings", "unchecked"}
+    assert all(set(x) == keys for x in lines)
     assert [x["payer_profile"] for x in lines[:4]] == [
         "medicare-part-b",
         "commercial",

@@ -62,6 +62,23 @@ def test_clean_claim_at_discharge_gets_no_card(client) -> None:
     assert status == 200 and body == {"cards": []}
 
 
+def test_incomplete_therapy_claim_gets_a_could_not_check_info_card(client) -> None:
+    """Silence reads as clean: an incomplete claim says what was not checked (issue #15)."""
+    bundle = load(claim_file("48-code-9714O-beside-97012.bundle.json"))
+    status, body = post(client, DISCHARGE, hook_body("encounter-discharge", bundle))
+    assert status == 200 and response_problems(body) == []
+    (card,) = body["cards"]
+    assert card["indicator"] == "info"
+    assert card["summary"] == "Could not check: '9714O' is not a CPT or HCPCS code we know"
+    assert "line 2" in card["detail"]
+
+
+def test_out_of_scope_claim_gets_no_card(client) -> None:
+    bundle = load(claim_file("43-pharmacy-claim-rxnorm.bundle.json"))
+    status, body = post(client, DISCHARGE, hook_body("encounter-discharge", bundle))
+    assert status == 200 and body == {"cards": []}
+
+
 def test_several_fixes_come_with_per_fix_suggestions(client) -> None:
     bundle = seed_bundle()
     claim = bundle["entry"][0]["resource"]

@@ -25,7 +25,7 @@ from cds_hooks.web.playground import claim_diff
 from tests.cds_hooks.card_validator import response_problems
 from tests.cds_hooks.conftest import SIGN, hook_body, load, seed_bundle
 from tests.cds_hooks.protocol.test_fuzz import json_values, mutated
-from tests.support.claims import expected_file
+from tests.support.claims import claim_file, expected_file
 
 STATIC = Path(__file__).parents[3] / "cds_hooks" / "web" / "static"
 
@@ -59,6 +59,16 @@ def test_every_sample_gives_the_expected_findings(client, sample: Sample) -> Non
     found = sorted((f["rule"], f["line"], f["severity"]) for f in claim["findings"])
     assert found == expected_findings(sample)
     assert claim["clean"] is (not found)
+    assert claim["status"] == ("findings" if found else "clean") and claim["unchecked"] == []
+
+
+def test_an_incomplete_claim_shows_its_status_and_what_was_not_checked(client) -> None:
+    bundle = orjson.loads(claim_file("48-code-9714O-beside-97012.bundle.json").read_bytes())
+    (claim,) = check(client, bundle).json()["claims"]
+    assert (claim["status"], claim["clean"]) == ("incomplete", False)
+    assert claim["unchecked"] == [
+        {"line": 2, "reason": "'9714O' is not a CPT or HCPCS code we know"}
+    ]
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.key)

@@ -28,7 +28,7 @@ from rules.engine import RegisteredCheck, RuleContext
 from rules.findings import Finding
 from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim
-from tests.builders import ClaimBuilder, claim
+from tests.builders import ICD10, SNOMED, ClaimBuilder, claim
 from tests.support.bulk_export import ndjson, write_export, write_file
 from tests.support.claims import bundle_files
 
@@ -85,20 +85,59 @@ lines = st.lists(
 )
 
 
+KINDS = [
+    ("professional", "claim"),
+    ("institutional", "claim"),
+    ("pharmacy", "claim"),
+    ("professional", "preauthorization"),
+]
+# Shapes the billing model reads as absent and `check`'s FHIR validation refuses (issue #18).
+CORRUPTIONS: list[tuple[str, Any]] = [
+    ("servicedDate", "2025-13-45"),
+    ("quantity", {"value": "one"}),
+    ("diagnosisSequence", ["1"]),
+    ("modifier", [{"text": "GP"}]),
+]
+
+
 @st.composite
 def claims(draw: st.DrawFn) -> ClaimBuilder:
     payer = draw(st.sampled_from(["1", "121", "111", "2", "5", "6", "uhc"]))
-    builder = claim("5" if payer == "uhc" else payer)
+    dos = draw(st.sampled_from(["2025-06-10", "1989-06-01"]))
+    builder = claim("5" if payer == "uhc" else payer, dos=dos)
     if payer == "uhc":
         builder.payer_id("87726", "UnitedHealthcare")
+    kind, use = draw(st.sampled_from(KINDS))
+    builder.kind(kind, use)
     if draw(st.booleans()):
         builder.ytd(draw(st.sampled_from([500.0, 2400.0, 3100.0])))
+    if draw(st.integers(0, 5)) == 0:
+        builder.without_coverage()
+    snomed = draw(st.integers(0, 5)) == 0
     for code, mods, units, minutes, by, dx, pos in draw(lines):
-        builder.line(code, mods, units=units, minutes=minutes, by=by, dx=dx, pos=pos, price=40.0)
+        builder.line(
+            code,
+            mods,
+            units=units,
+            minutes=minutes,
+            by=by,
+            dx=["2415007"] if snomed else dx,
+            dx_system=SNOMED if snomed else ICD10,
+            pos=pos,
+            price=40.0,
+            revenue="0420" if kind == "institutional" else None,
+        )
+    if draw(st.integers(0, 5)) == 0:
+        builder.line("9714O", ["GP"], units=1)
+    if draw(st.integers(0, 4)) == 0:
+        key, value = draw(st.sampled_from(CORRUPTIONS))
+        builder.claim["item"][0][key] = value
     return builder
 
 
-def scan_one(checker: ClaimChecker, bundle: dict[str, Any], corrected: bool) -> dict[str, Any]:
+def scan_one(
+    checker: ClaimChecker, bundle: dict[str, Any], corrected: bool, allow_bad: bool = False
+) -> Any:
     """The scan path for one claim: orjson bytes in, no validation, index without fullUrls."""
     index = ResourceIndex()
     raw = b""
@@ -110,6 +149,8 @@ def scan_one(checker: ClaimChecker, bundle: dict[str, Any], corrected: bool) -> 
             index.add(orjson.loads(orjson.dumps(resource)))
     chunker = ChunkChecker(checker.knowledge, index, ScanOptions(corrected=corrected))
     result = chunker(Chunk(0, "Claim.ndjson", False, ((1, raw),), len(raw)))
+    if allow_bad and result.bad:
+        return None
     assert result.bad == ()
     out: dict[str, Any] = orjson.loads(result.output)
     return out
@@ -123,9 +164,15 @@ def test_scan_gives_exactly_what_check_gives_on_generated_claims(
     bundle = builder.bundle()
     try:
         (want,) = [r.to_json(corrected) for r in checker.check_document(bundle)]
-    except InputError:  # fhir.resources refused the shape: `check` exits 2, nothing to compare
+    except InputError:
+        # `check` refuses the shape (exit 2); the scan, which does not validate FHIR per claim,
+        # must never call it clean (issue #18): a bad line, or a status other than clean.
+        got = scan_one(checker, bundle, corrected, allow_bad=True)
+        assert got is None or got["status"] != "clean", got
         return
-    assert scan_one(checker, bundle, corrected) == want
+    got = scan_one(checker, bundle, corrected)
+    assert got == want
+    assert got["clean"] is (got["status"] == "clean")
 
 
 def test_skipping_the_corrected_claim_keeps_the_findings(checker: ClaimChecker) -> None:
@@ -283,3 +330,47 @@ def test_dollars_at_risk_is_the_net_of_lines_with_an_error(check: Any) -> None:
     nets = {ln.sequence: ln.net for ln in report.billing.lines}
     assert total == sum(nets[s] for s in errors) == 60.0
     assert all(v == 60.0 for v in per_rule.values()) and len(per_rule) >= 2
+
+
+@pytest.mark.parametrize(("key", "value"), CORRUPTIONS, ids=[k for k, _ in CORRUPTIONS])
+def test_a_claim_check_refuses_is_never_clean_in_the_scan(
+    checker: ClaimChecker, key: str, value: Any
+) -> None:
+    """Issue #18 item 5: `check` exits 2 on it (or, FHIR-valid, agrees with the scan); the scan
+    never calls it clean and names the
+    element it could not read (findings win over incomplete: units "one" is CLAIM-QTY-INVALID)."""
+    builder = claim().line("97012", ["GP"])
+    bundle = builder.bundle()
+    assert checker.check_document(bundle)[0].clean  # the claim as built is clean
+    bundle["entry"][0]["resource"]["item"][0][key] = value
+    try:
+        (report,) = checker.check_document(bundle)
+    except InputError:  # fhir.resources refuses it: `check` exits 2
+        report = None
+    got = scan_one(checker, bundle, corrected=False)
+    if report is not None:  # FHIR-valid but unreadable to us ("1" as a pointer): both agree
+        assert got == report.to_json(False)
+    assert got["status"] in {"incomplete", "findings"} and got["clean"] is False
+    assert any(key in u["reason"] for u in got["unchecked"]), got["unchecked"]
+
+
+def test_tally_counts_each_status_and_keeps_out_of_scope_out_of_the_money(
+    knowledge: Knowledge, tmp_path: Path
+) -> None:
+    bundles = [
+        claim().line("97012", ["GP"], price=40.0).bundle(),  # clean
+        claim().line("97012", ["GP"], units=2, price=40.0).bundle(),  # findings
+        claim().without_coverage().line("97012", ["GP"], price=40.0).bundle(),  # incomplete
+        claim().kind("pharmacy").line("97012", units=3, pos=None, price=500.0).bundle(),
+    ]
+    for i, bundle in enumerate(bundles):
+        bundle["entry"][0]["resource"]["id"] = f"c{i}"
+    write_export(tmp_path, bundles)
+    lines, bad, tally = scan_folder(knowledge, tmp_path)
+    assert bad == []
+    assert [x["status"] for x in lines] == ["clean", "findings", "incomplete", "out-of-scope"]
+    assert tally.statuses == {"clean": 1, "findings": 1, "incomplete": 1, "out-of-scope": 1}
+    assert (tally.claims, tally.in_scope, tally.clean, tally.not_clean) == (4, 3, 1, 2)
+    assert tally.billed == 160.0  # 40 + 80 + 40: the out-of-scope $1,500 is not counted
+    assert tally.dollars_at_risk == 80.0
+    assert sum(counts[0] for counts in tally.payers.values()) == 3
