@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import typing
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -189,8 +190,9 @@ def _validate(resource: Any, where: str | None) -> None:
 # A FHIR model accepts an instance of the element's own model class as it is, so the parent's
 # validation does not validate those again; it still validates everything else, and an element
 # seen before is the same JSON, validated by the same model class the parent would use for it.
+# Bounded: a few model objects each, kept out of the collector's frozen generation.
 _ELEMENTS: dict[tuple[type, bytes], Any] = {}
-_ELEMENTS_MAX = 32_768
+_ELEMENTS_MAX = 8192
 
 
 @cache
@@ -246,12 +248,13 @@ def _with_known_elements(model: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 def _element(model: Any, value: dict[str, Any]) -> Any:
     key = (model, orjson.dumps(value))
-    found = _ELEMENTS.get(key)
+    found = _ELEMENTS.pop(key, None)
     if found is None:
         found = model.model_validate(_with_known_elements(model, value))
-        if len(_ELEMENTS) >= _ELEMENTS_MAX:
-            _ELEMENTS.clear()
-        _ELEMENTS[key] = found
+        if len(_ELEMENTS) >= _ELEMENTS_MAX:  # least recently used quarter out
+            for old in list(itertools.islice(_ELEMENTS, _ELEMENTS_MAX // 4)):
+                del _ELEMENTS[old]
+    _ELEMENTS[key] = found  # (re)inserted last: the dict's order is its recency
     return found
 
 
