@@ -163,12 +163,9 @@ def _validate(resource: Any, where: str | None) -> None:
         model = _model_class(resource_type)
     except (ValueError, KeyError, AttributeError):
         raise InputError("resourceType", f"unknown resourceType {resource_type!r}", where) from None
-    try:
-        model.model_validate(_with_known_elements(model, resource))
+    if _valid_with_known_elements(model, resource):
         return
-    except (ValidationError, TypeError, ValueError, RecursionError):
-        pass  # the whole resource again, as it came: the errors and their paths are its own
-    try:
+    try:  # the whole resource again, as it came: the errors and their paths are its own
         model.model_validate(resource)
     except ValidationError as exc:
         errors = exc.errors()
@@ -228,6 +225,16 @@ def _element_type(annotation: Any) -> tuple[Any, bool]:
     return None, False
 
 
+def _valid_with_known_elements(model: Any, resource: dict[str, Any]) -> bool:
+    """True when `resource` validates with its known elements handed over as instances; False
+    whatever went wrong (then the full validation decides, and names the error)."""
+    try:
+        model.model_validate(_with_known_elements(model, resource))
+    except Exception:
+        return False
+    return True
+
+
 def _with_known_elements(model: Any, data: dict[str, Any]) -> dict[str, Any]:
     """`data` with each complex element replaced by its validated instance (validated now when
     not seen before: ValidationError then, and the caller validates `data` as it is)."""
@@ -253,7 +260,7 @@ def _element(model: Any, value: dict[str, Any]) -> Any:
         found = model.model_validate(_with_known_elements(model, value))
         if len(_ELEMENTS) >= _ELEMENTS_MAX:  # least recently used quarter out
             for old in list(itertools.islice(_ELEMENTS, _ELEMENTS_MAX // 4)):
-                del _ELEMENTS[old]
+                _ELEMENTS.pop(old, None)
     _ELEMENTS[key] = found  # (re)inserted last: the dict's order is its recency
     return found
 
