@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
+import typing
 from collections import OrderedDict
 from collections.abc import Sequence
 from functools import cache
@@ -139,8 +141,9 @@ def validate_resource(resource: Any, where: str | None = None) -> None:
 
 
 def forget_validated() -> None:
-    """Empty the digest cache (benchmarks measure validation of content not seen before)."""
+    """Empty the caches (benchmarks measure validation of content not seen before)."""
     _VALIDATED.clear()
+    _ELEMENTS.clear()
 
 
 def _digest(resource: Any) -> bytes | None:
@@ -160,7 +163,9 @@ def _validate(resource: Any, where: str | None) -> None:
         model = _model_class(resource_type)
     except (ValueError, KeyError, AttributeError):
         raise InputError("resourceType", f"unknown resourceType {resource_type!r}", where) from None
-    try:
+    if _valid_with_known_elements(model, resource):
+        return
+    try:  # the whole resource again, as it came: the errors and their paths are its own
         model.model_validate(resource)
     except ValidationError as exc:
         errors = exc.errors()
@@ -174,6 +179,90 @@ def _validate(resource: Any, where: str | None) -> None:
             extra = len(errors) - _SUPPORTED_ERRORS
             reason += f" (also {more}{f' and {extra} more' if extra > 0 else ''})"
         raise InputError(fhir_path(resource_type, first["loc"]), reason, where) from None
+
+
+# Elements validated before, by model class and JSON bytes: the validated model instance.
+# Claims from different patients share most of their elements (a CPT coding, a modifier, a
+# care team member, a diagnosis, the claim type), so a new Claim is mostly elements seen before.
+# A FHIR model accepts an instance of the element's own model class as it is, so the parent's
+# validation does not validate those again; it still validates everything else, and an element
+# seen before is the same JSON, validated by the same model class the parent would use for it.
+# Bounded: a few model objects each, kept out of the collector's frozen generation.
+_ELEMENTS: dict[tuple[type, bytes], Any] = {}
+_ELEMENTS_MAX = 8192
+
+
+@cache
+def _complex_fields(model: Any) -> dict[str, tuple[Any, bool]]:
+    """JSON name -> (element model class, is a list) for the complex-typed elements of `model`
+    (not the primitive extensions `_x`, not `contained` resources, whose class is per item)."""
+    fields: dict[str, tuple[Any, bool]] = {}
+    for name, info in model.model_fields.items():
+        if name.endswith("__ext"):
+            continue
+        kind, is_list = _element_type(info.annotation)
+        if kind is None:
+            continue
+        element_class = kind.get_model_klass()
+        if getattr(element_class, "__resource_type__", None) in ("Resource", "DomainResource"):
+            continue
+        fields[info.alias or name] = (element_class, is_list)
+    return fields
+
+
+def _element_type(annotation: Any) -> tuple[Any, bool]:
+    """(the fhirtypes class, is a list) of a field's annotation; (None, False) when primitive."""
+    if hasattr(annotation, "get_model_klass"):
+        return annotation, False
+    if typing.get_origin(annotation) is list:
+        (inner,) = typing.get_args(annotation)
+        return (inner, True) if hasattr(inner, "get_model_klass") else (None, False)
+    for arg in typing.get_args(annotation):  # Optional[...]
+        if arg is not type(None):
+            kind, is_list = _element_type(arg)
+            if kind is not None:
+                return kind, is_list
+    return None, False
+
+
+def _valid_with_known_elements(model: Any, resource: dict[str, Any]) -> bool:
+    """True when `resource` validates with its known elements handed over as instances; False
+    whatever went wrong (then the full validation decides, and names the error)."""
+    try:
+        model.model_validate(_with_known_elements(model, resource))
+    except Exception:
+        return False
+    return True
+
+
+def _with_known_elements(model: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with each complex element replaced by its validated instance (validated now when
+    not seen before: ValidationError then, and the caller validates `data` as it is)."""
+    fields = _complex_fields(model)
+    out = dict(data)
+    for key, value in data.items():
+        spec = fields.get(key)
+        if spec is None:
+            continue
+        element_class, is_list = spec
+        if is_list:
+            if isinstance(value, list):
+                out[key] = [_element(element_class, v) if isinstance(v, dict) else v for v in value]
+        elif isinstance(value, dict):
+            out[key] = _element(element_class, value)
+    return out
+
+
+def _element(model: Any, value: dict[str, Any]) -> Any:
+    key = (model, orjson.dumps(value))
+    found = _ELEMENTS.pop(key, None)
+    if found is None:
+        found = model.model_validate(_with_known_elements(model, value))
+        if len(_ELEMENTS) >= _ELEMENTS_MAX:  # least recently used quarter out
+            for old in list(itertools.islice(_ELEMENTS, _ELEMENTS_MAX // 4)):
+                _ELEMENTS.pop(old, None)
+    _ELEMENTS[key] = found  # (re)inserted last: the dict's order is its recency
+    return found
 
 
 def _reason(error: Any) -> str:

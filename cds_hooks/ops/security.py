@@ -146,11 +146,12 @@ class JwtVerifier:
         """
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError("token too large")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # header and claims from one parse (the strict base64 check is per character)
+            parsed = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             raise AuthError("malformed token") from None
+        header: dict[str, Any] = parsed["header"]
+        unverified: dict[str, Any] = parsed["payload"]
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             # never echoed: it is caller text and would end up in WWW-Authenticate

@@ -96,17 +96,17 @@ async def read_json_body(request: Request, limit: int) -> Any:
 
 
 def depth_of(value: Any) -> int:
-    """How deeply JSON arrays and objects nest in `value` (iterative: no recursion limit)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            node = list(node.values())
-        if isinstance(node, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in node if isinstance(child, dict | list))
-    return deepest
+    """How deeply JSON arrays and objects nest in `value` (level by level: no recursion limit,
+    one pass over the containers, scalars skipped in C)."""
+    depth = 0
+    level = [value] if isinstance(value, dict | list) else []
+    while level:
+        depth += 1
+        below: list[Any] = []
+        for node in level:
+            below.extend(node.values() if isinstance(node, dict) else node)
+        level = [child for child in below if isinstance(child, dict | list)]
+    return depth
 
 
 def validate_hook_request(body: Any, service: dict[str, Any]) -> dict[str, Any]:
