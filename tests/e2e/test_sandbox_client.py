@@ -1,5 +1,6 @@
 """#17 done-when: the service as a real process, JWT on, configured with documented settings
-only (`TRACTION_TRUSTED_ISSUERS=[{"iss", "jwks_file"}]`, `TRACTION_CORS_ORIGINS`), driven by
+only (`TRACTION_TRUSTED_ISSUERS=[{"iss", "jwks_file"}]`, `TRACTION_CORS_ORIGINS`, and
+`TRACTION_FHIR_ALLOWED_HTTP_HOSTS` for the loopback FHIR server), driven by
 requests shaped exactly like the CDS Hooks Sandbox's (tests/fixtures/hooks/sandbox: the same
 JWT header with its `kid` and `jku`, the same claims, `iat` a second ahead, the same bodies,
 CORS preflights from its origin), with a real loopback FHIR server as `fhirServer`.
@@ -63,6 +64,9 @@ def service(tmp_path_factory: pytest.TempPathFactory, sandbox_key) -> Iterator[S
             "TRACTION_AUTH_MODE": "jwt",
             "TRACTION_TRUSTED_ISSUERS": str(tmp / "issuers.json"),
             "TRACTION_CORS_ORIGINS": ORIGIN,
+            # The FHIR server is on loopback here; in jwt mode loopback and private addresses
+            # are refused unless allowlisted (#21 item 6), as a hospital's internal server is.
+            "TRACTION_FHIR_ALLOWED_HTTP_HOSTS": "127.0.0.1",
         },
     )
     try:
