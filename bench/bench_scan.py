@@ -18,141 +18,18 @@ figures; asserts nothing.
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.builders import NUCC, SOPT, TAXONOMY, ClaimBuilder  # noqa: E402
-
-PAYERS: list[tuple[str, dict[str, Any]]] = [
-    ("1", {"display": "Medicare Part B"}),
-    ("121", {"display": "Medicare Part B"}),
-    ("111", {"display": "Humana Medicare Advantage"}),
-    ("2", {"display": "State Medicaid"}),
-    ("5", {"display": "Aetna"}),
-    ("6", {"display": "Blue Plan"}),
-    ("5", {"identifier": {"value": "87726"}, "display": "UnitedHealthcare"}),
-]
-COMPANIONS = [  # (code, minutes or None for untimed, dx)
-    ("97110", 23, "M51.16"),
-    ("97140", 15, "M54.2"),
-    ("97112", 13, "M51.16"),
-    ("97530", 15, "M51.16"),
-    ("97035", 8, "M54.2"),
-    ("97116", 10, "M51.16"),
-    ("97014", None, "M51.16"),
-]
-DISCIPLINES = ["PT", "PT", "PT", "PTA", "OT", "DC"]
-PATIENTS_PER_CLAIM = 0.2
-ROLES = 300
-
-
-def _claim(rng: random.Random, n: int, patients: int) -> tuple[dict[str, Any], str]:
-    patient = rng.randrange(patients)
-    sopt, _ = PAYERS[patient % len(PAYERS)]
-    dos = f"2025-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
-    builder = ClaimBuilder(payer=sopt, dos=dos)
-    builder.claim["id"] = f"c{n}"
-    discipline = rng.choice(DISCIPLINES)
-    situation = rng.random()
-    gp = [] if situation < 0.12 else ["GP"]  # ~12% miss the therapy modifier
-    units = 2 if 0.12 <= situation < 0.20 else 1  # ~8% bill 97012 x2
-    builder.line("97012", gp, units=units, dx=["M51.16"], by=discipline, price=28.0 * units)
-    companions = rng.sample(COMPANIONS, rng.randint(1, 7))
-    for code, minutes, dx in companions:
-        mods = list(gp)
-        if code == "97140" and rng.random() < 0.6:
-            mods.append("XS")
-        billed = 1 if minutes is None or minutes < 23 else 2
-        if minutes is not None and rng.random() < 0.15:
-            billed += 1  # more units than the minutes support
-        builder.line(
-            code, mods, units=billed, dx=[dx], by=discipline, minutes=minutes, price=31.5 * billed
-        )
-    claim = builder.claim
-    claim["patient"] = {"reference": f"Patient/p{patient}"}
-    claim["insurance"][0]["coverage"] = {"reference": f"Coverage/cov{patient}"}
-    encounter = f"Encounter/e{n}"
-    for item in claim["item"]:
-        item["encounter"] = [{"reference": encounter}]
-    if rng.random() < 0.5:  # half name a PractitionerRole and carry no qualification
-        for member in claim["careTeam"]:
-            role = rng.randrange(ROLES // len(TAXONOMY)) * len(TAXONOMY)
-            role += list(TAXONOMY).index(discipline)
-            member["provider"] = {"reference": f"PractitionerRole/r{role}"}
-            del member["qualification"]
-    return claim, encounter
-
-
-def write_export(folder: Path, claims: int, seed: int = 97012) -> Path:
-    rng = random.Random(seed)
-    patients = max(1, int(claims * PATIENTS_PER_CLAIM))
-    with (folder / "Coverage.ndjson").open("wb") as out:
-        for p in range(patients):
-            sopt, payor = PAYERS[p % len(PAYERS)]
-            out.write(
-                orjson.dumps(
-                    {
-                        "resourceType": "Coverage",
-                        "id": f"cov{p}",
-                        "status": "active",
-                        "beneficiary": {"reference": f"Patient/p{p}"},
-                        "type": {"coding": [{"system": SOPT, "code": sopt}]},
-                        "payor": [payor],
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-    disciplines = list(TAXONOMY)
-    with (folder / "Practitioner.ndjson").open("wb") as out:
-        for r in range(ROLES):
-            out.write(
-                orjson.dumps(
-                    {"resourceType": "Practitioner", "id": f"pr{r}", "name": [{"family": f"P{r}"}]},
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-    with (folder / "PractitionerRole.ndjson").open("wb") as out:
-        for r in range(ROLES):
-            taxonomy = TAXONOMY[disciplines[r % len(disciplines)]]
-            out.write(
-                orjson.dumps(
-                    {
-                        "resourceType": "PractitionerRole",
-                        "id": f"r{r}",
-                        "practitioner": {"reference": f"Practitioner/pr{r}"},
-                        "specialty": [{"coding": [{"system": NUCC, "code": taxonomy}]}],
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-    claim_file = folder / "Claim.ndjson"
-    with claim_file.open("wb") as out, (folder / "Encounter.ndjson").open("wb") as enc:
-        for n in range(claims):
-            claim, encounter = _claim(rng, n, patients)
-            out.write(orjson.dumps(claim, option=orjson.OPT_APPEND_NEWLINE))
-            enc.write(
-                orjson.dumps(
-                    {
-                        "resourceType": "Encounter",
-                        "id": encounter.split("/")[1],
-                        "status": "finished",
-                        "class": {"code": "AMB"},
-                        "subject": claim["patient"],
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                )
-            )
-    return claim_file
+from tests.support.bulk_export import write_generated_export  # noqa: E402
 
 
 def orjson_rate(claim_file: Path) -> float:
@@ -213,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="traction-scan-bench-") as tmp:
         folder = Path(tmp)
         start = time.perf_counter()
-        claim_file = write_export(folder, claims)
+        claim_file = write_generated_export(folder, claims)
         size = sum(p.stat().st_size for p in folder.iterdir()) / 2**20
         print(
             f"traction-cds scan: {claims:,} claims of 2-8 lines, export of {size:,.0f} MiB "
