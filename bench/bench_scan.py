@@ -9,7 +9,10 @@ PractitionerRole files), then prints:
 - the rate of `orjson.loads` alone over the Claim file (the ceiling of any dict-first scan),
 - claims/s of the whole `scan` command (index, check, write) for 1 and 2 workers, and per
   worker as a fraction of the orjson-only rate,
-- peak memory: ru_maxrss of the scan process + its largest worker (RUSAGE_SELF + _CHILDREN).
+- the same for `scan --engine spark` on `local[1]` and `local[2]` (JVM start, joins, Parquet
+  and NDJSON writes included; skipped without PySpark or with BENCH_SPARK=0),
+- peak memory: ru_maxrss of the scan process + its largest worker (RUSAGE_SELF + _CHILDREN;
+  for Spark the Python driver only: the JVM and its Python workers are not counted).
 
 Run with `make bench` (or `BENCH_CLAIMS=20000 .venv/bin/python bench/bench_scan.py`). Prints
 figures; asserts nothing.
@@ -55,9 +58,13 @@ print(f"BENCH {seconds} {kib} {code}", file=sys.stderr)
 """
 
 
-def run_scan(folder: Path, workers: int) -> tuple[float, float, int]:
-    """(seconds, peak MiB, exit code) of `traction-cds scan` in a fresh process."""
-    out = folder / f"findings-{workers}.ndjson"
+def run_scan(folder: Path, workers: int, spark: bool = False) -> tuple[float, float, int]:
+    """(seconds, peak MiB, exit code) of `traction-cds scan` in a fresh process; with `spark`,
+    `--engine spark --master local[workers]` (JVM start and every write included)."""
+    engine = ["--workers", str(workers)]
+    if spark:
+        engine = ["--engine", "spark", "--master", f"local[{workers}]"]
+    out = folder / f"findings-{'spark-' if spark else ''}{workers}{'' if spark else '.ndjson'}"
     done = subprocess.run(
         [
             sys.executable,
@@ -67,8 +74,7 @@ def run_scan(folder: Path, workers: int) -> tuple[float, float, int]:
             str(folder),
             "--out",
             str(out),
-            "--workers",
-            str(workers),
+            *engine,
             "--quiet",
             "--report",
             str(folder / "report.html"),
@@ -98,16 +104,34 @@ def main() -> None:
         )
         # The scans run first: on Linux a child's ru_maxrss starts from its parent's, and the
         # orjson-only pass holds the whole Claim file in this process.
-        runs = [(workers, *run_scan(folder, workers)) for workers in (1, 2)]
+        runs = [(f"scan --workers {n}", n, *run_scan(folder, n)) for n in (1, 2)]
+        if spark_installed():
+            runs += [
+                (f"scan --engine spark local[{n}]", n, *run_scan(folder, n, spark=True))
+                for n in (1, 2)
+            ]
         ceiling = orjson_rate(claim_file)
         print(f"  orjson.loads alone over Claim.ndjson: {ceiling:>10,.0f} claims/s")
-        for workers, seconds, mib, code in runs:
+        for name, workers, seconds, mib, code in runs:
             rate = claims / seconds
             print(
-                f"  scan --workers {workers}: {rate:>10,.0f} claims/s "
+                f"  {name}: {rate:>10,.0f} claims/s "
                 f"({rate / workers:,.0f}/worker = {rate / workers / ceiling:.1%} of orjson-only), "
-                f"{seconds:.1f} s, peak {mib:,.0f} MiB (self + largest worker), exit {code}"
+                f"{seconds:.1f} s, peak {mib:,.0f} MiB, exit {code}"
             )
+        if not spark_installed():
+            print("  (Spark not measured: pip install 'traction-cds[spark]' and Java 17)")
+
+
+def spark_installed() -> bool:
+    """PySpark importable and BENCH_SPARK not 0 (the Spark runs start a JVM each)."""
+    if os.environ.get("BENCH_SPARK", "1") == "0":
+        return False
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

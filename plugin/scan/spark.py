@@ -289,7 +289,9 @@ def check_partition(batches: Iterable[pa.RecordBatch], shared: _Shared) -> Itera
                     report=orjson.dumps(body).decode(),
                     findings=[orjson.dumps(f).decode() for f in body.get("findings", ())],
                 )
-                tally.add(report, (file_number, number or 0))
+                # The report ranks ties by input position: a table without line numbers
+                # gives its row id instead.
+                tally.add(report, (file_number, cols["row"][i] if number is None else number))
             for name in schema.names:
                 out[name].append(values.get(name))
         yield pa.RecordBatch.from_pydict(out, schema=schema)
@@ -396,7 +398,7 @@ def scan_frames(
     )
     checked = (
         claim_rows.join(reached, "row", "left")
-        .select(*INPUT_COLUMNS, "refs")
+        .select(*INPUT_COLUMNS, "row", "refs")
         .mapInArrow(lambda batches: check_partition(batches, shared), _checked_schema())
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
