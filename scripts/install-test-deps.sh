@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the end-to-end tests start for real, and nothing when it is all there already:
 #   - Debian packages: postgresql (throwaway test clusters), chromium + chromium-driver (the
-#     review app in a browser), wrk (load runs). apt-get only for what is missing; needs root.
+#     review app in a browser), wrk (load runs), openjdk-17-jre-headless (the Spark scan tests).
+#     apt-get only for what is missing; needs root.
 #   - Node.js >= 22.18 (what @medplum/fhir-router needs; the machine's own node may be older),
 #     from the npm package node-linux-<arch>, into tests/fhir_server/.node/ (git-ignored).
 #   - tests/fhir_server's npm packages and tests/a11y's (axe-core, which the browser tests inject
@@ -14,7 +15,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SERVER_DIR="$ROOT/tests/fhir_server"
 NODE_DIR="$SERVER_DIR/.node"
 NODE_VERSION="${TRACTION_TEST_NODE_VERSION:-22.18.0}"
-APT_PACKAGES=(postgresql chromium chromium-driver wrk)
+APT_PACKAGES=(postgresql chromium chromium-driver wrk openjdk-17-jre-headless)
 
 log() { printf 'install-test-deps: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }

@@ -18,6 +18,7 @@ from typing import IO, Any, TextIO
 import orjson
 
 from cds_hooks.cli.common import (
+    EXIT_CONFIG,
     EXIT_FINDINGS,
     CliError,
     as_of,
@@ -118,6 +119,10 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     started = time.perf_counter()
     if args.outcomes and not args.report:
         raise CliError("--outcomes adds a section to the HTML report: give --report FILE too")
+    if args.engine == "spark":
+        return _cmd_scan_spark(args, out, started)
+    if args.input_format != "ndjson" or args.master:
+        raise CliError("--master and --input-format parquet are for --engine spark")
     try:
         files = discover([Path(p) for p in args.inputs])
         total_bytes = claim_bytes(files.claims)
@@ -165,6 +170,45 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     return exit_for(status for status, n in tally.statuses.items() if n)
 
 
+def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> int:
+    """The same scan on Apache Spark: OUT is a folder (claims/ findings/ Parquet, ndjson/)."""
+    try:
+        from plugin.scan import spark as on_spark
+    except ImportError as exc:
+        raise CliError(
+            f"--engine spark needs PySpark ({exc.name}): pip install 'traction-cds[spark]'",
+            EXIT_CONFIG,
+        ) from None
+    pack = knowledge()
+    options = ScanOptions(as_of=args.as_of, corrected=args.corrected)
+    session = on_spark.session(args.master)
+    try:
+        frames = on_spark.export_frames(session, args.inputs, args.input_format)
+        scan = on_spark.scan_frames(frames.claims, frames.references, pack, options)
+        bad = on_spark.write_scan(scan, args.out, args.errors)
+        tally = scan.tally()
+        workers = session.sparkContext.defaultParallelism
+        scan.unpersist()
+    except ScanError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        if not args.master or args.master.startswith("local"):
+            session.stop()
+    seconds = time.perf_counter() - started
+    facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, workers)
+    if args.report:
+        sections = _outcomes_section(args) if args.outcomes else ""
+        _write_text(Path(args.report), render_html(tally, pack, facts, sections))
+    if args.csv:
+        _write_text(Path(args.csv), render_csv(tally))
+    errors_at = args.errors or f"{args.out.rstrip('/')}/errors"
+    text = _summary(tally, seconds, errors_at)
+    out.write(text)
+    if bad or tally.bad_lines:
+        return EXIT_FINDINGS
+    return exit_for(status for status, n in tally.statuses.items() if n)
+
+
 def _outcomes_section(args: argparse.Namespace) -> str:
     """The outcomes report (remittance in the database) for the scanned Claims, as HTML."""
     from cds_hooks.settings import get_settings
@@ -174,7 +218,7 @@ def _outcomes_section(args: argparse.Namespace) -> str:
     return render_html_section(outcomes_for(url, [Path(p) for p in args.inputs]))
 
 
-def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile) -> str:
+def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile | str) -> str:
     rate = tally.clean / tally.in_scope if tally.in_scope else 1.0
     findings = tally.in_scope - tally.clean - tally.incomplete
     text = (
@@ -183,7 +227,8 @@ def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile) -> str:
         f"{tally.out_of_scope:,} out of scope, ${tally.dollars_at_risk:,.2f} at risk"
     )
     if tally.bad_lines:
-        text += f"; {tally.bad_lines:,} lines not checked, see {errors.path}"
+        where = errors if isinstance(errors, str) else errors.path
+        text += f"; {tally.bad_lines:,} lines not checked, see {where}"
     return text + "\n"
 
 
@@ -197,7 +242,12 @@ def add_commands(commands: Any) -> None:
         metavar="INPUT",
         help="a Bulk Data export folder (Claim.ndjson, Coverage.ndjson...) or NDJSON files",
     )
-    scan.add_argument("--out", required=True, metavar="FILE", help="findings NDJSON, one per Claim")
+    scan.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="findings NDJSON, one per Claim (a folder with --engine spark)",
+    )
     scan.add_argument("--report", metavar="FILE", help="a self-contained HTML report")
     scan.add_argument("--csv", metavar="FILE", help="rule x payer profile summary")
     scan.add_argument(
@@ -224,4 +274,23 @@ def add_commands(commands: Any) -> None:
     )
     scan.add_argument("--database-url", help="for --outcomes (default: TRACTION_DATABASE_URL)")
     scan.add_argument("--quiet", action="store_true", help="no progress bar")
+    scan.add_argument(
+        "--engine",
+        choices=("local", "spark"),
+        default="local",
+        help="local: worker processes on this machine; spark: Apache Spark (OUT is a folder: "
+        "claims/ and findings/ Parquet, ndjson/; INPUT any path Spark reads, s3a://, abfss://)",
+    )
+    scan.add_argument(
+        "--master",
+        metavar="URL",
+        help="Spark master (local[4], spark://host:7077, yarn; default: spark-submit's, "
+        "else local[*])",
+    )
+    scan.add_argument(
+        "--input-format",
+        choices=("ndjson", "parquet"),
+        default="ndjson",
+        help="with --engine spark: parquet = tables with a `resource` column of FHIR JSON",
+    )
     scan.set_defaults(run=cmd_scan)

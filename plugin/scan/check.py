@@ -73,11 +73,11 @@ class ChunkChecker:
         return None
 
     def check_line(
-        self, chunk: Chunk, number: int, line: bytes
+        self, chunk: Chunk, number: int, line: bytes, index: ResourceIndex | None = None
     ) -> tuple[dict[str, Any], ClaimReport] | str | None:
         """One NDJSON line: the Claim and its report; the reason when it is a bad line; None
         for another resource of a mixed file (indexed, not checked). EngineFailure when the
-        engine raises."""
+        engine raises. `index`: the references of this Claim alone (Spark), else the scan's."""
         try:
             claim = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
@@ -92,7 +92,9 @@ class ChunkChecker:
         reference = claim_reference(claim, f"{chunk.file}#{number}")
         try:
             report = self.checker.check(
-                ClaimInput(reference, claim, self.index), self.as_of, self.corrected
+                ClaimInput(reference, claim, self.index if index is None else index),
+                self.as_of,
+                self.corrected,
             )
         except InputError as exc:  # a Claim the billing model cannot read: the scan goes on
             return f"{exc.path}: {exc.reason}"

@@ -46,6 +46,20 @@ def _type_of(path: Path) -> str | None:
     return match.group(1) if match else None
 
 
+def role_of(name: str) -> tuple[str | None, str | None]:
+    """What a file of the export holds, by its name: ("claims", "Claim"), ("references",
+    type), ("mixed", None) for a file named by no resource type (claims.ndjson, export.json),
+    or (None, type) for a type no rule reads (Encounter, Patient...)."""
+    kind = _type_of(Path(name))
+    if kind == "Claim":
+        return "claims", kind
+    if kind in REFERENCE_TYPES:
+        return "references", kind
+    if kind is None or not name.endswith((".ndjson", ".ndjson.gz")):
+        return "mixed", None
+    return None, kind
+
+
 def discover(inputs: Sequence[Path]) -> ExportFiles:
     """The Claim and reference files of the inputs (folders sorted by name, files in order)."""
     files: list[Path] = []
@@ -63,16 +77,11 @@ def discover(inputs: Sequence[Path]) -> ExportFiles:
     claims: list[SourceFile] = []
     references: list[SourceFile] = []
     for path in files:
-        kind = _type_of(path)
-        if kind == "Claim":
-            claims.append(SourceFile(path, "Claim"))
-        elif kind in REFERENCE_TYPES:
+        role, kind = role_of(path.name)
+        if role in ("claims", "mixed"):
+            claims.append(SourceFile(path, kind))
+        if role in ("references", "mixed"):
             references.append(SourceFile(path, kind))
-        elif kind is None or not _is_ndjson(path):
-            # Named by no resource type (claims.ndjson, export.json): resources of any type.
-            mixed = SourceFile(path, None)
-            claims.append(mixed)
-            references.append(mixed)
     if not claims:
         names = ", ".join(str(p) for p in inputs)
         raise ScanError(f"{names}: no Claim file (Claim.ndjson, Claim.000.ndjson[.gz], ...)")

@@ -276,3 +276,79 @@ def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path
     assert "line 2: the engine failed on Claim/boom (ValueError: unexpected shape)" in last
     assert "bug in Traction CDS" in last
     assert not errors.exists() or "boom" not in errors.read_text()  # not passed off as bad input
+
+
+# --- --engine spark --------------------------------------------------------------------------
+
+
+def _spark_lines(folder: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(x) for p in sorted(folder.glob("part-*")) for x in p.read_text().splitlines()
+    ]
+
+
+@pytest.mark.spark
+def test_spark_engine_writes_what_the_local_scan_writes(export: Path, tmp_path: Path) -> None:
+    """NDJSON or Parquet in; the scan's lines, errors, CSV and exit code out, plus Parquet."""
+    pytest.importorskip("pyspark")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local, errors = tmp_path / "local.ndjson", tmp_path / "local.errors.ndjson"
+    want_code, _ = run("scan", str(export), "--out", str(local), "--csv", str(tmp_path / "l.csv"))
+    out = tmp_path / "spark"
+    code, summary = run(
+        "scan",
+        str(export),
+        "--engine",
+        "spark",
+        "--master",
+        "local[2]",
+        "--out",
+        str(out),
+        "--csv",
+        str(tmp_path / "s.csv"),
+        "--report",
+        str(tmp_path / "s.html"),
+    )
+    assert code == want_code == 1
+    assert "8 claims" in summary and "3 lines not checked" in summary
+    assert _spark_lines(out / "ndjson") == read_ndjson(local)
+    assert _spark_lines(out / "errors") == read_ndjson(errors)
+    assert (tmp_path / "s.csv").read_text() == (tmp_path / "l.csv").read_text()
+    claims = pq.read_table(out / "claims").to_pylist()
+    assert sorted(c["claim"] for c in claims) == [f"Claim/c{i}" for i in range(8)]
+    findings = pq.read_table(out / "findings").to_pylist()
+    assert {f["rule"] for f in findings} and all(f["claim"] for f in findings)
+    assert "8 claims" in (tmp_path / "s.html").read_text()
+
+    # A lakehouse table: one `resource` column of FHIR JSON, resources of any type.
+    rows = [
+        line
+        for path in sorted(export.glob("*.ndjson*"))
+        for line in (
+            gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        )
+        .decode()
+        .splitlines()
+        if line.strip() and not line.startswith(("{truncated", '{"resourceType": "Patient"'))
+    ]
+    table = tmp_path / "table"
+    table.mkdir()
+    pq.write_table(pa.table({"resource": rows}), table / "part-0.parquet")
+    out2 = tmp_path / "spark2"
+    code, summary = run(
+        "scan",
+        str(table),
+        "--engine",
+        "spark",
+        "--master",
+        "local[2]",
+        "--input-format",
+        "parquet",
+        "--out",
+        str(out2),
+    )
+    assert code == 1 and "8 claims" in summary and "1 lines not checked" in summary
+    got = sorted(_spark_lines(out2 / "ndjson"), key=lambda x: x["claim"])
+    assert got == sorted(read_ndjson(local), key=lambda x: x["claim"])
