@@ -134,7 +134,7 @@ class ClaimChecker:
         reading = self.builder.read(claim, index, reference)
         billing = reading.billing
         scope = scope_of(billing, self.knowledge, as_of)
-        findings = run_checks(billing, self.knowledge, as_of)
+        findings = run_checks(billing, self.knowledge, as_of, scope)
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return self._report(reference, billing, findings, claim, scope)
         corrected = apply_fixes(claim, findings, self.knowledge.codes)

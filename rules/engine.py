@@ -11,7 +11,7 @@ from typing import Any
 from rules.findings import Finding, Fix
 from rules.knowledge.model import Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
-from rules.verdict import scope_of
+from rules.verdict import Scope, scope_of
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 
@@ -178,11 +178,15 @@ def _selector(knowledge: Knowledge) -> RuleSelector:
 
 
 def run_checks(
-    claim: BillingClaim, knowledge: Knowledge, as_of: date | None = None
+    claim: BillingClaim,
+    knowledge: Knowledge,
+    as_of: date | None = None,
+    scope: Scope | None = None,
 ) -> list[Finding]:
     """Every finding on the lines the engine judges, ordered by line, then severity, then rule
-    id; none on a claim out of scope (`rules.verdict.scope_of`)."""
-    scope = scope_of(claim, knowledge, as_of)
+    id; none on a claim out of scope (`rules.verdict.scope_of`; a caller that has computed the
+    claim's scope already passes it)."""
+    scope = scope or scope_of(claim, knowledge, as_of)
     if scope.out_of_scope:
         return []
     ctx = RuleContext(

@@ -84,6 +84,13 @@ def knowledge() -> Knowledge:
         raise CliError(f"configuration: {exc}", EXIT_CONFIG) from None
 
 
+def database_url(args: argparse.Namespace) -> str:
+    """`--database-url`, else TRACTION_DATABASE_URL (the service's own setting)."""
+    from cds_hooks.settings import get_settings
+
+    return str(args.database_url or get_settings().database_url)
+
+
 def with_database(run: Callable[[], Coroutine[Any, Any, T]], after: str = "") -> T:
     """Run against the database; a URL that does not parse or a database that does not answer
     is a configuration error (exit 3), one line, without the URL (it may hold a password) or

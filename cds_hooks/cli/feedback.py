@@ -7,8 +7,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from cds_hooks.cli.common import EXIT_CLEAN, with_database
-from cds_hooks.settings import get_settings
+from cds_hooks.cli.common import EXIT_CLEAN, database_url, with_database
 from cds_hooks.storage.feedback import open_store
 
 
@@ -46,7 +45,7 @@ def render_report(report: dict[str, Any]) -> str:
 
 
 def cmd_feedback_report(args: argparse.Namespace, out: TextIO) -> int:
-    url = args.database_url or get_settings().database_url
+    url = database_url(args)
     report = with_database(lambda: _report(url))
     if args.format == "json":
         out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")

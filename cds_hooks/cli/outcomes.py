@@ -14,17 +14,19 @@ from typing import Any, TextIO
 
 import orjson
 
-from cds_hooks.cli.common import EXIT_CLEAN, EXIT_CONFIG, CliError, outcomes_for, with_database
-from cds_hooks.settings import get_settings
+from cds_hooks.cli.common import (
+    EXIT_CLEAN,
+    EXIT_CONFIG,
+    CliError,
+    database_url,
+    outcomes_for,
+    with_database,
+)
 from cds_hooks.storage.remittance import ImportResult, open_outcomes
 from plugin.remittance.files import read_remit_file
 from plugin.remittance.model import RemitError, RemitFile
 from plugin.remittance.render import render_csv, render_text
 from rules.knowledge.model import PackError
-
-
-def _url(args: argparse.Namespace) -> str:
-    return str(args.database_url or get_settings().database_url)
 
 
 def describe_file(remit: RemitFile) -> str:
@@ -53,7 +55,7 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"configuration: {exc}; nothing imported", EXIT_CONFIG) from None
 
     async def run() -> ImportResult:
-        async with open_outcomes(_url(args)) as store:
+        async with open_outcomes(database_url(args)) as store:
             return await store.import_files(parsed)
 
     result = with_database(run, "; nothing imported")
@@ -68,7 +70,7 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_outcomes_report(args: argparse.Namespace, out: TextIO) -> int:
-    report = outcomes_for(_url(args), [Path(p) for p in args.claims])
+    report = outcomes_for(database_url(args), [Path(p) for p in args.claims])
     if args.format == "json":
         out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif args.format == "csv":

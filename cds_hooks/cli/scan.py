@@ -22,6 +22,7 @@ from cds_hooks.cli.common import (
     EXIT_FINDINGS,
     CliError,
     as_of,
+    database_url,
     exit_for,
     knowledge,
     outcomes_for,
@@ -211,10 +212,9 @@ def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> in
 
 def _outcomes_section(args: argparse.Namespace) -> str:
     """The outcomes report (remittance in the database) for the scanned Claims, as HTML."""
-    from cds_hooks.settings import get_settings
     from plugin.remittance.render import render_html_section
 
-    url = args.database_url or get_settings().database_url
+    url = database_url(args)
     return render_html_section(outcomes_for(url, [Path(p) for p in args.inputs]))
 
 
