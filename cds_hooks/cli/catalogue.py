@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-import orjson
-
-from cds_hooks.cli.common import EXIT_CLEAN, PROG, CliError, Parser, knowledge
+from cds_hooks.cli.common import EXIT_CLEAN, PROG, CliError, Parser, knowledge, write_json
 from rules.engine import implemented_rule_ids
 from rules.knowledge.model import Knowledge
 
@@ -30,7 +28,7 @@ def cmd_rules_list(args: argparse.Namespace, out: TextIO) -> int:
         for spec in pack.rules.values()
     ]
     if args.format == "json":
-        out.write(orjson.dumps({"rules": rows}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        write_json(out, {"rules": rows})
         return EXIT_CLEAN
     if args.format == "markdown":
         out.write(catalogue_markdown(pack))

@@ -6,9 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-import orjson
-
-from cds_hooks.cli.common import CliError, as_of, exit_for, knowledge, read_json
+from cds_hooks.cli.common import CliError, as_of, exit_for, knowledge, read_json, write_json
 from plugin.claim_check import ClaimChecker, ClaimReport
 from plugin.errors import InputError
 from rules.verdict import Status
@@ -25,7 +23,7 @@ def cmd_check(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(f"{path}: {exc}") from None
     if args.format == "json":
         body = {"claims": [r.to_json() for r in reports]}
-        out.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+        write_json(out, body)
     else:
         out.write(render_text(reports))
     return exit_for(r.status.value for r in reports)

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import orjson
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -66,6 +66,12 @@ def read_json(path: str) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise CliError(f"{path}: not JSON: {exc}") from None
+
+
+def write_json(out: TextIO, document: Any) -> None:
+    """One JSON document on `out`, indented two spaces and ended by a newline (every command's
+    `--format json`)."""
+    out.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 def as_of(text: str) -> date:

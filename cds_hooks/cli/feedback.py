@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-import orjson
-
-from cds_hooks.cli.common import EXIT_CLEAN, database_url, with_database
+from cds_hooks.cli.common import EXIT_CLEAN, database_url, with_database, write_json
 from cds_hooks.storage.feedback import open_store
 
 
@@ -48,7 +46,7 @@ def cmd_feedback_report(args: argparse.Namespace, out: TextIO) -> int:
     url = database_url(args)
     report = with_database(lambda: _report(url))
     if args.format == "json":
-        out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        write_json(out, report)
     else:
         out.write(render_report(report))
     return EXIT_CLEAN

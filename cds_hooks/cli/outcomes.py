@@ -12,8 +12,6 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 from cds_hooks.cli.common import (
     EXIT_CLEAN,
     EXIT_CONFIG,
@@ -21,6 +19,7 @@ from cds_hooks.cli.common import (
     database_url,
     outcomes_for,
     with_database,
+    write_json,
 )
 from cds_hooks.storage.remittance import ImportResult, open_outcomes
 from plugin.remittance.files import read_remit_file
@@ -72,7 +71,7 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_outcomes_report(args: argparse.Namespace, out: TextIO) -> int:
     report = outcomes_for(database_url(args), [Path(p) for p in args.claims])
     if args.format == "json":
-        out.write(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() + "\n")
+        write_json(out, report)
     elif args.format == "csv":
         out.write(render_csv(report))
     else:
