@@ -79,7 +79,32 @@ def catalogue_markdown(pack: Knowledge) -> str:
     lines += ["", "## Explanations", ""]
     for spec in pack.rules.values():
         lines += [f"### {spec.id}", "", spec.explanation, "", f"Citation: {spec.citation}", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + considered_markdown(pack))
+
+
+def considered_markdown(pack: Knowledge) -> list[str]:
+    """The audit items weighed and not built as checks (considered.yaml), with why."""
+    if not pack.considered:
+        return []
+    lines = [
+        "## Considered and not built",
+        "",
+        "Audit items weighed and not built as a check, or built only in part, with the reason "
+        "and the sources (`rules/data/considered.yaml`).",
+        "",
+    ]
+    for item in pack.considered:
+        flag = "" if item.confirmed else " **UNCONFIRMED**"
+        lines += [
+            f"### {item.id}: {item.topic}",
+            "",
+            f"{item.audit_item}. Decision: {item.decision}",
+        ]
+        if item.related_rules:
+            lines[-1] += f" (rules: {', '.join(f'`{r}`' for r in item.related_rules)})"
+        lines[-1] += "."
+        lines += ["", item.reason, "", f"Sources: {source_kinds(pack, item.sources)}{flag}", ""]
+    return lines
 
 
 def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
