@@ -68,3 +68,11 @@ def test_built_in_part_names_the_rules(knowledge) -> None:
     doc["considered"][0].update(decision="built in part", related_rules=[])
     with pytest.raises(PackError, match="name the rules"):
         parse_considered("considered.yaml", doc, knowledge.sources, knowledge.rules)
+
+
+def test_rules_show_prints_a_considered_item() -> None:
+    out = io.StringIO()
+    assert main(["rules", "show", "plan-of-care-timing"], out) == 0
+    text = out.getvalue()
+    assert text.startswith("### PLAN-OF-CARE-TIMING:") and "Decision: not built" in text
+    assert "BPM-220-3 [P]" in text
