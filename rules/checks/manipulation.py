@@ -11,12 +11,25 @@ from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, ClaimLine, Diagnosis
 
+# Payer setting: only subluxation (M99.0x) diagnoses name the regions manipulated (Medicare).
+SUBLUXATIONS_ONLY = "cmt_regions_by_subluxation"
+
 
 def named_regions(claim: BillingClaim, ctx: RuleContext) -> list[str]:
-    """The spinal regions the claim's subluxation diagnoses name, in the order listed."""
-    codes = ctx.knowledge.codes
-    found = (codes.subluxation_region(d.code) for d in sorted_icd10cm(claim, ctx))
-    return list(dict.fromkeys(r for r in found if r is not None))
+    """The spinal regions the claim's diagnoses name, in the order listed: by subluxation codes,
+    and by the other spinal diagnoses unless the payer counts subluxations only (Medicare)."""
+    knowledge = ctx.knowledge
+    codes = knowledge.codes
+    spinal = frozenset(codes.subluxation_regions.values())
+    subluxations_only = claim.payer.flag(SUBLUXATIONS_ONLY)
+    found: list[str] = []
+    for dx in sorted_icd10cm(claim, ctx):
+        region = codes.subluxation_region(dx.code)
+        if region is not None:
+            found.append(region)
+        elif not subluxations_only:
+            found += sorted(knowledge.regions_for(dx.code) & spinal)
+    return list(dict.fromkeys(found))
 
 
 def sorted_icd10cm(claim: BillingClaim, ctx: RuleContext) -> list[Diagnosis]:
@@ -30,8 +43,9 @@ def regions_fit_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
     spans = ctx.knowledge.codes.cmt_regions
     regions = named_regions(claim, ctx)
     if not regions:
-        return  # no subluxation code: nothing names the regions (MCR-CMT-SUBLUX-PRIMARY)
+        return  # nothing names a spinal region (MCR-CMT-SUBLUX-PRIMARY speaks for Medicare)
     count = len(regions)
+    which = "subluxation diagnoses" if claim.payer.flag(SUBLUXATIONS_ONLY) else "diagnoses"
     for line in claim.lines:
         span = spans.get(line.code)
         if span is None or count >= span[0]:
@@ -42,9 +56,9 @@ def regions_fit_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
             "CMT-REGIONS",
             line,
             Fix.review(fits),
-            f"{line.code} is billed for {_span(span)} spinal regions but the claim's subluxation "
-            f"diagnoses name {count} ({', '.join(regions)}): list the M99.0x diagnosis of each "
-            f"other region treated{instead}.",
+            f"{line.code} is billed for {_span(span)} spinal regions but the claim's {which} "
+            f"name {count} ({', '.join(regions)}): list the diagnosis (M99.0x subluxation) of "
+            f"each other region treated{instead}.",
         )
 
 

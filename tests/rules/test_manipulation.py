@@ -58,8 +58,25 @@ def test_extremity_segmental_dysfunction_is_not_a_spinal_region(check) -> None:
     assert "name 2" in finding.message
 
 
-def test_no_subluxation_code_is_not_judged_for_regions(check) -> None:
+def test_other_spinal_diagnoses_name_regions_for_a_commercial_payer(check) -> None:
     builder = claim(payer="5").line("98941", by="DC", dx=["M54.2", "M54.6", "M54.50"])
+    assert of(check(builder), "CMT-REGIONS") == []
+
+
+def test_two_regions_of_other_spinal_diagnoses_do_not_support_98941(check) -> None:
+    builder = claim(payer="5").line("98941", by="DC", dx=["M54.2", "M54.50", "M25.511"])
+    (finding,) = of(check(builder), "CMT-REGIONS")
+    assert "diagnoses name 2 (cervical, lumbar)" in finding.message
+
+
+def test_medicare_counts_the_subluxation_diagnoses_only(check) -> None:
+    builder = claim().line("98941", ["AT"], by="DC", dx=["M99.03", "M54.2", "M54.6"])
+    (finding,) = of(check(builder), "CMT-REGIONS")
+    assert "subluxation diagnoses name 1 (lumbar)" in finding.message
+
+
+def test_no_spinal_diagnosis_is_not_judged_for_regions(check) -> None:
+    builder = claim(payer="5").line("98941", by="DC", dx=["M25.511", "G44.209"])
     assert of(check(builder), "CMT-REGIONS") == []
 
 
