@@ -91,7 +91,7 @@ def subluxation_primary(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findi
             continue
         if not chiropractic_claim_line(line):
             continue
-        primary = f"the primary diagnosis is {diagnoses[0].code}" if diagnoses else "no diagnosis"
+        primary = f"{diagnoses[0].code} as primary diagnosis" if diagnoses else "no diagnosis"
         if listed is not None:
             fix = Fix.review((listed.code,))
             how = f"list {listed.code} (diagnosis {listed.sequence}) first"
@@ -102,6 +102,6 @@ def subluxation_primary(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findi
             "MCR-CMT-SUBLUX-PRIMARY",
             line,
             fix,
-            f"{line.code} to Medicare with {primary}: Medicare pays manipulation only to correct "
+            f"{line.code} to Medicare lists {primary}: Medicare pays manipulation only to correct "
             f"a subluxation, listed as the primary diagnosis; {how}.",
         )
