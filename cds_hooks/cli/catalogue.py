@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 from cds_hooks.cli.common import EXIT_CLEAN, PROG, CliError, Parser, knowledge, write_json
 from rules.engine import implemented_rule_ids
-from rules.knowledge.model import Knowledge
+from rules.knowledge.model import ConsideredItem, Knowledge
 
 
 def cmd_rules_list(args: argparse.Namespace, out: TextIO) -> int:
@@ -77,14 +77,53 @@ def catalogue_markdown(pack: Knowledge) -> str:
     lines += ["", "## Explanations", ""]
     for spec in pack.rules.values():
         lines += [f"### {spec.id}", "", spec.explanation, "", f"Citation: {spec.citation}", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + considered_markdown(pack))
+
+
+def considered_markdown(pack: Knowledge) -> list[str]:
+    """The audit items weighed and not built as checks (considered.yaml), with why."""
+    if not pack.considered:
+        return []
+    lines = [
+        "## Considered and not built",
+        "",
+        "Audit items weighed and not built as a check, or built only in part, with the reason "
+        "and the sources (`rules/data/considered.yaml`).",
+        "",
+    ]
+    for item in pack.considered:
+        lines += considered_item_markdown(pack, item)
+    return lines
+
+
+def considered_item_markdown(pack: Knowledge, item: ConsideredItem) -> list[str]:
+    """One considered item: its topic, decision (and the rules that build part of it), the
+    reason and its sources."""
+    flag = "" if item.confirmed else " **UNCONFIRMED**"
+    decision = f"{item.audit_item}. Decision: {item.decision}"
+    if item.related_rules:
+        decision += f" (rules: {', '.join(f'`{r}`' for r in item.related_rules)})"
+    return [
+        f"### {item.id}: {item.topic}",
+        "",
+        decision + ".",
+        "",
+        item.reason,
+        "",
+        f"Sources: {source_kinds(pack, item.sources)}{flag}",
+        "",
+    ]
 
 
 def cmd_rules_show(args: argparse.Namespace, out: TextIO) -> int:
     pack = knowledge()
     spec = pack.rules.get(args.rule_id.upper())
     if spec is None:
-        raise CliError(f"unknown rule id {args.rule_id!r}; see `{PROG} rules list`")
+        item = next((c for c in pack.considered if c.id == args.rule_id.upper()), None)
+        if item is None:
+            raise CliError(f"unknown rule id {args.rule_id!r}; see `{PROG} rules list`")
+        out.write("\n".join(considered_item_markdown(pack, item)))
+        return EXIT_CLEAN
     status = "confirmed" if spec.confirmed else "UNCONFIRMED: rests on secondary sources"
     sources = []
     for key in spec.sources:

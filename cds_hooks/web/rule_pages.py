@@ -9,13 +9,14 @@ from fastapi.responses import HTMLResponse
 
 from cds_hooks.state import StateDep
 from cds_hooks.web.site import not_found_page, render
-from rules.knowledge.model import Knowledge, RuleSpec
+from rules.knowledge.model import ConsideredItem, Knowledge, RuleSpec
 
 router = APIRouter(tags=["rules"])
 
 
-def _sources(knowledge: Knowledge, spec: RuleSpec) -> list[dict[str, Any]]:
-    """Each source key the rule cites, with its title, kind (P primary, S secondary) and URL."""
+def _sources(knowledge: Knowledge, spec: RuleSpec | ConsideredItem) -> list[dict[str, Any]]:
+    """Each source key the rule (or considered item) cites, with its title, kind (P primary,
+    S secondary) and URL."""
     found = []
     for key in spec.sources:
         entry = knowledge.sources.get(key, {})
@@ -38,6 +39,7 @@ def rules_index(state: StateDep) -> HTMLResponse:
         "rules.html",
         page="rules",
         rules=[(spec, _sources(knowledge, spec)) for spec in knowledge.rules.values()],
+        considered=[(item, _sources(knowledge, item)) for item in knowledge.considered],
         rules_version=knowledge.version,
         playground=state.settings.playground,
     )

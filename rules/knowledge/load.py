@@ -26,9 +26,11 @@ from rules.knowledge.files import (
 )
 from rules.knowledge.model import (
     ALL_FAMILIES,
+    CONSIDERED_DECISIONS,
     FAMILIES,
     THRESHOLD_KINDS,
     CodeFacts,
+    ConsideredItem,
     DiagnosisGroupEntry,
     DistinctServiceModifiers,
     Knowledge,
@@ -204,6 +206,7 @@ def parse_codes(name: str, data: Mapping[str, Any]) -> CodeFacts:
     )
     facts = _parse_text_clues(name, data, facts)
     facts = parse_audit_codes(name, data, facts)
+    facts = parse_claim_review_codes(name, data, facts)
     overlap = facts.timed & facts.untimed
     if overlap:
         raise PackError(name, "timed.codes", f"also listed as untimed: {sorted(overlap)}")
@@ -301,6 +304,140 @@ def parse_audit_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> C
         therapist_pos=therapist_pos,
         therapist_disciplines=disciplines_of("therapist_private_practice_pos"),
     )
+
+
+def parse_claim_review_codes(name: str, data: Mapping[str, Any], facts: CodeFacts) -> CodeFacts:
+    """The code facts of the audit's second list (items 8-11): CMT regions and subluxation
+    codes, the injury 7th character, SNF places of service, the 96/97 modifiers."""
+    cmt = require(require(data, "cmt_regions", dict, name), "codes", dict, name, "cmt_regions")
+    regions: dict[str, tuple[int, int]] = {}
+    for code, span in cmt.items():
+        where = f"cmt_regions.codes.{code}"
+        if not (
+            isinstance(span, list) and len(span) == 2 and all(isinstance(n, int) for n in span)
+        ):
+            raise PackError(name, where, "expected [fewest, most] regions")
+        if not 1 <= span[0] <= span[1]:
+            raise PackError(name, where, f"not a range of regions: {span}")
+        regions[str(code)] = (span[0], span[1])
+    prefixes = require(
+        require(data, "subluxation_regions", dict, name),
+        "prefixes",
+        dict,
+        name,
+        "subluxation_regions",
+    )
+    subluxation: dict[str, str] = {}
+    for prefix, region in prefixes.items():
+        code = dotted(str(prefix))
+        if not is_code_shaped(code):
+            raise PackError(name, f"subluxation_regions.prefixes.{prefix}", "not an ICD-10-CM code")
+        subluxation[code] = str(region)
+    injury = require(data, "injury_encounter_character", dict, name)
+    active = require(injury, "active", str, name, "injury_encounter_character")
+    healing = require(injury, "healing", str, name, "injury_encounter_character")
+    if len(active) != 1 or len(healing) != 1 or active == healing:
+        raise PackError(
+            name, "injury_encounter_character", "active and healing: one character each"
+        )
+    snf = require(data, "snf_consolidated_billing", dict, name)
+    hab = require(data, "habilitative_modifiers", dict, name)
+    return replace(
+        facts,
+        cmt_regions=regions,
+        subluxation_regions=subluxation,
+        injury_prefixes=strings(
+            injury.get("prefixes"), name, "injury_encounter_character.prefixes"
+        ),
+        injury_active=active,
+        injury_healing=healing,
+        snf_pos=frozenset(strings(snf.get("snf_pos"), name, "snf_consolidated_billing.snf_pos")),
+        nursing_facility_pos=frozenset(
+            strings(
+                snf.get("nursing_facility_pos"),
+                name,
+                "snf_consolidated_billing.nursing_facility_pos",
+            )
+        ),
+        habilitative_modifiers=(
+            require(hab, "habilitative", str, name, "habilitative_modifiers"),
+            require(hab, "rehabilitative", str, name, "habilitative_modifiers"),
+        ),
+    )
+
+
+CLAIM_REVIEW_BLOCKS = (
+    "cmt_regions",
+    "subluxation_regions",
+    "injury_encounter_character",
+    "snf_consolidated_billing",
+    "habilitative_modifiers",
+)
+
+
+def check_code_sources(
+    name: str, data: Mapping[str, Any], keys: Iterable[str], known_sources: Mapping[str, Any]
+) -> None:
+    """Each of these codes.yaml blocks cites sources known to sources.yaml and says whether
+    they are confirmed."""
+    for key in keys:
+        block = require(data, key, dict, name)
+        cited_sources(name, block, key, known_sources)
+        boolean(block.get("confirmed"), name, f"{key}.confirmed")
+
+
+def cited_sources(
+    name: str, block: Mapping[str, Any], where: str, known_sources: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """A block's `sources`: at least one, each a key of sources.yaml."""
+    cited = strings(block.get("sources", []), name, f"{where}.sources")
+    if not cited:
+        raise PackError(name, f"{where}.sources", "cite at least one source")
+    unknown = [s for s in cited if s not in known_sources]
+    if unknown:
+        raise PackError(name, f"{where}.sources", f"unknown source keys {unknown}")
+    return cited
+
+
+def parse_considered(
+    name: str, data: Mapping[str, Any], known_sources: Mapping[str, Any], rule_ids: Iterable[str]
+) -> tuple[ConsideredItem, ...]:
+    """considered.yaml: audit items not built as a check, each with its reason and sources."""
+    rules = set(rule_ids)
+    items: list[ConsideredItem] = []
+    for i, entry in enumerate(require(data, "considered", list, name)):
+        where = f"considered[{i}]"
+        if not isinstance(entry, dict):
+            raise PackError(name, where, "expected a mapping")
+        item_id = require(entry, "id", str, name, where)
+        where = f"considered[{item_id}]"
+        if not re.fullmatch(r"[A-Z][A-Z0-9-]*", item_id):
+            raise PackError(name, where, "id: upper-case letters, digits and hyphens")
+        if item_id in rules or any(item.id == item_id for item in items):
+            raise PackError(name, where, "duplicate id (a rule or another item has it)")
+        decision = require(entry, "decision", str, name, where)
+        if decision not in CONSIDERED_DECISIONS:
+            raise PackError(name, f"{where}.decision", f"must be one of {CONSIDERED_DECISIONS}")
+        sources = cited_sources(name, entry, where, known_sources)
+        related = strings(entry.get("related_rules", []), name, f"{where}.related_rules")
+        missing = [r for r in related if r not in rules]
+        if missing:
+            raise PackError(name, f"{where}.related_rules", f"unknown rule ids {missing}")
+        if decision == "built in part" and not related:
+            raise PackError(name, f"{where}.related_rules", "name the rules that build the part")
+        items.append(
+            ConsideredItem(
+                id=item_id,
+                audit_item=require(entry, "audit_item", str, name, where),
+                topic=require(entry, "topic", str, name, where),
+                decision=decision,
+                reason=require(entry, "reason", str, name, where).strip(),
+                sources=sources,
+                confirmed=boolean(entry.get("confirmed"), name, f"{where}.confirmed"),
+                related_rules=related,
+            )
+        )
+    return tuple(items)
 
 
 def parse_telehealth(
@@ -626,9 +763,11 @@ def load_knowledge(
         "body_sites.yaml", parse_yaml("body_sites.yaml", read_text("body_sites.yaml"))
     )
     codes_data = parse_yaml("codes.yaml", read_text("codes.yaml"))
+    check_code_sources("codes.yaml", codes_data, CLAIM_REVIEW_BLOCKS, sources)
+    rules = parse_rules("rules.yaml", rules_data, sources)
     knowledge = Knowledge(
         version=str(rules_data.get("version", "unversioned")),
-        rules=parse_rules("rules.yaml", rules_data, sources),
+        rules=rules,
         codes=parse_codes("codes.yaml", codes_data),
         ncci=ncci,
         mue=parse_mue(MUE_TABLE, read_text(MUE_TABLE, directory)),
@@ -650,6 +789,12 @@ def load_knowledge(
         icd10_release=ReleaseCodeSet.bundled(),
         telehealth=parse_telehealth("telehealth.csv", read_text("telehealth.csv"), sources),
         claim_scope=_load_scope(codes_data),
+        considered=parse_considered(
+            "considered.yaml",
+            parse_yaml("considered.yaml", read_text("considered.yaml")),
+            sources,
+            rules,
+        ),
     )
     return check_payer_dx_groups(knowledge)
 

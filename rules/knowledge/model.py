@@ -187,6 +187,20 @@ class CodeFacts:
     active_therapy: frozenset[str] = frozenset()
     therapist_pos: tuple[str, ...] = ()
     therapist_disciplines: frozenset[Discipline] = frozenset()
+    # Audit 2026-12, second list items 8-11 (parsed by parse_claim_review_codes).
+    cmt_regions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    subluxation_regions: Mapping[str, str] = field(default_factory=dict)  # dotted prefix -> region
+    injury_prefixes: tuple[str, ...] = ()
+    injury_active: str = ""  # 7th character of an encounter of active treatment (A)
+    injury_healing: str = ""  # 7th character of the healing or recovery phase (D)
+    snf_pos: frozenset[str] = frozenset()
+    nursing_facility_pos: frozenset[str] = frozenset()
+    habilitative_modifiers: tuple[str, str] = ("", "")  # (habilitative 96, rehabilitative 97)
+
+    def subluxation_region(self, icd10: str) -> str | None:
+        """The CPT spinal region a subluxation (segmental dysfunction) code names, or None."""
+        code = dotted(icd10)
+        return next((r for p, r in self.subluxation_regions.items() if code.startswith(p)), None)
 
     def discipline_for_taxonomy(self, taxonomy: str | None) -> Discipline | None:
         """A NUCC code's discipline by its longest listed start (classification, or grouping);
@@ -302,6 +316,24 @@ class PayerSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsideredItem:
+    """An audit item weighed and not built as a check (or built only in part): why, and on
+    what sources. Listed beside the rule catalogue so the reason is never lost."""
+
+    id: str
+    audit_item: str
+    topic: str
+    decision: str  # "not built" | "built in part"
+    reason: str
+    sources: tuple[str, ...]
+    confirmed: bool
+    related_rules: tuple[str, ...] = ()
+
+
+CONSIDERED_DECISIONS = ("not built", "built in part")
+
+
+@dataclass(frozen=True, slots=True)
 class Knowledge:
     """Everything the checks know, loaded once."""
 
@@ -324,6 +356,7 @@ class Knowledge:
     icd10_release: CodeSet | None = None
     claim_scope: ClaimScope | None = None
     telehealth: Mapping[str, tuple[TelehealthEntry, ...]] = field(default_factory=dict)
+    considered: tuple[ConsideredItem, ...] = ()
     _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

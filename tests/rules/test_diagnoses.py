@@ -176,7 +176,8 @@ def test_diagnosis_valid_on_one_date_only_is_left_to_a_person(check) -> None:
 
 
 def test_valid_billable_code_does_not_fire(check) -> None:
-    assert rules_of(check(claim().line("97012", ["GP"], dx=["S33.5XXA"]))) == []
+    # D: therapy is the healing phase (an A code here is DX-INJURY-7TH advice).
+    assert rules_of(check(claim().line("97012", ["GP"], dx=["S33.5XXD"]))) == []
 
 
 class _Release:
@@ -260,7 +261,7 @@ def test_no_room_for_a_fifth_pointer_means_review(check) -> None:
     assert finding.fix.action.value == "review" and finding.fix.candidates == ("M54.12",)
 
 
-@pytest.mark.parametrize("dx", ["M51.16", "M54.2", "M50.121", "S13.4XXA", "M51.360", "M48.062"])
+@pytest.mark.parametrize("dx", ["M51.16", "M54.2", "M50.121", "S13.4XXD", "M51.360", "M48.062"])
 def test_supporting_diagnosis_does_not_fire(check, dx: str) -> None:
     assert rules_of(check(claim().line("97012", ["GP"], dx=[dx]))) == []
 

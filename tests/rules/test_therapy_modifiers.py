@@ -55,7 +55,9 @@ def test_rule_not_in_force_before_2018(check) -> None:
 
 
 def test_cmt_is_not_always_therapy(check) -> None:
-    assert rules_of(check(claim().line("98940", ["AT"], by="DC"))) == []
+    # The subluxation first: Medicare wants it as the primary diagnosis (MCR-CMT-SUBLUX-PRIMARY).
+    line = claim().line("98940", ["AT"], by="DC", dx=["M99.03", "M51.16"])
+    assert rules_of(check(line)) == []
 
 
 def test_gp_and_go_on_a_pt_line_keeps_gp(check) -> None:

@@ -23,6 +23,18 @@ def test_catalogue_lists_every_rule_with_scope_and_source(client, knowledge: Kno
         assert ("UNCONFIRMED" in row.group(1)) is not spec.confirmed
 
 
+def test_catalogue_lists_the_items_considered_and_not_built(client, knowledge: Knowledge):
+    html = client.get("/rules").text
+    assert knowledge.considered
+    for item in knowledge.considered:
+        row = re.search(rf'<tr id="{re.escape(item.id)}">(.*?)</tr>', html, re.S)
+        assert row, item.id
+        assert escape(item.reason) in row.group(1) and item.decision in row.group(1)
+        assert all(f"[{key} " in row.group(1) for key in item.sources)
+        assert all(f'href="/rules/{rule}"' in row.group(1) for rule in item.related_rules)
+        assert ("UNCONFIRMED" in row.group(1)) is not item.confirmed
+
+
 def test_rule_page_links_its_primary_sources(client, knowledge: Knowledge):
     spec = knowledge.rules["NCCI-PTP-MOD-MISSING"]
     html = client.get("/rules/ncci-ptp-mod-missing").text
