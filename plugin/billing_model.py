@@ -16,6 +16,7 @@ import orjson
 
 from plugin.references import Resource, ResourceIndex, unref
 from rules.code_shapes import CODE_LIKE, shown
+from rules.corrections import Correction
 from rules.knowledge.model import Knowledge
 from rules.model import (
     BillingClaim,
@@ -195,6 +196,18 @@ def _plain(value: Any) -> bytes | None:
     return encoded if orjson.loads(encoded) == value else None
 
 
+def _unchanged_items(original: Resource, corrected: Resource) -> tuple[int | None, ...]:
+    """Per item of `corrected`, the position of an item of `original` with the same JSON bytes
+    (None: none). Items of plain JSON (checked once for each whole list) only."""
+    items, before = _list(corrected.get("item")), _list(original.get("item"))
+    if _plain(items) is None or _plain(before) is None:
+        return ()
+    known: dict[bytes, int] = {}
+    for n, item in enumerate(before):
+        known.setdefault(orjson.dumps(item), n)
+    return tuple(known.get(orjson.dumps(item)) for item in items)
+
+
 def _same_except(original: Resource, corrected: Resource, skip: frozenset[str]) -> bool:
     """Every element but `skip` is the same plain JSON in both."""
     before = _plain({k: v for k, v in original.items() if k not in skip})
@@ -238,21 +251,35 @@ class BillingModelBuilder:
         )
         return self._finish(parts, lines, reference, None)
 
-    def reread(self, previous: ClaimReading, corrected: Resource) -> ClaimReading:
+    def reread(self, previous: ClaimReading, corrected: Resource | Correction) -> ClaimReading:
         """`read` of a corrected copy of `previous.claim`: the same model a fresh read gives.
 
-        Fixes edit lines and diagnosis codes only: when every other element of the Claim is
-        unchanged (compared as JSON), the claim-level pieces are reused, and so is each line
-        whose item is unchanged and whose diagnoses read the same.
+        Fixes edit lines and diagnosis codes only, so the claim-level pieces are reused, and so
+        is each line whose item is unchanged and whose diagnoses read the same. A `Correction`
+        of `previous.claim` says which items are unchanged; of a plain Claim, every element but
+        the items and diagnoses must be the same JSON, and an item is unchanged when its JSON
+        bytes are.
         """
         parts = previous.parts
         original = parts.claim
-        if not _same_except(original, corrected, _FIXED_ELEMENTS):
-            return self.read(corrected, parts.index, previous.billing.id)
-        diagnoses = self._diagnoses(corrected, parts.index)
+        if isinstance(corrected, Correction):
+            claim, sources = corrected.claim, corrected.sources
+            if sources is None:
+                return self.read(claim, parts.index, previous.billing.id)
+            diagnoses = (
+                self._diagnoses(claim, parts.index)
+                if corrected.diagnoses_changed
+                else parts.diagnoses
+            )
+        else:
+            claim = corrected
+            if not _same_except(original, claim, _FIXED_ELEMENTS):
+                return self.read(claim, parts.index, previous.billing.id)
+            diagnoses = self._diagnoses(claim, parts.index)
+            sources = _unchanged_items(original, claim)
         same_dx = diagnoses == parts.diagnoses
         parts = _ClaimParts(
-            corrected,
+            claim,
             parts.index,
             parts.info,
             diagnoses,
@@ -260,20 +287,13 @@ class BillingModelBuilder:
             parts.procedures,
             parts.default_date,
         )
-        items = _list(corrected.get("item"))
-        known: dict[bytes, ClaimLine] = {}
-        # Items of plain JSON (checked once for the whole list) read the same when their bytes
-        # are the same.
-        if same_dx and _plain(items) is not None:
-            before = _list(original.get("item"))
-            if _plain(before) is not None:
-                for line in previous.billing.lines:
-                    known.setdefault(orjson.dumps(before[line.index]), line)
+        before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
-        for i, item in enumerate(items):
+        for i, item in enumerate(_list(claim.get("item"))):
             if not isinstance(item, dict):
                 continue
-            same = known.get(orjson.dumps(item)) if known else None
+            source = sources[i] if i < len(sources) else None
+            same = before.get(source) if source is not None else None
             if same is None:
                 lines.append(self._line(i, item, parts))
             else:
