@@ -121,32 +121,34 @@ def _datetime(value: Any) -> datetime | None:
         return None
 
 
-def _unreadable_item_elements(item: Resource) -> Iterator[str]:
+def _unreadable_item_elements(item: Resource) -> tuple[str, ...]:
     """Elements of an item that are present but read as absent (the bulk scan does not validate
     FHIR per claim, so a shape `check` would refuse must not pass as clean: issue #18)."""
-    for key in ("servicedDate",):
-        if key in item and _date(item[key]) is None:
-            yield key
-    period = item.get("servicedPeriod")
+    found: list[str] = []
+    get = item.get
+    if "servicedDate" in item and _date(item["servicedDate"]) is None:
+        found.append("servicedDate")
+    period = get("servicedPeriod")
     if period is not None and _date(_dict(period).get("start")) is None:
-        yield "servicedPeriod.start"
-    quantity = item.get("quantity")
+        found.append("servicedPeriod.start")
+    quantity = get("quantity")
     if quantity is not None and (
         not isinstance(quantity, dict)
         or ("value" in quantity and _number(quantity["value"]) is None)
     ):
-        yield "quantity.value"
+        found.append("quantity.value")
     for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
-        value = item.get(key)
+        value = get(key)
         if value is not None and (not isinstance(value, list) or len(_ints(value)) != len(value)):
-            yield key
-    modifiers = item.get("modifier")
+            found.append(key)
+    modifiers = get("modifier")
     if modifiers is not None and (
         not isinstance(modifiers, list) or any(not _first_code(m)[0] for m in modifiers)
     ):
-        yield "modifier"
+        found.append("modifier")
     if "productOrService" in item and not isinstance(item["productOrService"], dict):
-        yield "productOrService"
+        found.append("productOrService")
+    return tuple(found)
 
 
 def claim_reference(claim: Resource, full_url: str | None = None, position: int = 0) -> str:
@@ -179,6 +181,8 @@ class ClaimReading:
     billing: BillingClaim
     parts: _ClaimParts
     payer_date: date | None
+    # Per Claim.item, the elements present that read as absent (`_unreadable_item_elements`).
+    unreadable: tuple[tuple[str, ...], ...] = ()
 
 
 # What `rules.corrections.apply_fixes` may change on a Claim; anything else changed means the
@@ -244,12 +248,14 @@ class BillingModelBuilder:
             self._procedure_minutes(claim, index),
             _date(_dict(claim.get("billablePeriod")).get("start")),
         )
+        items = _list(claim.get("item"))
         lines = tuple(
-            self._line(i, item, parts)
-            for i, item in enumerate(_list(claim.get("item")))
-            if isinstance(item, dict)
+            self._line(i, item, parts) for i, item in enumerate(items) if isinstance(item, dict)
         )
-        return self._finish(parts, lines, reference, None)
+        unreadable = tuple(
+            _unreadable_item_elements(item) if isinstance(item, dict) else () for item in items
+        )
+        return self._finish(parts, lines, unreadable, reference, None)
 
     def reread(self, previous: ClaimReading, corrected: Resource | Correction) -> ClaimReading:
         """`read` of a corrected copy of `previous.claim`: the same model a fresh read gives.
@@ -289,24 +295,33 @@ class BillingModelBuilder:
         )
         before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
+        unreadable: list[tuple[str, ...]] = []
         for i, item in enumerate(_list(claim.get("item"))):
-            if not isinstance(item, dict):
-                continue
             source = sources[i] if i < len(sources) else None
+            if not isinstance(item, dict):
+                unreadable.append(())
+                continue
+            if source is None or source >= len(previous.unreadable):
+                unreadable.append(_unreadable_item_elements(item))
+            else:
+                unreadable.append(previous.unreadable[source])
             same = before.get(source) if source is not None else None
             if same is None:
                 lines.append(self._line(i, item, parts))
             else:
                 lines.append(same if same.index == i else replace(same, index=i))
-        return self._finish(parts, tuple(lines), previous.billing.id, previous)
+        return self._finish(parts, tuple(lines), tuple(unreadable), previous.billing.id, previous)
 
     def _finish(
         self,
         parts: _ClaimParts,
         lines: tuple[ClaimLine, ...],
+        unreadable: tuple[tuple[str, ...], ...],
         reference: str | None,
         previous: ClaimReading | None,
     ) -> ClaimReading:
+        """The model of the lines read; with `previous`, the reading of a Claim whose claim-level
+        elements (all but the items and diagnoses) are the same, what they gave is reused."""
         claim = parts.claim
         dos = min((ln.date for ln in lines if ln.date), default=parts.default_date)
         # Payer settings are read as of Claim.created: corrections never change it, so a
@@ -316,6 +331,17 @@ class BillingModelBuilder:
             payer = previous.billing.payer
         else:
             payer = self._payer(claim, parts.index, payer_date)
+        unread = tuple(self._unread(claim, parts.index, unreadable))
+        if previous is not None:
+            billing = replace(
+                previous.billing,
+                id=reference or claim_reference(claim),
+                lines=lines,
+                payer=payer,
+                diagnoses=tuple(parts.diagnoses.values()),
+                unread=unread,
+            )
+            return ClaimReading(billing, parts, payer_date, unreadable)
         ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
         claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems())
         use = claim.get("use")
@@ -328,9 +354,9 @@ class BillingModelBuilder:
             claim_type=claim_type or None,
             use=use if isinstance(use, str) else None,
             type_of_bill=self._type_of_bill(claim),
-            unread=tuple(self._unread(claim, parts.index)),
+            unread=unread,
         )
-        return ClaimReading(billing, parts, payer_date)
+        return ClaimReading(billing, parts, payer_date, unreadable)
 
     # -- claim-level pieces ------------------------------------------------------------------
 
@@ -352,8 +378,11 @@ class BillingModelBuilder:
                     return code
         return None
 
-    def _unread(self, claim: Resource, index: ResourceIndex) -> Iterator[Unchecked]:
-        """What the model could not read: each is `unchecked` on the claim's verdict."""
+    def _unread(
+        self, claim: Resource, index: ResourceIndex, unreadable: tuple[tuple[str, ...], ...]
+    ) -> Iterator[Unchecked]:
+        """What the model could not read: each is `unchecked` on the claim's verdict
+        (`unreadable`: the elements of each item that read as absent)."""
         if not _first_code(claim.get("type"))[0]:
             yield Unchecked(None, "Claim.type is missing: read as a professional claim")
         for i, item in enumerate(_list(claim.get("item"))):
@@ -363,7 +392,7 @@ class BillingModelBuilder:
             if _int(item.get("sequence")) is None:
                 yield Unchecked(None, f"Claim.item[{i}].sequence is missing: not checked")
                 continue
-            for element in _unreadable_item_elements(item):
+            for element in unreadable[i]:
                 yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
         insurances = [_dict(i) for i in _list(claim.get("insurance"))]
         if not insurances:
