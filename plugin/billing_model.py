@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -609,7 +610,7 @@ class BillingModelBuilder:
             regions=self._regions(item, pointed),
             text=" ".join(t for t in texts if isinstance(t, str) and t),
             net=_number(_dict(get("net")).get("value")),
-            encounter=next((unref(e) for e in _list(get("encounter")) if unref(e)), None),
+            encounter=_first_reference(get("encounter")),
             revenue=(_first_code(revenue, self._revenue_systems)[0] or None) if revenue else None,
         )
         return line, tuple(unreadable)
@@ -638,12 +639,35 @@ class BillingModelBuilder:
             found = self.knowledge.regions_for_body_site(codes, words)
             if found:
                 return found
+        if len(pointed) == 1:
+            return self.knowledge.regions_for(pointed[0].code)
         return frozenset().union(*(self.knowledge.regions_for(d.code) for d in pointed))
+
+
+def _first_reference(references: Any) -> str | None:
+    """The first of a list of References that has a reference string."""
+    if isinstance(references, list):
+        for reference in references:
+            found = unref(reference)
+            if found:
+                return found
+    return None
 
 
 def _as_code(value: str) -> str:
     """A code as the rules read and quote it: upper-cased, or, when it does not look like a
     code at all (markup, a link, a paragraph), its `shown` form, which no code table holds."""
+    if len(value) > _LONGEST_CODE:
+        return shown(value)
+    return _short_code(value)
+
+
+# CODE_LIKE matches at most 16 characters, and a newline after them (`$`).
+_LONGEST_CODE = 17
+
+
+@lru_cache(maxsize=4096)  # hot: every code of every line; codes repeat across claims
+def _short_code(value: str) -> str:
     if not value or CODE_LIKE.match(value):
         return value.upper()
     return shown(value)
