@@ -10,12 +10,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from plugin.references import Resource, ResourceIndex, unref
 from rules.code_shapes import CODE_LIKE, shown
+from rules.corrections import Correction
 from rules.knowledge.model import Knowledge
 from rules.model import (
     BillingClaim,
@@ -120,32 +122,33 @@ def _datetime(value: Any) -> datetime | None:
         return None
 
 
-def _unreadable_item_elements(item: Resource) -> Iterator[str]:
-    """Elements of an item that are present but read as absent (the bulk scan does not validate
-    FHIR per claim, so a shape `check` would refuse must not pass as clean: issue #18)."""
-    for key in ("servicedDate",):
-        if key in item and _date(item[key]) is None:
-            yield key
+def _service_date(item: Resource, unreadable: list[str]) -> date | None:
+    """servicedDate, else servicedPeriod.start; each present but unreadable is noted."""
+    on = _date(item.get("servicedDate"))
+    if on is None and "servicedDate" in item:
+        unreadable.append("servicedDate")
     period = item.get("servicedPeriod")
-    if period is not None and _date(_dict(period).get("start")) is None:
-        yield "servicedPeriod.start"
-    quantity = item.get("quantity")
-    if quantity is not None and (
-        not isinstance(quantity, dict)
-        or ("value" in quantity and _number(quantity["value"]) is None)
-    ):
-        yield "quantity.value"
-    for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
-        value = item.get(key)
-        if value is not None and (not isinstance(value, list) or len(_ints(value)) != len(value)):
-            yield key
-    modifiers = item.get("modifier")
-    if modifiers is not None and (
-        not isinstance(modifiers, list) or any(not _first_code(m)[0] for m in modifiers)
-    ):
-        yield "modifier"
-    if "productOrService" in item and not isinstance(item["productOrService"], dict):
-        yield "productOrService"
+    if period is not None:
+        start = _date(period.get("start")) if isinstance(period, dict) else None
+        if start is None:
+            unreadable.append("servicedPeriod.start")
+        on = on or start
+    return on
+
+
+def _modifiers(concepts: Any, unreadable: list[str]) -> tuple[str, ...]:
+    """The modifier codes, upper-cased; a list that is not one, or a modifier without a code,
+    is noted."""
+    if concepts is None:
+        return ()
+    if not isinstance(concepts, list):
+        unreadable.append("modifier")
+        return ()
+    modifiers = tuple(_first_code(concept)[0].upper() for concept in concepts)
+    if not all(modifiers):
+        unreadable.append("modifier")
+        return tuple(m for m in modifiers if m)
+    return modifiers
 
 
 def claim_reference(claim: Resource, full_url: str | None = None, position: int = 0) -> str:
@@ -178,6 +181,8 @@ class ClaimReading:
     billing: BillingClaim
     parts: _ClaimParts
     payer_date: date | None
+    # Per Claim.item, the elements present that read as absent (`_unreadable_item_elements`).
+    unreadable: tuple[tuple[str, ...], ...] = ()
 
 
 # What `rules.corrections.apply_fixes` may change on a Claim; anything else changed means the
@@ -193,6 +198,18 @@ def _plain(value: Any) -> bytes | None:
     except TypeError:
         return None
     return encoded if orjson.loads(encoded) == value else None
+
+
+def _unchanged_items(original: Resource, corrected: Resource) -> tuple[int | None, ...]:
+    """Per item of `corrected`, the position of an item of `original` with the same JSON bytes
+    (None: none). Items of plain JSON (checked once for each whole list) only."""
+    items, before = _list(corrected.get("item")), _list(original.get("item"))
+    if _plain(items) is None or _plain(before) is None:
+        return ()
+    known: dict[bytes, int] = {}
+    for n, item in enumerate(before):
+        known.setdefault(orjson.dumps(item), n)
+    return tuple(known.get(orjson.dumps(item)) for item in items)
 
 
 def _same_except(original: Resource, corrected: Resource, skip: frozenset[str]) -> bool:
@@ -231,28 +248,46 @@ class BillingModelBuilder:
             self._procedure_minutes(claim, index),
             _date(_dict(claim.get("billablePeriod")).get("start")),
         )
-        lines = tuple(
-            self._line(i, item, parts)
-            for i, item in enumerate(_list(claim.get("item")))
-            if isinstance(item, dict)
-        )
-        return self._finish(parts, lines, reference, None)
+        lines: list[ClaimLine] = []
+        unreadable: list[tuple[str, ...]] = []
+        for i, item in enumerate(_list(claim.get("item"))):
+            if isinstance(item, dict):
+                line, elements = self._line(i, item, parts)
+                lines.append(line)
+                unreadable.append(elements)
+            else:
+                unreadable.append(())
+        return self._finish(parts, tuple(lines), tuple(unreadable), reference, None)
 
-    def reread(self, previous: ClaimReading, corrected: Resource) -> ClaimReading:
+    def reread(self, previous: ClaimReading, corrected: Resource | Correction) -> ClaimReading:
         """`read` of a corrected copy of `previous.claim`: the same model a fresh read gives.
 
-        Fixes edit lines and diagnosis codes only: when every other element of the Claim is
-        unchanged (compared as JSON), the claim-level pieces are reused, and so is each line
-        whose item is unchanged and whose diagnoses read the same.
+        Fixes edit lines and diagnosis codes only, so the claim-level pieces are reused, and so
+        is each line whose item is unchanged and whose diagnoses read the same. A `Correction`
+        of `previous.claim` says which items are unchanged; of a plain Claim, every element but
+        the items and diagnoses must be the same JSON, and an item is unchanged when its JSON
+        bytes are.
         """
         parts = previous.parts
         original = parts.claim
-        if not _same_except(original, corrected, _FIXED_ELEMENTS):
-            return self.read(corrected, parts.index, previous.billing.id)
-        diagnoses = self._diagnoses(corrected, parts.index)
+        if isinstance(corrected, Correction):
+            claim, sources = corrected.claim, corrected.sources
+            if sources is None:
+                return self.read(claim, parts.index, previous.billing.id)
+            diagnoses = (
+                self._diagnoses(claim, parts.index)
+                if corrected.diagnoses_changed
+                else parts.diagnoses
+            )
+        else:
+            claim = corrected
+            if not _same_except(original, claim, _FIXED_ELEMENTS):
+                return self.read(claim, parts.index, previous.billing.id)
+            diagnoses = self._diagnoses(claim, parts.index)
+            sources = _unchanged_items(original, claim)
         same_dx = diagnoses == parts.diagnoses
         parts = _ClaimParts(
-            corrected,
+            claim,
             parts.index,
             parts.info,
             diagnoses,
@@ -260,33 +295,34 @@ class BillingModelBuilder:
             parts.procedures,
             parts.default_date,
         )
-        items = _list(corrected.get("item"))
-        known: dict[bytes, ClaimLine] = {}
-        # Items of plain JSON (checked once for the whole list) read the same when their bytes
-        # are the same.
-        if same_dx and _plain(items) is not None:
-            before = _list(original.get("item"))
-            if _plain(before) is not None:
-                for line in previous.billing.lines:
-                    known.setdefault(orjson.dumps(before[line.index]), line)
+        before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
-        for i, item in enumerate(items):
+        unreadable: list[tuple[str, ...]] = []
+        for i, item in enumerate(_list(claim.get("item"))):
             if not isinstance(item, dict):
+                unreadable.append(())
                 continue
-            same = known.get(orjson.dumps(item)) if known else None
-            if same is None:
-                lines.append(self._line(i, item, parts))
+            source = sources[i] if i < len(sources) else None
+            same = before.get(source) if source is not None else None
+            if same is None or source is None:
+                line, elements = self._line(i, item, parts)
+                lines.append(line)
+                unreadable.append(elements)
             else:
                 lines.append(same if same.index == i else replace(same, index=i))
-        return self._finish(parts, tuple(lines), previous.billing.id, previous)
+                unreadable.append(previous.unreadable[source])
+        return self._finish(parts, tuple(lines), tuple(unreadable), previous.billing.id, previous)
 
     def _finish(
         self,
         parts: _ClaimParts,
         lines: tuple[ClaimLine, ...],
+        unreadable: tuple[tuple[str, ...], ...],
         reference: str | None,
         previous: ClaimReading | None,
     ) -> ClaimReading:
+        """The model of the lines read; with `previous`, the reading of a Claim whose claim-level
+        elements (all but the items and diagnoses) are the same, what they gave is reused."""
         claim = parts.claim
         dos = min((ln.date for ln in lines if ln.date), default=parts.default_date)
         # Payer settings are read as of Claim.created: corrections never change it, so a
@@ -296,6 +332,17 @@ class BillingModelBuilder:
             payer = previous.billing.payer
         else:
             payer = self._payer(claim, parts.index, payer_date)
+        unread = tuple(self._unread(claim, parts.index, unreadable))
+        if previous is not None:
+            billing = replace(
+                previous.billing,
+                id=reference or claim_reference(claim),
+                lines=lines,
+                payer=payer,
+                diagnoses=tuple(parts.diagnoses.values()),
+                unread=unread,
+            )
+            return ClaimReading(billing, parts, payer_date, unreadable)
         ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
         claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems())
         use = claim.get("use")
@@ -308,9 +355,9 @@ class BillingModelBuilder:
             claim_type=claim_type or None,
             use=use if isinstance(use, str) else None,
             type_of_bill=self._type_of_bill(claim),
-            unread=tuple(self._unread(claim, parts.index)),
+            unread=unread,
         )
-        return ClaimReading(billing, parts, payer_date)
+        return ClaimReading(billing, parts, payer_date, unreadable)
 
     # -- claim-level pieces ------------------------------------------------------------------
 
@@ -332,8 +379,11 @@ class BillingModelBuilder:
                     return code
         return None
 
-    def _unread(self, claim: Resource, index: ResourceIndex) -> Iterator[Unchecked]:
-        """What the model could not read: each is `unchecked` on the claim's verdict."""
+    def _unread(
+        self, claim: Resource, index: ResourceIndex, unreadable: tuple[tuple[str, ...], ...]
+    ) -> Iterator[Unchecked]:
+        """What the model could not read: each is `unchecked` on the claim's verdict
+        (`unreadable`: the elements of each item that read as absent)."""
         if not _first_code(claim.get("type"))[0]:
             yield Unchecked(None, "Claim.type is missing: read as a professional claim")
         for i, item in enumerate(_list(claim.get("item"))):
@@ -343,7 +393,7 @@ class BillingModelBuilder:
             if _int(item.get("sequence")) is None:
                 yield Unchecked(None, f"Claim.item[{i}].sequence is missing: not checked")
                 continue
-            for element in _unreadable_item_elements(item):
+            for element in unreadable[i]:
                 yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
         insurances = [_dict(i) for i in _list(claim.get("insurance"))]
         if not insurances:
@@ -501,36 +551,58 @@ class BillingModelBuilder:
 
     # -- one line --------------------------------------------------------------------------
 
-    def _line(self, position: int, item: Resource, parts: _ClaimParts) -> ClaimLine:
+    def _line(
+        self, position: int, item: Resource, parts: _ClaimParts
+    ) -> tuple[ClaimLine, tuple[str, ...]]:
+        """The line, and the elements of its item present but read as absent (the bulk scan
+        does not validate FHIR per claim, so a shape `check` would refuse must not pass as
+        clean: issue #18). One pass: this runs for every line of every bulk-scanned claim."""
         info, diagnoses, care_team = parts.info, parts.diagnoses, parts.care_team
         get = item.get
-        concept = _dict(get("productOrService"))
+        unreadable: list[str] = []
+        on = _service_date(item, unreadable)
+        quantity = get("quantity")
+        units = None
+        if isinstance(quantity, dict):
+            units = _number(quantity.get("value"))
+            if units is None and "value" in quantity:
+                unreadable.append("quantity.value")
+        elif quantity is not None:
+            unreadable.append("quantity.value")
+        sequences = []
+        for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
+            value = get(key)
+            numbers = _ints(value)
+            if value is not None and (not isinstance(value, list) or len(numbers) != len(value)):
+                unreadable.append(key)
+            sequences.append(numbers)
+        pointers, team, linked_info = tuple(sequences[0]), sequences[1], sequences[2]
+        modifiers = _modifiers(get("modifier"), unreadable)
+        concept = get("productOrService")
+        if not isinstance(concept, dict):
+            if "productOrService" in item:
+                unreadable.append("productOrService")
+            concept = {}
         code, system = _first_code(concept, self._code_systems)
-        pointers = tuple(_ints(get("diagnosisSequence")))
         pointed = tuple(diagnoses[p] for p in pointers if p in diagnoses)
         if not get("careTeamSequence") and len(care_team) == 1:
             performers = tuple(care_team.values())
         else:
-            team = _ints(get("careTeamSequence"))
             performers = tuple(care_team[s] for s in team if s in care_team)
-        linked = [info[s] for s in _ints(get("informationSequence")) if s in info]
+        linked = [info[s] for s in linked_info if s in info]
         minutes = self._minutes(item, linked, parts.procedures)
         texts = [concept.get("text")] + [text for _, _, text in linked]
-        modifiers = []
-        for mod in _list(get("modifier")):
-            modifier = _first_code(mod)[0].upper()
-            if modifier:
-                modifiers.append(modifier)
-        period = _dict(get("servicedPeriod"))
-        return ClaimLine(
+        pos = get("locationCodeableConcept")
+        revenue = get("revenue")
+        line = ClaimLine(
             index=position,
             sequence=_int(get("sequence")) or 0,
             code=_as_code(code),
             code_system=system,
-            modifiers=tuple(modifiers),
-            units=_number(_dict(get("quantity")).get("value")),
-            date=_date(get("servicedDate")) or _date(period.get("start")) or parts.default_date,
-            pos=_as_code(_first_code(get("locationCodeableConcept"))[0]) or None,
+            modifiers=modifiers,
+            units=units,
+            date=on or parts.default_date,
+            pos=(_as_code(_first_code(pos)[0]) or None) if pos is not None else None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
             performers=performers,
@@ -538,9 +610,10 @@ class BillingModelBuilder:
             regions=self._regions(item, pointed),
             text=" ".join(t for t in texts if isinstance(t, str) and t),
             net=_number(_dict(get("net")).get("value")),
-            encounter=next((unref(e) for e in _list(get("encounter")) if unref(e)), None),
-            revenue=_first_code(get("revenue"), self._revenue_systems)[0] or None,
+            encounter=_first_reference(get("encounter")),
+            revenue=(_first_code(revenue, self._revenue_systems)[0] or None) if revenue else None,
         )
+        return line, tuple(unreadable)
 
     def _minutes(
         self,
@@ -566,12 +639,35 @@ class BillingModelBuilder:
             found = self.knowledge.regions_for_body_site(codes, words)
             if found:
                 return found
+        if len(pointed) == 1:
+            return self.knowledge.regions_for(pointed[0].code)
         return frozenset().union(*(self.knowledge.regions_for(d.code) for d in pointed))
+
+
+def _first_reference(references: Any) -> str | None:
+    """The first of a list of References that has a reference string."""
+    if isinstance(references, list):
+        for reference in references:
+            found = unref(reference)
+            if found:
+                return found
+    return None
 
 
 def _as_code(value: str) -> str:
     """A code as the rules read and quote it: upper-cased, or, when it does not look like a
     code at all (markup, a link, a paragraph), its `shown` form, which no code table holds."""
+    if len(value) > _LONGEST_CODE:
+        return shown(value)
+    return _short_code(value)
+
+
+# CODE_LIKE matches at most 16 characters, and a newline after them (`$`).
+_LONGEST_CODE = 17
+
+
+@lru_cache(maxsize=4096)  # hot: every code of every line; codes repeat across claims
+def _short_code(value: str) -> str:
     if not value or CODE_LIKE.match(value):
         return value.upper()
     return shown(value)

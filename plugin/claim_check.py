@@ -12,7 +12,7 @@ from plugin.billing_model import BillingModelBuilder, claim_reference
 from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
-from rules.corrections import apply_fixes
+from rules.corrections import correct
 from rules.engine import finding_order, registered_checks, run_checks
 from rules.findings import Finding
 from rules.knowledge.model import Knowledge
@@ -137,13 +137,14 @@ class ClaimChecker:
         findings = run_checks(billing, self.knowledge, as_of, scope)
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return self._report(reference, billing, findings, claim, scope)
-        corrected = apply_fixes(claim, findings, self.knowledge.codes)
+        first = reading
+        correction = correct(claim, findings, self.knowledge.codes)
         for _ in range(MAX_ROUNDS - 1):
-            if not any(f.fix.automatic for f in findings) or not corrected.get("item"):
+            if not any(f.fix.automatic for f in findings) or not correction.claim.get("item"):
                 break
             known = {(f.rule, f.line, f.fix) for f in findings}
             # The corrected copy differs in a few lines: the rest of the model is reused.
-            reading = self.builder.reread(reading, corrected)
+            reading = self.builder.reread(first, correction)
             again = run_checks(reading.billing, self.knowledge, as_of)
             revealed = [
                 f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known
@@ -154,8 +155,8 @@ class ClaimChecker:
             replaced = {(f.rule, f.line) for f in revealed}
             kept = [f for f in findings if (f.rule, f.line) not in replaced]
             findings = sorted([*kept, *revealed], key=finding_order)
-            corrected = apply_fixes(claim, findings, self.knowledge.codes)
-        return self._report(reference, billing, findings, corrected, scope)
+            correction = correct(claim, findings, self.knowledge.codes)
+        return self._report(reference, billing, findings, correction.claim, scope)
 
     @staticmethod
     def _report(

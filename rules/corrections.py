@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,21 +20,44 @@ _ORDER = {action: n for n, action in enumerate(FixAction)}
 _ORDER[FixAction.REMOVE_LINE] = len(_ORDER)
 
 
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A corrected Claim and what the fixes changed in it, so it is read again cheaply."""
+
+    claim: Json
+    # Per item of the corrected Claim, the position in the original of the item it is an
+    # unchanged copy of (None: edited); None when the copy is not faithful (values JSON does
+    # not hold as they are, such as inf), so nothing can be taken as unchanged.
+    sources: tuple[int | None, ...] | None
+    diagnoses_changed: bool  # a Claim.diagnosis code was replaced
+
+
 def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> Json:
     """The corrected Claim: every automatic fix applied, `review` fixes left to a person."""
-    corrected = _deep_copy(claim)
+    return correct(claim, findings, codes).claim
+
+
+def correct(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> Correction:
+    """`apply_fixes`, saying which items were left as they were."""
+    corrected, faithful = _deep_copy(claim)
+    items = corrected.get("item")
+    original_items = list(items) if isinstance(items, list) else []
     fixes = sorted(
         (f for f in findings if f.fix.automatic),
         key=lambda f: _ORDER[f.fix.action],
     )
     removed: set[int] = set()
+    edited: set[int] = set()  # id() of the items changed
+    diagnoses_changed = False
     for finding in fixes:
         item = _item(corrected, finding.line)
-        if finding.line is not None and item is None:
+        if item is None:
             continue
         _apply(corrected, item, finding, codes, removed)
+        edited.add(id(item))
+        diagnoses_changed |= finding.fix.action is FixAction.REPLACE_DIAGNOSIS
     if removed:
-        _merge_removed_lines(corrected, removed, codes)
+        _merge_removed_lines(corrected, removed, codes, edited)
         corrected["item"] = [
             it for it in corrected.get("item", []) if it.get("sequence") not in removed
         ]
@@ -41,19 +65,27 @@ def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> J
         f.fix.action in (FixAction.SET_QUANTITY, FixAction.REPLACE_CODE) for f in fixes
     ):
         _retotal(corrected)
-    return corrected
+    sources: tuple[int | None, ...] | None = None
+    if faithful:
+        position = {id(it): n for n, it in enumerate(original_items) if id(it) not in edited}
+        final = corrected.get("item")
+        sources = tuple(position.get(id(it)) for it in final) if isinstance(final, list) else ()
+    return Correction(corrected, sources, diagnoses_changed)
 
 
-def _deep_copy(claim: Json) -> Json:
-    """orjson round trip (~5x faster than copy.deepcopy); deepcopy for what JSON can't hold."""
+def _deep_copy(claim: Json) -> tuple[Json, bool]:
+    """The copy, and whether it holds the very values of the claim: an orjson round trip (~5x
+    faster than copy.deepcopy) turns inf into null; deepcopy for what JSON can't hold."""
     try:
         copied: Json = orjson.loads(orjson.dumps(claim))
     except TypeError:  # e.g. an integer beyond 64 bits
-        copied = copy.deepcopy(claim)
-    return copied
+        return copy.deepcopy(claim), True
+    return copied, copied == claim
 
 
-def _merge_removed_lines(claim: Json, removed: set[int], codes: CodeFacts) -> None:
+def _merge_removed_lines(
+    claim: Json, removed: set[int], codes: CodeFacts, edited: set[int]
+) -> None:
     """A removed timed line merges into the line kept for the same code and day: that line
     takes over its minutes (informationSequence, procedureSequence) and its diagnoses (up to
     the four pointers a line carries), so what the merged service treated survives."""
@@ -74,6 +106,7 @@ def _merge_removed_lines(claim: Json, removed: set[int], codes: CodeFacts) -> No
             ours = list(ours or [])
             merged = ours + [s for s in theirs if s not in ours]
             target[name] = merged[:_MAX_POINTERS] if name == "diagnosisSequence" else merged
+            edited.add(id(target))
 
 
 _MAX_POINTERS = 4  # 837P SV107: up to four diagnosis pointers per line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -134,6 +134,21 @@ class RuleSelector:
         self.in_force = [frozenset(s.id for s in self.rules if s.in_force(on)) for on in starts]
         self.flags = tuple(sorted({flag for spec in self.rules for flag in spec.payer_flags}))
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
+        self._checks: dict[frozenset[str], tuple[Check, ...]] = {}
+        self._registry: tuple[RegisteredCheck, ...] = ()
+
+    def checks_for(self, selected: frozenset[str]) -> tuple[Check, ...]:
+        """The registered checks that may report a selected rule, in registration order (a
+        selection is one of the few `select` returns, so this is a lookup per claim)."""
+        registry = registered_checks()
+        if registry is not self._registry:  # a check registered (or a test's stand-in) since
+            self._checks.clear()
+            self._registry = registry
+        found = self._checks.get(selected)
+        if found is None:
+            found = tuple(c.function for c in registry if not selected.isdisjoint(c.rule_ids))
+            self._checks[selected] = found
+        return found
 
     def select(
         self,
@@ -197,12 +212,10 @@ def run_checks(
         judged=scope.judged,
     )
     found: dict[tuple[object, ...], Finding] = {}
-    for registered in registered_checks():
-        if ctx.selected.isdisjoint(registered.rule_ids):
-            continue
-        for finding in _present(registered.function(claim, ctx)):
-            key = (finding.rule, finding.line, finding.fix)
-            found.setdefault(key, finding)
+    for function in _selector(knowledge).checks_for(ctx.selected):
+        for finding in function(claim, ctx):
+            if finding is not None:
+                found.setdefault((finding.rule, finding.line, finding.fix), finding)
     return sorted(found.values(), key=finding_order)
 
 
@@ -210,10 +223,6 @@ def finding_order(finding: Finding) -> tuple[int, int, str]:
     """By line (claim-level first), then severity, then rule id."""
     line = finding.line if finding.line is not None else -1
     return (line, _SEVERITY_ORDER[finding.severity], finding.rule)
-
-
-def _present(findings: Iterable[Finding | None]) -> Iterator[Finding]:
-    return (f for f in findings if f is not None)
 
 
 def is_clean(findings: Iterable[Finding]) -> bool:

@@ -33,7 +33,25 @@ def billable_on(dx: Diagnosis, on: date | None, claim: BillingClaim, ctx: RuleCo
         return True
     judged = _judge(dx, claim, ctx)
     code = judged.fix.replacement if judged and judged.fix.replacement else dx.code
-    return validity(code, on, release, knowledge.icd10_changes).billable
+    return _validity(code, on, knowledge).billable
+
+
+_VALIDITY_MEMO = 1 << 14  # codes and dates come from input: keep the memo bounded
+
+
+def _validity(code: str, on: date | None, knowledge: Knowledge) -> Validity:
+    """`validity` against the packs' release and changes, remembered per code and date."""
+    memo = knowledge.derived.get(_validity)
+    if not isinstance(memo, dict):
+        memo = knowledge.derived[_validity] = {}
+    found = memo.get((code, on))
+    if found is None:
+        if len(memo) >= _VALIDITY_MEMO:
+            memo.clear()
+        release = knowledge.icd10_release
+        assert release is not None  # the callers judge ICD-10-CM only with a release
+        found = memo[(code, on)] = validity(code, on, release, knowledge.icd10_changes)
+    return found
 
 
 def supporting_groups(claim: BillingClaim) -> tuple[str, ...]:
@@ -140,14 +158,13 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
     release = knowledge.icd10_release
     if release is None or dx.system not in knowledge.codes.icd10cm_systems:
         return None
-    changes = knowledge.icd10_changes
     users = [ln for ln in claim.lines if dx.sequence in ln.diagnosis_pointers]
     # An unpointed diagnosis is still on the claim: it must hold on every date of it.
     claim_dates = list(dict.fromkeys(ctx.date_for(ln) for ln in claim.lines)) or [ctx.as_of]
     uses: list[tuple[ClaimLine | None, date | None]] = [(ln, ctx.date_for(ln)) for ln in users] or [
         (None, on) for on in claim_dates
     ]
-    verdicts = {on: validity(dx.code, on, release, changes) for _, on in uses}
+    verdicts = {on: _validity(dx.code, on, knowledge) for _, on in uses}
     bad = next(((ln, on) for ln, on in uses if not verdicts[on].billable), None)
     if bad is None:
         return None
@@ -159,7 +176,7 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
     if (
         line is not None
         and replacement is not None
-        and all(validity(replacement, day, release, changes).billable for day in verdicts)
+        and all(_validity(replacement, day, knowledge).billable for day in verdicts)
     ):
         return _Judgement(line, on, verdict, Fix.replace_diagnosis(dx.code, replacement))
     return _Judgement(line, on, verdict, Fix.review(verdict.candidates[:CANDIDATE_LIMIT]))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from math import ceil
 
@@ -49,35 +49,34 @@ class TimedDay:
     method: str
     minutes_per_unit: int
     payment_modifiers: frozenset[str] = frozenset()
+    # Derived from `lines` once: the day's rules ask for them many times.
+    by_code: dict[str, list[ClaimLine]] = field(init=False, repr=False, compare=False)
+    # Lines that bill as one: the same code with the same payment modifiers. A PT's units and
+    # a PTA's (CQ) units of one code are separate lines, as are distinct (59/X) ones.
+    by_billing_line: dict[tuple[str, frozenset[str]], list[ClaimLine]] = field(
+        init=False, repr=False, compare=False
+    )
+    minutes_known: bool = field(init=False, repr=False, compare=False)
+    total_minutes: float = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_code: dict[str, list[ClaimLine]] = {}
+        by_billing_line: dict[tuple[str, frozenset[str]], list[ClaimLine]] = {}
+        payment = self.payment_modifiers
+        for line in self.lines:
+            by_code.setdefault(line.code, []).append(line)
+            key = (line.code, payment.intersection(line.modifiers))
+            by_billing_line.setdefault(key, []).append(line)
+        object.__setattr__(self, "by_code", by_code)
+        object.__setattr__(self, "by_billing_line", by_billing_line)
+        known = all(line.minutes is not None for line in self.lines)
+        object.__setattr__(self, "minutes_known", known)
+        total = sum(max(line.minutes or 0.0, 0.0) for line in self.lines)
+        object.__setattr__(self, "total_minutes", total)
 
     @property
     def when(self) -> str:
         return self.day.isoformat() if self.day else "the same day"
-
-    @property
-    def by_code(self) -> dict[str, list[ClaimLine]]:
-        groups: dict[str, list[ClaimLine]] = {}
-        for line in self.lines:
-            groups.setdefault(line.code, []).append(line)
-        return groups
-
-    @property
-    def by_billing_line(self) -> dict[tuple[str, frozenset[str]], list[ClaimLine]]:
-        """Lines that bill as one: the same code with the same payment modifiers. A PT's units
-        and a PTA's (CQ) units of one code are separate lines, as are distinct (59/X) ones."""
-        groups: dict[tuple[str, frozenset[str]], list[ClaimLine]] = {}
-        for line in self.lines:
-            key = (line.code, self.payment_modifiers.intersection(line.modifiers))
-            groups.setdefault(key, []).append(line)
-        return groups
-
-    @property
-    def minutes_known(self) -> bool:
-        return all(line.minutes is not None for line in self.lines)
-
-    @property
-    def total_minutes(self) -> float:
-        return sum(max(line.minutes or 0.0, 0.0) for line in self.lines)
 
     def allocation(self, lines: Sequence[ClaimLine] | None = None) -> dict[str, int]:
         """Units per code: CMS pools the day's minutes, AMA counts each code alone."""
@@ -111,8 +110,13 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
 
 def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
     """Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X)."""
-    codes = ctx.knowledge.codes
-    return frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
+    derived = ctx.knowledge.derived
+    found = derived.get(payment_modifiers)
+    if not isinstance(found, frozenset):
+        codes = ctx.knowledge.codes
+        found = frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
+        derived[payment_modifiers] = found
+    return found
 
 
 def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:

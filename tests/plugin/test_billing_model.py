@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugin.claim_check import ClaimChecker, claims_in
-from rules.corrections import apply_fixes
+from rules.corrections import apply_fixes, correct
 from rules.engine import run_checks, select_rules
 from rules.knowledge.load import load_knowledge
 from tests.builders import ClaimBuilder
@@ -23,16 +23,31 @@ CHECKER = ClaimChecker(KNOWLEDGE)
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(claims())
 def test_reread_of_a_corrected_claim_is_a_fresh_read(bundle: dict[str, Any]) -> None:
+    """Read again from the corrected Claim alone, or from the `Correction` that says which
+    items are unchanged: the very model a fresh read gives."""
     (claim_input,) = claims_in(bundle, validate=False)
     builder = CHECKER.builder
     reading = builder.read(claim_input.claim, claim_input.index, claim_input.reference)
     findings = run_checks(reading.billing, KNOWLEDGE)
-    corrected = apply_fixes(claim_input.claim, findings, KNOWLEDGE.codes)
-    again = builder.reread(reading, corrected)
-    assert again.billing == builder.build(corrected, claim_input.index, claim_input.reference)
-    assert [ln.index for ln in again.billing.lines] == [
-        ln.index for ln in builder.build(corrected, claim_input.index).lines
-    ]
+    correction = correct(claim_input.claim, findings, KNOWLEDGE.codes)
+    fresh = builder.build(correction.claim, claim_input.index, claim_input.reference)
+    for corrected in (correction.claim, correction):
+        again = builder.reread(reading, corrected)
+        assert again.billing == fresh
+        assert [ln.index for ln in again.billing.lines] == [ln.index for ln in fresh.lines]
+
+
+def test_a_correction_names_the_items_it_left_alone() -> None:
+    builder = ClaimBuilder(payer="1")
+    builder.line("97012", ["GP"], units=1)
+    builder.line("97012", ["GP"], units=1)  # a second 97012 the same day: removed
+    builder.line("97110", [], minutes=30, units=2)  # GP added
+    builder.line("97112", ["GP"], minutes=30, units=2)
+    (claim_input,) = claims_in(builder.bundle(), validate=False)
+    billing = CHECKER.builder.build(claim_input.claim, claim_input.index)
+    correction = correct(claim_input.claim, run_checks(billing, KNOWLEDGE), KNOWLEDGE.codes)
+    assert correction.sources == (0, None, 3)
+    assert not correction.diagnoses_changed
 
 
 def test_reread_does_not_reuse_a_line_read_from_values_json_cannot_hold() -> None:
@@ -49,6 +64,9 @@ def test_reread_does_not_reuse_a_line_read_from_values_json_cannot_hold() -> Non
     findings = run_checks(reading.billing, KNOWLEDGE)
     corrected = apply_fixes(claim_input.claim, findings, KNOWLEDGE.codes)
     assert reader.reread(reading, corrected).billing == reader.build(corrected, claim_input.index)
+    correction = correct(claim_input.claim, findings, KNOWLEDGE.codes)
+    assert correction.sources is None
+    assert reader.reread(reading, correction).billing == reader.build(corrected, claim_input.index)
 
 
 def _naive_selection(bundle: dict[str, Any], as_of: date | None) -> frozenset[str]:
