@@ -28,7 +28,7 @@ def telehealth_list(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
         yield ctx.finding(
             "MCR-TELEHEALTH",
             line,
-            Fix.review(tuple(marks)),
+            Fix.review(),  # in person (which POS?) or not billable: a person knows
             f"{line.code} is billed as telehealth ({', '.join(marks)}) but is not on the Medicare "
             f"telehealth list{when}: if it was furnished in person, bill the in-person POS "
             "without the telehealth modifier; otherwise it cannot be billed.",

@@ -18,6 +18,8 @@ def test_traction_billed_as_telehealth_is_flagged(check, pos, mods) -> None:
     (finding,) = telehealth(check(claim(dos="2025-03-04").line("97012", mods, pos=pos)))
     assert finding.severity.value == "error" and not finding.fix.automatic
     assert "not on the Medicare telehealth list" in finding.message
+    # The telehealth marks are what is wrong, not choices: nothing is offered to "choose".
+    assert finding.fix.candidates == () and finding.fix.describe() == "review"
     assert "UNCONFIRMED" in finding.citation
 
 
