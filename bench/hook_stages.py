@@ -34,7 +34,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import real_path
-from cds_hooks.ops import security
+from cds_hooks.ops import collector, security
 from cds_hooks.protocol import errors, hooks
 from tests.cds_hooks.conftest import hook_body, seed_bundle
 
@@ -186,6 +186,7 @@ def profile(folder: Path, calls: int) -> dict[str, dict[str, float]]:
             app = create_app(settings)
             gc.collect()  # as app_factory does for a served worker
             gc.freeze()
+            collector.collect_between_requests()
             watch = Stopwatch()
 
             async def go(app: Any = app, requests: Any = requests, watch: Any = watch) -> Any:
