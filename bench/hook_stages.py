@@ -9,7 +9,8 @@ Stages (thread CPU time, so other processes on a busy machine barely move them):
 - engine: `ClaimChecker.check` (billing model, rules, fixes, re-check) and the order guidance;
 - cards: building the cards (and system actions);
 - response: rendering the response JSON;
-- other: the rest of the request (routing, dependencies, middleware, the log lines, metrics).
+- other: the rest of the request (routing, dependencies, middleware, the log lines, metrics,
+  and the collector's passes after the response, switched on as in a served worker).
 
 The wrappers are installed for the profile only and removed after it.
 """
