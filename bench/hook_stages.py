@@ -9,7 +9,8 @@ Stages (thread CPU time, so other processes on a busy machine barely move them):
 - engine: `ClaimChecker.check` (billing model, rules, fixes, re-check) and the order guidance;
 - cards: building the cards (and system actions);
 - response: rendering the response JSON;
-- other: the rest of the request (routing, dependencies, middleware, the log lines, metrics).
+- other: the rest of the request (routing, dependencies, middleware, the log lines, metrics,
+  and the collector's passes after the response, switched on as in a served worker).
 
 The wrappers are installed for the profile only and removed after it.
 """
@@ -34,7 +35,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import real_path
-from cds_hooks.ops import security
+from cds_hooks.ops import collector, security
 from cds_hooks.protocol import errors, hooks
 from tests.cds_hooks.conftest import hook_body, seed_bundle
 
@@ -186,6 +187,7 @@ def profile(folder: Path, calls: int) -> dict[str, dict[str, float]]:
             app = create_app(settings)
             gc.collect()  # as app_factory does for a served worker
             gc.freeze()
+            collector.collect_between_requests()
             watch = Stopwatch()
 
             async def go(app: Any = app, requests: Any = requests, watch: Any = watch) -> Any:

@@ -10,7 +10,7 @@ import httpx
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from cds_hooks.ops import metrics
+from cds_hooks.ops import collector, metrics
 from cds_hooks.ops.logs import configure_logging
 from cds_hooks.ops.requests import RequestMiddleware
 from cds_hooks.ops.security import LEEWAY_SECONDS, JwtVerifier
@@ -124,4 +124,5 @@ def app_factory() -> FastAPI:
     # tail). Frozen, they are never scanned again. Not in create_app: tests build many apps.
     gc.collect()
     gc.freeze()
+    collector.collect_between_requests()
     return app

@@ -9,7 +9,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cds_hooks.ops import metrics
+from cds_hooks.ops import collector, metrics
 from cds_hooks.ops.logs import logger, route_template
 
 
@@ -61,3 +61,4 @@ class RequestMiddleware:
             metrics.observe_request(
                 scope["method"], route_template(scope), status, time.perf_counter() - start
             )
+            collector.after_response()

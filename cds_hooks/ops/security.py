@@ -8,11 +8,17 @@ no `jku_allowlist`) has its tokens checked against those keys whatever `jku` say
 per issuer with a TTL and refetched on an unknown `kid`, at most once per cool-down. Only
 asymmetric algorithms are accepted; `aud` must be the exact URL that was called; `jti` is
 required and a replayed `jti` is refused until the token expires.
+
+Per call the token is read once, untrusted, to pick the issuer and key (`iss`, `alg`, `kid`,
+`jku`), then verified once by PyJWT (the strict parse, signature, claims); key objects are
+built once per issuer, `kid` and algorithm, and again only when the issuer's keys are reloaded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import time
 from collections import OrderedDict
@@ -23,6 +29,7 @@ from typing import Any, Protocol
 
 import httpx
 import jwt
+import orjson
 
 ALGORITHMS = ("ES384", "RS384", "ES256", "RS256")
 LEEWAY_SECONDS = 60
@@ -58,6 +65,7 @@ class TrustedIssuer:
     jku_allowlist: tuple[str, ...] = ()
     jku_pinned: bool = False  # a jwks_file and no jku_allowlist: any jku, the file's keys
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # kid -> public JWK
+    prepared: dict[tuple[str, str], jwt.PyJWK] = field(default_factory=dict)  # (kid, alg)
     fetched_at: float = 0.0
     last_refetch: float = 0.0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -146,12 +154,7 @@ class JwtVerifier:
         """
         if len(token) > MAX_TOKEN_BYTES:
             raise AuthError("token too large")
-        try:  # header and claims from one parse (the strict base64 check is per character)
-            parsed = jwt.decode_complete(token, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise AuthError("malformed token") from None
-        header: dict[str, Any] = parsed["header"]
-        unverified: dict[str, Any] = parsed["payload"]
+        header, unverified = _unverified(token)
         algorithm = header.get("alg")
         if not isinstance(algorithm, str) or algorithm not in ALGORITHMS:
             # never echoed: it is caller text and would end up in WWW-Authenticate
@@ -185,6 +188,8 @@ class JwtVerifier:
             raise AuthError(f"token lacks the {exc.claim} claim") from None
         except jwt.InvalidSignatureError:
             raise AuthError("signature does not verify") from None
+        except jwt.DecodeError:
+            raise AuthError("malformed token") from None
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token ({type(exc).__name__})") from None
         if check_times and _lifetime(claims) > MAX_TOKEN_LIFETIME_SECONDS:
@@ -224,12 +229,16 @@ class JwtVerifier:
         elif kid not in issuer.keys and now - issuer.last_refetch > REFETCH_COOLDOWN_SECONDS:
             issuer.last_refetch = now
             await self._refresh(issuer, jku)
+        if kid not in issuer.keys and not kid and len(issuer.keys) == 1:
+            kid = next(iter(issuer.keys))
         jwk = issuer.keys.get(kid)
-        if jwk is None and not kid and len(issuer.keys) == 1:
-            jwk = next(iter(issuer.keys.values()))
         if jwk is None:
             raise AuthError("no issuer key matches kid")
-        return key_for(jwk, str(header.get("alg")))
+        algorithm = str(header.get("alg"))
+        key = issuer.prepared.get((kid, algorithm))
+        if key is None:  # the key object is built on the first call with this kid and alg
+            key = issuer.prepared[kid, algorithm] = key_for(jwk, algorithm)
+        return key
 
     async def _refresh(self, issuer: TrustedIssuer, jku: str | None) -> None:
         async with issuer.lock:
@@ -241,6 +250,7 @@ class JwtVerifier:
             else:
                 document = await self._fetch(jku or str(issuer.jwks_url))
             issuer.keys = _parse_jwks(document)
+            issuer.prepared = {}
             issuer.fetched_at = time.monotonic()
 
     async def _fetch(self, url: str) -> Any:
@@ -254,6 +264,23 @@ class JwtVerifier:
             return response.json()
         except ValueError:
             raise AuthError("issuer key set is not JSON") from None
+
+
+def _unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The header and claims as the token states them, to pick the issuer and key: nothing is
+    trusted from here, PyJWT parses the token again, strictly, when it verifies it."""
+    try:
+        head, payload, _ = token.split(".")
+        header, claims = orjson.loads(_b64url(head)), orjson.loads(_b64url(payload))
+    except (ValueError, binascii.Error):  # orjson.JSONDecodeError is a ValueError
+        raise AuthError("malformed token") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AuthError("malformed token")
+    return header, claims
+
+
+def _b64url(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
 
 
 def _lifetime(claims: Mapping[str, Any]) -> float:

@@ -9,16 +9,18 @@ patient safety, never billing).
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from plugin.claim_check import ClaimReport
 from plugin.draft_orders import OrderGuidance
 from rules.corrections import apply_fixes
-from rules.findings import Finding, FixAction
+from rules.findings import Finding, Fix, FixAction
 from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, Severity
 from rules.verdict import Status
@@ -79,9 +81,19 @@ _MARKDOWN = str.maketrans(
 )
 
 
+_MARKUP = re.compile("[" + re.escape("".join(map(chr, _MARKDOWN))) + "]")  # what it rewrites
+
+
 def markdown_text(text: str) -> str:
     """`text` as CommonMark that renders exactly `text`: no markup, link, image or HTML."""
-    return text.translate(_MARKDOWN)
+    return text.translate(_MARKDOWN) if _MARKUP.search(text) else text
+
+
+@lru_cache(maxsize=4096)
+def _described(fix: Fix) -> str:
+    """`fix.describe()` once per distinct fix: a card words each fix four or five times (label,
+    action, summary, detail), and the same fixes recur from claim to claim."""
+    return fix.describe()
 
 
 def _shorten(text: str, limit: int = SUMMARY_LIMIT) -> str:
@@ -113,7 +125,7 @@ def _detail(billing: BillingClaim, findings: Sequence[Finding], ctx: CardContext
         where = f"Line {f.line} · {_line_code(billing, f)}" if f.line is not None else "Claim"
         rows.append(
             f"- **{markdown_text(where)}** ({f.severity.value}): {markdown_text(f.message)}  \n"
-            f"  Fix: {markdown_text(f.fix.describe())}. Source: "
+            f"  Fix: {markdown_text(_described(f.fix))}. Source: "
             f"[{f.rule}]({ctx.base_url}/rules/{quote(f.rule)}) — {markdown_text(f.citation)}"
         )
     return "\n".join(rows)
@@ -144,7 +156,7 @@ def _links(report: ClaimReport, rules: Iterable[str], ctx: CardContext) -> list[
 
 
 def _summary_fixable(billing: BillingClaim, findings: Sequence[Finding]) -> str:
-    parts = [f"{_line_code(billing, f)}: {f.fix.describe()}" for f in findings]
+    parts = [f"{_line_code(billing, f)}: {_described(f.fix)}" for f in findings]
     head = "; ".join(dict.fromkeys(parts))
     if len(findings) > 1:
         head = f"{len(findings)} fixes · {head}"
@@ -175,14 +187,14 @@ def claim_cards(
             {
                 "label": "Apply all fixes"
                 if len(fixable) > 1
-                else _shorten(f"Apply: {fixable[0].fix.describe()}", 80),
+                else _shorten(f"Apply: {_described(fixable[0].fix)}", 80),
                 "uuid": str(uuid.uuid4()),
                 "isRecommended": True,
                 "actions": [
                     _update(
                         report.corrected_claim,
                         f"Correct {report.reference}: "
-                        + "; ".join(f.fix.describe() for f in fixable),
+                        + "; ".join(_described(f.fix) for f in fixable),
                     )
                 ],
             }
@@ -200,11 +212,11 @@ def claim_cards(
                 suggestions.append(
                     {
                         "label": _shorten(
-                            f"Line {f.line} {_line_code(report.billing, f)}: {f.fix.describe()}",
+                            f"Line {f.line} {_line_code(report.billing, f)}: {_described(f.fix)}",
                             80,
                         ),
                         "uuid": suggestion_id,
-                        "actions": [_update(one, f"{report.reference}: {f.fix.describe()}")],
+                        "actions": [_update(one, f"{report.reference}: {_described(f.fix)}")],
                     }
                 )
         cards.append(
@@ -285,7 +297,7 @@ def order_cards(
             continue
         card_id = str(uuid.uuid4())
         lines = [
-            f"- {markdown_text(f.message)} ({markdown_text(f.fix.describe())}; "
+            f"- {markdown_text(f.message)} ({markdown_text(_described(f.fix))}; "
             f"[{f.rule}]({ctx.base_url}/rules/{quote(f.rule)}))"
             for f in item.findings
         ]
@@ -335,6 +347,6 @@ def unit_system_actions(
     return [
         _update(
             corrected,
-            f"{report.reference}: " + "; ".join(f"line {f.line} {f.fix.describe()}" for f in safe),
+            f"{report.reference}: " + "; ".join(f"line {f.line} {_described(f.fix)}" for f in safe),
         )
     ]

@@ -99,14 +99,17 @@ def depth_of(value: Any) -> int:
     """How deeply JSON arrays and objects nest in `value` (level by level: no recursion limit,
     one pass over the containers, scalars skipped in C)."""
     depth = 0
-    level = [value] if isinstance(value, dict | list) else []
+    level = [value] if isinstance(value, _CONTAINERS) else []
     while level:
         depth += 1
         below: list[Any] = []
         for node in level:
             below.extend(node.values() if isinstance(node, dict) else node)
-        level = [child for child in below if isinstance(child, dict | list)]
+        level = [child for child in below if isinstance(child, _CONTAINERS)]
     return depth
+
+
+_CONTAINERS = (dict, list)  # a tuple: isinstance against `dict | list` takes twice as long
 
 
 def validate_hook_request(body: Any, service: dict[str, Any]) -> dict[str, Any]:

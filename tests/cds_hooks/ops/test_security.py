@@ -412,3 +412,21 @@ def test_a_token_living_longer_than_the_documented_bound_is_refused(secured, key
     assert too_long.status_code == 401 and "lifetime" in too_long.text
     ok = get(secured, token(keys, iat=now, exp=now + MAX_TOKEN_LIFETIME_SECONDS))
     assert ok.status_code == 200
+
+
+def test_a_key_object_built_for_one_algorithm_never_verifies_another(secured, keys) -> None:
+    """Key objects are kept per kid and algorithm: after an ES384 call with kid `es`, a token
+    that names kid `es` with RS384 (signed by the RSA key) is still refused."""
+    assert get(secured, token(keys)).status_code == 200
+    confused = get(secured, token(keys, alg="RS384", kid="es"))
+    assert confused.status_code == 401 and "algorithms differ" in confused.text
+
+
+@pytest.mark.parametrize("segment", [0, 1, 2])
+def test_a_segment_that_is_not_strict_base64url_is_refused(secured, keys, segment: int) -> None:
+    """The token is first read leniently, to pick the key; the verification reads it strictly,
+    so junk a lenient decoder skips (`!`, `=` inside a segment) is still a 401."""
+    parts = token(keys).split(".")
+    parts[segment] = parts[segment][:8] + "!" + parts[segment][8:]
+    response = get(secured, ".".join(parts))
+    assert response.status_code == 401 and "malformed token" in response.text

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from cds_hooks.protocol.cards import markdown_text
+from cds_hooks.protocol.cards import _MARKDOWN, markdown_text
 from tests.builders import claim
 from tests.cds_hooks.conftest import SIGN, hook_body
 
@@ -80,3 +80,14 @@ def test_markdown_text_renders_as_the_text_itself(text: str) -> None:
         .replace("&amp;", "&")
         == text
     )
+
+
+def test_text_without_markup_is_returned_as_it_is_and_every_markup_character_is_escaped() -> None:
+    """markdown_text skips the translation when nothing needs escaping: the check must know
+    every character the translation rewrites."""
+    assert markdown_text("Line 1 · 97012: add modifier GP (or GO)") == (
+        "Line 1 · 97012: add modifier GP (or GO)"
+    )
+    for character in map(chr, range(0x3000)):
+        text = f"a{character}b"
+        assert markdown_text(text) == text.translate(_MARKDOWN)
