@@ -20,17 +20,21 @@ Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 class RegisteredCheck:
     rule_ids: tuple[str, ...]
     function: Check
+    # True: every fix the check suggests is `review`, so a re-check that keeps only revealed
+    # automatic fixes cannot use its findings (`run_checks(automatic_only=True)` skips it).
+    review_only: bool = False
 
 
 _CHECKS: list[RegisteredCheck] = []
 _LOADED: list[tuple[RegisteredCheck, ...]] = []  # the registry once rules.checks is imported
 
 
-def check(*rule_ids: str) -> Callable[[Check], Check]:
-    """Register a check function for the rule ids it may report."""
+def check(*rule_ids: str, review_only: bool = False) -> Callable[[Check], Check]:
+    """Register a check function for the rule ids it may report; `review_only` when none of
+    its fixes is ever automatic (left False when in doubt: the check then always runs)."""
 
     def register(function: Check) -> Check:
-        _CHECKS.append(RegisteredCheck(rule_ids, function))
+        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only))
         return function
 
     return register
@@ -134,20 +138,28 @@ class RuleSelector:
         self.in_force = [frozenset(s.id for s in self.rules if s.in_force(on)) for on in starts]
         self.flags = tuple(sorted({flag for spec in self.rules for flag in spec.payer_flags}))
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
-        self._checks: dict[frozenset[str], tuple[Check, ...]] = {}
+        self._checks: dict[tuple[frozenset[str], bool], tuple[Check, ...]] = {}
         self._registry: tuple[RegisteredCheck, ...] = ()
 
-    def checks_for(self, selected: frozenset[str]) -> tuple[Check, ...]:
+    def checks_for(
+        self, selected: frozenset[str], automatic_only: bool = False
+    ) -> tuple[Check, ...]:
         """The registered checks that may report a selected rule, in registration order (a
-        selection is one of the few `select` returns, so this is a lookup per claim)."""
+        selection is one of the few `select` returns, so this is a lookup per claim);
+        `automatic_only`: without the checks declared review-only."""
         registry = registered_checks()
         if registry is not self._registry:  # a check registered (or a test's stand-in) since
             self._checks.clear()
             self._registry = registry
-        found = self._checks.get(selected)
+        key = (selected, automatic_only)
+        found = self._checks.get(key)
         if found is None:
-            found = tuple(c.function for c in registry if not selected.isdisjoint(c.rule_ids))
-            self._checks[selected] = found
+            found = tuple(
+                c.function
+                for c in registry
+                if not selected.isdisjoint(c.rule_ids) and not (automatic_only and c.review_only)
+            )
+            self._checks[key] = found
         return found
 
     def select(
@@ -197,10 +209,12 @@ def run_checks(
     knowledge: Knowledge,
     as_of: date | None = None,
     scope: Scope | None = None,
+    automatic_only: bool = False,
 ) -> list[Finding]:
     """Every finding on the lines the engine judges, ordered by line, then severity, then rule
     id; none on a claim out of scope (`rules.verdict.scope_of`; a caller that has computed the
-    claim's scope already passes it)."""
+    claim's scope already passes it). `automatic_only`: the checks declared review-only are
+    not run, so the findings with an automatic fix are all there, the others may not be."""
     scope = scope or scope_of(claim, knowledge, as_of)
     if scope.out_of_scope:
         return []
@@ -212,7 +226,7 @@ def run_checks(
         judged=scope.judged,
     )
     found: dict[tuple[object, ...], Finding] = {}
-    for function in _selector(knowledge).checks_for(ctx.selected):
+    for function in _selector(knowledge).checks_for(ctx.selected, automatic_only):
         for finding in function(claim, ctx):
             if finding is not None:
                 found.setdefault((finding.rule, finding.line, finding.fix), finding)

@@ -210,7 +210,7 @@ def intersegmental_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[F
         )
 
 
-@check(FLEXION_DISTRACTION)
+@check(FLEXION_DISTRACTION, review_only=True)
 def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Flexion-distraction is a manipulation technique: CMT by regions, not 97012."""
     codes = ctx.knowledge.codes
