@@ -9,11 +9,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from rules.findings import Finding, Fix
-from rules.knowledge.model import Knowledge, RuleSpec
+from rules.knowledge.model import CodeFacts, Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
 from rules.verdict import Scope, scope_of
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
+# The procedure codes a check reports on, read from the code facts: on a claim with a line of
+# none of them the check reports nothing, so the engine does not run it.
+OnlyWith = Callable[[CodeFacts], Iterable[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,18 +26,24 @@ class RegisteredCheck:
     # True: every fix the check suggests is `review`, so a re-check that keeps only revealed
     # automatic fixes cannot use its findings (`run_checks(automatic_only=True)` skips it).
     review_only: bool = False
+    only_with: OnlyWith | None = None
 
+
+SelectedCheck = tuple[Check, frozenset[str] | None]
 
 _CHECKS: list[RegisteredCheck] = []
 _LOADED: list[tuple[RegisteredCheck, ...]] = []  # the registry once rules.checks is imported
 
 
-def check(*rule_ids: str, review_only: bool = False) -> Callable[[Check], Check]:
+def check(
+    *rule_ids: str, review_only: bool = False, only_with: OnlyWith | None = None
+) -> Callable[[Check], Check]:
     """Register a check function for the rule ids it may report; `review_only` when none of
-    its fixes is ever automatic (left False when in doubt: the check then always runs)."""
+    its fixes is ever automatic, `only_with` when it reports only on lines of certain codes
+    (both left out when in doubt: the check then always runs)."""
 
     def register(function: Check) -> Check:
-        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only))
+        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only, only_with))
         return function
 
     return register
@@ -125,8 +134,9 @@ class RuleSelector:
     """`select_rules` precomputed: rule dates cut time into eras in which no rule starts or
     ends, so the rules in force for a set of dates are the union of a few eras' rules."""
 
-    def __init__(self, rules: Mapping[str, RuleSpec]) -> None:
+    def __init__(self, rules: Mapping[str, RuleSpec], codes: CodeFacts | None = None) -> None:
         self.rules = tuple(rules.values())
+        self.codes = codes
         cuts: set[date] = set()
         for spec in self.rules:
             cuts.add(spec.effective_from)
@@ -138,14 +148,15 @@ class RuleSelector:
         self.in_force = [frozenset(s.id for s in self.rules if s.in_force(on)) for on in starts]
         self.flags = tuple(sorted({flag for spec in self.rules for flag in spec.payer_flags}))
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
-        self._checks: dict[tuple[frozenset[str], bool], tuple[Check, ...]] = {}
+        self._checks: dict[tuple[frozenset[str], bool], tuple[SelectedCheck, ...]] = {}
         self._registry: tuple[RegisteredCheck, ...] = ()
 
     def checks_for(
         self, selected: frozenset[str], automatic_only: bool = False
-    ) -> tuple[Check, ...]:
+    ) -> tuple[SelectedCheck, ...]:
         """The registered checks that may report a selected rule, in registration order (a
-        selection is one of the few `select` returns, so this is a lookup per claim);
+        selection is one of the few `select` returns, so this is a lookup per claim), each
+        with the codes one of which a claim must hold for it to run (None: it always runs);
         `automatic_only`: without the checks declared review-only."""
         registry = registered_checks()
         if registry is not self._registry:  # a check registered (or a test's stand-in) since
@@ -155,12 +166,17 @@ class RuleSelector:
         found = self._checks.get(key)
         if found is None:
             found = tuple(
-                c.function
+                (c.function, self._codes_needed(c))
                 for c in registry
                 if not selected.isdisjoint(c.rule_ids) and not (automatic_only and c.review_only)
             )
             self._checks[key] = found
         return found
+
+    def _codes_needed(self, registered: RegisteredCheck) -> frozenset[str] | None:
+        if registered.only_with is None or self.codes is None:
+            return None
+        return frozenset(registered.only_with(self.codes))
 
     def select(
         self,
@@ -200,7 +216,7 @@ class RuleSelector:
 def _selector(knowledge: Knowledge) -> RuleSelector:
     selector = knowledge.derived.get(RuleSelector)
     if not isinstance(selector, RuleSelector):
-        selector = knowledge.derived[RuleSelector] = RuleSelector(knowledge.rules)
+        selector = knowledge.derived[RuleSelector] = RuleSelector(knowledge.rules, knowledge.codes)
     return selector
 
 
@@ -226,7 +242,10 @@ def run_checks(
         judged=scope.judged,
     )
     found: dict[tuple[object, ...], Finding] = {}
-    for function in _selector(knowledge).checks_for(ctx.selected, automatic_only):
+    present = frozenset(line.code for line in claim.lines)
+    for function, needed in _selector(knowledge).checks_for(ctx.selected, automatic_only):
+        if needed is not None and present.isdisjoint(needed):
+            continue
         for finding in function(claim, ctx):
             if finding is not None:
                 found.setdefault((finding.rule, finding.line, finding.fix), finding)

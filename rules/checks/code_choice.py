@@ -230,7 +230,7 @@ def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findi
             )
 
 
-@check(MEDICARE_CODE)
+@check(MEDICARE_CODE, only_with=lambda codes: codes.medicare_replacements)
 def medicare_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare does not recognise 97014: unattended e-stim is G0283, one unit."""
     codes = ctx.knowledge.codes

@@ -1,6 +1,7 @@
-"""Checks declared `review_only` never suggest an automatic fix, so the re-check of a corrected
-claim, which keeps only revealed automatic fixes, may skip them: its reports are the same as
-with every check run again."""
+"""What a check declares holds, so the engine may skip it: a `review_only` check never suggests
+an automatic fix (the re-check of a corrected claim keeps only revealed automatic fixes), an
+`only_with` check reports nothing on a claim without one of its codes. The reports are the
+same as with every check run, in both rounds."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import plugin.claim_check
 from plugin.billing_model import BillingModelBuilder, claim_reference
 from plugin.claim_check import ClaimChecker, ClaimInput, claims_in
 from plugin.scan.files import discover, read_lines
 from plugin.scan.index import load_references
-from rules.engine import RuleContext, registered_checks, run_checks, select_rules
+from rules.engine import (
+    RuleContext,
+    RuleSelector,
+    SelectedCheck,
+    registered_checks,
+    select_rules,
+)
 from rules.model import BillingClaim
 from rules.verdict import scope_of
 from tests.rules.test_properties import KNOWLEDGE, claims
@@ -30,18 +36,24 @@ CHECKER = ClaimChecker(KNOWLEDGE)
 BUILDER = BillingModelBuilder(KNOWLEDGE)
 EVERY_RULE = frozenset(KNOWLEDGE.rules)
 REVIEW_ONLY = [c for c in registered_checks() if c.review_only]
+ONLY_WITH = [
+    (c, frozenset(c.only_with(KNOWLEDGE.codes))) for c in registered_checks() if c.only_with
+]
+CHECKS_FOR = RuleSelector.checks_for
 
 
-def full_recheck(*args: Any, automatic_only: bool = False, **kwargs: Any) -> Any:
-    """`run_checks` as it was: every check, in the re-check too."""
-    return run_checks(*args, **kwargs)
+def every_check(
+    selector: RuleSelector, selected: frozenset[str], automatic_only: bool = False
+) -> tuple[SelectedCheck, ...]:
+    """`checks_for` without what the checks declare: every check runs, in the re-check too."""
+    return tuple((function, None) for function, _ in CHECKS_FOR(selector, selected))
 
 
-def automatic_from_review_only(billing: BillingClaim) -> list[str]:
-    """Automatic fixes a review-only check suggests, with the claim's rules and with every
-    rule selected (and every line judged), so no selection hides one."""
+def contexts(billing: BillingClaim) -> list[RuleContext]:
+    """The claim's rules, and every rule selected (and every line judged), so no selection
+    hides a finding."""
     scope = scope_of(billing, KNOWLEDGE, None)
-    contexts = [
+    return [
         RuleContext(
             KNOWLEDGE,
             select_rules(KNOWLEDGE, billing, None),
@@ -50,19 +62,36 @@ def automatic_from_review_only(billing: BillingClaim) -> list[str]:
         ),
         RuleContext(KNOWLEDGE, EVERY_RULE, payer=billing.payer),
     ]
+
+
+def automatic_from_review_only(billing: BillingClaim) -> list[str]:
+    """Automatic fixes a review-only check suggests."""
     return [
         f"{registered.function.__name__}: {finding.rule} {finding.fix.to_json()}"
-        for ctx in contexts
+        for ctx in contexts(billing)
         for registered in REVIEW_ONLY
         for finding in registered.function(billing, ctx)
         if finding is not None and finding.fix.automatic
     ]
 
 
-def assert_review_only_sound(claim_input: ClaimInput) -> None:
+def reported_without_codes(billing: BillingClaim) -> list[str]:
+    """Findings of an `only_with` check on a claim that holds none of its codes."""
+    present = {line.code for line in billing.lines}
+    return [
+        f"{registered.function.__name__}: {finding.rule} line {finding.line}"
+        for ctx in contexts(billing)
+        for registered, needed in ONLY_WITH
+        if present.isdisjoint(needed)
+        for finding in registered.function(billing, ctx)
+        if finding is not None
+    ]
+
+
+def assert_declarations_hold(claim_input: ClaimInput) -> None:
     """On the claim and on its corrected copy (what the re-check reads)."""
     report = CHECKER.check(claim_input)
-    with mock.patch.object(plugin.claim_check, "run_checks", full_recheck):
+    with mock.patch.object(RuleSelector, "checks_for", every_check):
         reference = CHECKER.check(claim_input)
     assert report.to_json() == reference.to_json()
     corrected = report.corrected_claim
@@ -71,23 +100,26 @@ def assert_review_only_sound(claim_input: ClaimInput) -> None:
         read.append(BUILDER.read(corrected, claim_input.index, claim_input.reference))
     for reading in read:
         assert automatic_from_review_only(reading.billing) == []
+        assert reported_without_codes(reading.billing) == []
 
 
-def test_some_checks_are_review_only() -> None:
+def test_some_checks_declare() -> None:
     assert {c.function.__name__ for c in REVIEW_ONLY} >= {"telehealth_list", "passive_only"}
+    assert {c.function.__name__ for c, _ in ONLY_WITH} >= {"regions_fit_code", "medicare_code"}
+    assert all(needed for _, needed in ONLY_WITH)
 
 
 @pytest.mark.parametrize("path", bundle_files(), ids=lambda p: p.name)
 def test_fixture_claims(path: Path) -> None:
     for claim_input in claims_in(json.loads(path.read_text()), validate=False):
-        assert_review_only_sound(claim_input)
+        assert_declarations_hold(claim_input)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(claims())
 def test_generated_claims(bundle: dict[str, Any]) -> None:
     for claim_input in claims_in(bundle, validate=False):
-        assert_review_only_sound(claim_input)
+        assert_declarations_hold(claim_input)
 
 
 def export_claims(folder: Path, count: int) -> Iterator[ClaimInput]:
@@ -103,6 +135,6 @@ def export_claims(folder: Path, count: int) -> Iterator[ClaimInput]:
 def test_generated_export(tmp_path: Path) -> None:
     checked = 0
     for claim_input in export_claims(tmp_path, 400):
-        assert_review_only_sound(claim_input)
+        assert_declarations_hold(claim_input)
         checked += 1
     assert checked == 400
