@@ -145,7 +145,8 @@ class ClaimChecker:
             known = {(f.rule, f.line, f.fix) for f in findings}
             # The corrected copy differs in a few lines: the rest of the model is reused.
             reading = self.builder.reread(first, correction)
-            again = run_checks(reading.billing, self.knowledge, as_of)
+            # Only revealed automatic fixes are kept: review-only checks need not run again.
+            again = run_checks(reading.billing, self.knowledge, as_of, automatic_only=True)
             revealed = [
                 f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known
             ]

@@ -9,28 +9,41 @@ from datetime import date, timedelta
 from typing import Any
 
 from rules.findings import Finding, Fix
-from rules.knowledge.model import Knowledge, RuleSpec
+from rules.knowledge.model import CodeFacts, Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
 from rules.verdict import Scope, scope_of
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
+# The procedure codes a check reports on, read from the code facts: on a claim with a line of
+# none of them the check reports nothing, so the engine does not run it.
+OnlyWith = Callable[[CodeFacts], Iterable[str]]
 
 
 @dataclass(frozen=True, slots=True)
 class RegisteredCheck:
     rule_ids: tuple[str, ...]
     function: Check
+    # True: every fix the check suggests is `review`, so a re-check that keeps only revealed
+    # automatic fixes cannot use its findings (`run_checks(automatic_only=True)` skips it).
+    review_only: bool = False
+    only_with: OnlyWith | None = None
 
+
+SelectedCheck = tuple[Check, frozenset[str] | None]
 
 _CHECKS: list[RegisteredCheck] = []
 _LOADED: list[tuple[RegisteredCheck, ...]] = []  # the registry once rules.checks is imported
 
 
-def check(*rule_ids: str) -> Callable[[Check], Check]:
-    """Register a check function for the rule ids it may report."""
+def check(
+    *rule_ids: str, review_only: bool = False, only_with: OnlyWith | None = None
+) -> Callable[[Check], Check]:
+    """Register a check function for the rule ids it may report; `review_only` when none of
+    its fixes is ever automatic, `only_with` when it reports only on lines of certain codes
+    (both left out when in doubt: the check then always runs)."""
 
     def register(function: Check) -> Check:
-        _CHECKS.append(RegisteredCheck(rule_ids, function))
+        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only, only_with))
         return function
 
     return register
@@ -121,8 +134,9 @@ class RuleSelector:
     """`select_rules` precomputed: rule dates cut time into eras in which no rule starts or
     ends, so the rules in force for a set of dates are the union of a few eras' rules."""
 
-    def __init__(self, rules: Mapping[str, RuleSpec]) -> None:
+    def __init__(self, rules: Mapping[str, RuleSpec], codes: CodeFacts | None = None) -> None:
         self.rules = tuple(rules.values())
+        self.codes = codes
         cuts: set[date] = set()
         for spec in self.rules:
             cuts.add(spec.effective_from)
@@ -134,21 +148,35 @@ class RuleSelector:
         self.in_force = [frozenset(s.id for s in self.rules if s.in_force(on)) for on in starts]
         self.flags = tuple(sorted({flag for spec in self.rules for flag in spec.payer_flags}))
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
-        self._checks: dict[frozenset[str], tuple[Check, ...]] = {}
+        self._checks: dict[tuple[frozenset[str], bool], tuple[SelectedCheck, ...]] = {}
         self._registry: tuple[RegisteredCheck, ...] = ()
 
-    def checks_for(self, selected: frozenset[str]) -> tuple[Check, ...]:
+    def checks_for(
+        self, selected: frozenset[str], automatic_only: bool = False
+    ) -> tuple[SelectedCheck, ...]:
         """The registered checks that may report a selected rule, in registration order (a
-        selection is one of the few `select` returns, so this is a lookup per claim)."""
+        selection is one of the few `select` returns, so this is a lookup per claim), each
+        with the codes one of which a claim must hold for it to run (None: it always runs);
+        `automatic_only`: without the checks declared review-only."""
         registry = registered_checks()
         if registry is not self._registry:  # a check registered (or a test's stand-in) since
             self._checks.clear()
             self._registry = registry
-        found = self._checks.get(selected)
+        key = (selected, automatic_only)
+        found = self._checks.get(key)
         if found is None:
-            found = tuple(c.function for c in registry if not selected.isdisjoint(c.rule_ids))
-            self._checks[selected] = found
+            found = tuple(
+                (c.function, self._codes_needed(c))
+                for c in registry
+                if not selected.isdisjoint(c.rule_ids) and not (automatic_only and c.review_only)
+            )
+            self._checks[key] = found
         return found
+
+    def _codes_needed(self, registered: RegisteredCheck) -> frozenset[str] | None:
+        if registered.only_with is None or self.codes is None:
+            return None
+        return frozenset(registered.only_with(self.codes))
 
     def select(
         self,
@@ -188,7 +216,7 @@ class RuleSelector:
 def _selector(knowledge: Knowledge) -> RuleSelector:
     selector = knowledge.derived.get(RuleSelector)
     if not isinstance(selector, RuleSelector):
-        selector = knowledge.derived[RuleSelector] = RuleSelector(knowledge.rules)
+        selector = knowledge.derived[RuleSelector] = RuleSelector(knowledge.rules, knowledge.codes)
     return selector
 
 
@@ -197,10 +225,12 @@ def run_checks(
     knowledge: Knowledge,
     as_of: date | None = None,
     scope: Scope | None = None,
+    automatic_only: bool = False,
 ) -> list[Finding]:
     """Every finding on the lines the engine judges, ordered by line, then severity, then rule
     id; none on a claim out of scope (`rules.verdict.scope_of`; a caller that has computed the
-    claim's scope already passes it)."""
+    claim's scope already passes it). `automatic_only`: the checks declared review-only are
+    not run, so the findings with an automatic fix are all there, the others may not be."""
     scope = scope or scope_of(claim, knowledge, as_of)
     if scope.out_of_scope:
         return []
@@ -212,7 +242,10 @@ def run_checks(
         judged=scope.judged,
     )
     found: dict[tuple[object, ...], Finding] = {}
-    for function in _selector(knowledge).checks_for(ctx.selected):
+    present = frozenset(line.code for line in claim.lines)
+    for function, needed in _selector(knowledge).checks_for(ctx.selected, automatic_only):
+        if needed is not None and present.isdisjoint(needed):
+            continue
         for finding in function(claim, ctx):
             if finding is not None:
                 found.setdefault((finding.rule, finding.line, finding.fix), finding)

@@ -36,7 +36,7 @@ def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findin
             )
 
 
-@check("MCR-RENDERING-PTA")
+@check("MCR-RENDERING-PTA", review_only=True)
 def assistant_rendering(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A PTA, OTA or student cannot enroll as a Medicare provider: the line is billed under the
     supervising therapist, who must be on it."""

@@ -52,7 +52,7 @@ def chiropractor_excluded_service(
         )
 
 
-@check("MCR-CHIRO-AT")
+@check("MCR-CHIRO-AT", only_with=lambda codes: codes.medicare_chiropractor_covered)
 def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare covers manipulation only as active/corrective treatment, shown by AT."""
     codes = ctx.knowledge.codes

@@ -210,7 +210,7 @@ def intersegmental_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[F
         )
 
 
-@check(FLEXION_DISTRACTION)
+@check(FLEXION_DISTRACTION, review_only=True)
 def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Flexion-distraction is a manipulation technique: CMT by regions, not 97012."""
     codes = ctx.knowledge.codes
@@ -230,7 +230,7 @@ def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findi
             )
 
 
-@check(MEDICARE_CODE)
+@check(MEDICARE_CODE, only_with=lambda codes: codes.medicare_replacements)
 def medicare_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare does not recognise 97014: unattended e-stim is G0283, one unit."""
     codes = ctx.knowledge.codes

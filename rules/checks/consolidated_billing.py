@@ -11,7 +11,7 @@ from rules.findings import Finding, Fix
 from rules.model import BillingClaim, Severity
 
 
-@check("MCR-SNF-CB")
+@check("MCR-SNF-CB", review_only=True)
 def snf_consolidated_billing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """POS 31: the SNF bills the therapy; POS 32: it does if the bed is a certified SNF bed."""
     codes = ctx.knowledge.codes

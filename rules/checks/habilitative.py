@@ -12,7 +12,7 @@ from rules.model import BillingClaim, Severity
 FLAG = "habilitative_modifiers_required"
 
 
-@check("THERAPY-MOD-HAB")
+@check("THERAPY-MOD-HAB", review_only=True)
 def habilitative_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """One of 96/97 on every always-therapy line, for a payer with the setting."""
     codes = ctx.knowledge.codes

@@ -53,7 +53,7 @@ def revenue_code_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Fin
         )
 
 
-@check("INST-REV-MISSING")
+@check("INST-REV-MISSING", review_only=True)
 def therapy_revenue_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """An always-therapy code on an institutional claim goes under revenue code 042x/043x/044x."""
     scope = _institutional(claim, ctx)

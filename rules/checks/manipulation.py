@@ -37,7 +37,7 @@ def sorted_icd10cm(claim: BillingClaim, ctx: RuleContext) -> list[Diagnosis]:
     return sorted(icd10cm_diagnoses(claim.diagnoses, ctx.knowledge), key=lambda d: d.sequence)
 
 
-@check("CMT-REGIONS")
+@check("CMT-REGIONS", review_only=True, only_with=lambda codes: codes.cmt_regions)
 def regions_fit_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """98940 covers 1-2 spinal regions, 98941 3-4, 98942 5: the diagnoses name them."""
     spans = ctx.knowledge.codes.cmt_regions
@@ -72,7 +72,11 @@ def chiropractic_claim_line(line: ClaimLine) -> bool:
     return not line.disciplines or by_chiropractor(line)
 
 
-@check("MCR-CMT-SUBLUX-PRIMARY")
+@check(
+    "MCR-CMT-SUBLUX-PRIMARY",
+    review_only=True,
+    only_with=lambda codes: codes.medicare_chiropractor_covered,
+)
 def subluxation_primary(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare covers manipulation to correct a subluxation: the claim lists it first."""
     codes = ctx.knowledge.codes

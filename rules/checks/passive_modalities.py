@@ -10,7 +10,7 @@ from rules.model import BillingClaim
 from rules.service_days import by_date
 
 
-@check("T97012-PASSIVE-ONLY")
+@check("T97012-PASSIVE-ONLY", review_only=True)
 def passive_only(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Advise when 97012 is the day's therapy without an active code beside it."""
     active = ctx.knowledge.codes.active_therapy

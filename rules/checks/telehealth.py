@@ -16,7 +16,7 @@ def billed_as_telehealth(line: ClaimLine, codes: CodeFacts) -> list[str]:
     return marks + [m for m in dict.fromkeys(line.modifiers) if m in codes.telehealth_modifiers]
 
 
-@check("MCR-TELEHEALTH")
+@check("MCR-TELEHEALTH", review_only=True)
 def telehealth_list(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare pays telehealth only for codes on its list on the date of service."""
     knowledge = ctx.knowledge
