@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any
 
@@ -16,6 +16,7 @@ ALL_FAMILIES = "all"
 FAMILIES = ("medicare-part-b", "medicare-advantage", "medicaid", "commercial", "other")
 
 _MEMO_LIMIT = 1 << 16
+_PROCESS_CACHES = ("_dx_group_memo", "_regions_memo", "derived")
 
 
 class PackError(ValueError):
@@ -368,6 +369,19 @@ class Knowledge:
     derived: dict[object, object] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    def __getstate__(self) -> dict[str, object]:
+        """The packs without the memos and derived indexes: those hold the registered check
+        functions (some are lambdas) and grow with the input; each process rebuilds its own
+        (a Spark broadcast, a spawned scan worker)."""
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        for cache in _PROCESS_CACHES:
+            state[cache] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     def dx_group_entry(self, group: str, icd10: str) -> DiagnosisGroupEntry | None:
         """The longest prefix of `group` that contains the ICD-10-CM code, or None."""
