@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import date
 
 from rules.checks.chiropractic import statutorily_excluded
 from rules.checks.timed_codes import timed_lines_left
@@ -49,6 +50,9 @@ def manual_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
     codes = ctx.knowledge.codes
     manual, decompression = codes.manual_traction, codes.decompression
     if manual is None:
+        return
+    # Most lines carry no words: look for the clue before grouping the claim by day.
+    if not any(manual.found_in(line.text) for line in claim.lines_with_code(codes.traction_code)):
         return
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
     for lines in by_date(claim.lines).values():
@@ -124,14 +128,16 @@ def decompression(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | N
     clue = ctx.knowledge.codes.decompression
     if clue is None:
         return
-    days = by_date(claim.lines)
     noncovered = claim.payer.family in clue.noncovered_families
+    days: dict[date | None, list[ClaimLine]] | None = None  # grouped only once a clue is found
     for line in claim.lines_with_code(ctx.knowledge.codes.traction_code):
         if not clue.found_in(line.text):
             continue
         if noncovered:
             yield _noncovered(line, ctx)
         else:
+            if days is None:
+                days = by_date(claim.lines)
             yield _own_code(line, clue, days[line.date], ctx)
 
 

@@ -159,11 +159,13 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
     if release is None or dx.system not in knowledge.codes.icd10cm_systems:
         return None
     users = [ln for ln in claim.lines if dx.sequence in ln.diagnosis_pointers]
-    # An unpointed diagnosis is still on the claim: it must hold on every date of it.
-    claim_dates = list(dict.fromkeys(ctx.date_for(ln) for ln in claim.lines)) or [ctx.as_of]
-    uses: list[tuple[ClaimLine | None, date | None]] = [(ln, ctx.date_for(ln)) for ln in users] or [
-        (None, on) for on in claim_dates
-    ]
+    uses: list[tuple[ClaimLine | None, date | None]]
+    if users:
+        uses = [(ln, ctx.date_for(ln)) for ln in users]
+    else:
+        # An unpointed diagnosis is still on the claim: it must hold on every date of it.
+        claim_dates = list(dict.fromkeys(ctx.date_for(ln) for ln in claim.lines)) or [ctx.as_of]
+        uses = [(None, on) for on in claim_dates]
     verdicts = {on: _validity(dx.code, on, knowledge) for _, on in uses}
     bad = next(((ln, on) for ln, on in uses if not verdicts[on].billable), None)
     if bad is None:

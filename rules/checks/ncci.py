@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
-from rules.knowledge.model import NcciEdit
+from rules.knowledge.model import Knowledge, NcciEdit
 from rules.model import BillingClaim, ClaimLine, Severity
 from rules.service_days import by_date
 
@@ -25,7 +25,12 @@ class BundledPair:
 
 def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair]:
     by_pair = ctx.knowledge.ncci_by_pair
-    for day, lines in by_date(claim.lines).items():
+    # A line whose code is in no edit pairs with nothing: only the others are grouped by day.
+    paired = paired_codes(ctx.knowledge)
+    candidates = [line for line in claim.lines if line.code in paired]
+    if len(candidates) < 2:
+        return
+    for day, lines in by_date(candidates).items():
         for first in lines:
             for second in lines:
                 if first is second:
@@ -34,6 +39,15 @@ def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair
                     if edit.modifier_indicator != "9" and edit.active_on(ctx.as_of or day):
                         yield BundledPair(first, second, edit)
                         break
+
+
+def paired_codes(knowledge: Knowledge) -> frozenset[str]:
+    """The codes that stand in some NCCI edit, either column (derived once per knowledge)."""
+    found = knowledge.derived.get(paired_codes)
+    if not isinstance(found, frozenset):
+        found = frozenset(code for pair in knowledge.ncci_by_pair for code in pair)
+        knowledge.derived[paired_codes] = found
+    return found
 
 
 def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:

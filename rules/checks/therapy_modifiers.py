@@ -13,9 +13,8 @@ from rules.model import BillingClaim, ClaimLine, Severity
 def therapy_plans(line: ClaimLine, codes: CodeFacts) -> set[str]:
     """The plan-of-care modifiers the line's performers imply. Disciplines without one (a
     physician, who may furnish therapy under a PT or an OT plan; a student; other) are neutral."""
-    wanted = {codes.discipline_therapy_modifier.get(d) for d in line.disciplines}
-    wanted.discard(None)
-    return {m for m in wanted if m is not None}
+    plans = codes.discipline_therapy_modifier
+    return {m for d in line.disciplines if (m := plans.get(d)) is not None}
 
 
 def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:

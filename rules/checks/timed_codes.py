@@ -101,11 +101,13 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
     """Per date of service: units no more than the timed minutes allow, each code on one line."""
     codes = ctx.knowledge.codes
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
+    # Only the timed lines are grouped: most claims hold few, many none.
+    timed_lines = [line for line in claim.lines if line.code in codes.timed]
+    if not timed_lines:
+        return
     payment = payment_modifiers(ctx)
-    for day, lines in by_date(claim.lines).items():
-        timed = tuple(line for line in lines if line.code in codes.timed)
-        if timed:
-            yield from _day(TimedDay(day, timed, method, codes.minutes_per_unit, payment), ctx)
+    for day, timed in by_date(timed_lines).items():
+        yield from _day(TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment), ctx)
 
 
 def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
@@ -134,7 +136,8 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
     # judge the day as it will be billed, so the corrected claim reads the same.
     fixed_elsewhere = UNITS_INVALID in ctx.selected and not split
     as_billed = day.allocation()
-    gone = _removed_for_units(day, ctx, as_billed)
+    # Only a line with bad units can go (no bad units: nothing to look for).
+    gone = _removed_for_units(day, ctx, as_billed) if invalid else []
     if gone:
         day = replace(day, lines=tuple(ln for ln in day.lines if all(ln is not g for g in gone)))
         groups = day.by_code
@@ -161,12 +164,9 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
 
     yield from _unbillable(day, unbillable, allocation, allowed, automatic, ctx)
     merged_here = split if ONE_LINE in ctx.selected else set()
-    keys_per_code: dict[str, int] = {}
-    for code, _ in day.by_billing_line:
-        keys_per_code[code] = keys_per_code.get(code, 0) + 1
     # A capped code billed on one line-kind is capped by its merge; billed as several kinds
     # (PT and PTA lines), the reduction goes line by line and the merge is left to a person.
-    merged_codes = {code for code, _ in merged_here if keys_per_code[code] == 1}
+    merged_codes = _single_kind(day, merged_here) if caps else set()
     reduced = set()
     for code, cap in caps.items():
         if code not in merged_codes:
@@ -175,6 +175,14 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
     kept = {key for key in merged_here if key[0] not in unbillable}
     merge_caps = {code: cap for code, cap in caps.items() if code in merged_codes}
     yield from _merge(day, kept, merge_caps, not invalid, ctx, reduced)
+
+
+def _single_kind(day: TimedDay, split: set[tuple[str, frozenset[str]]]) -> set[str]:
+    """The codes of `split` that the day bills as one line-kind only."""
+    keys_per_code: dict[str, int] = {}
+    for code, _ in day.by_billing_line:
+        keys_per_code[code] = keys_per_code.get(code, 0) + 1
+    return {code for code, _ in split if keys_per_code[code] == 1}
 
 
 def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) -> list[ClaimLine]:

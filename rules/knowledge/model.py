@@ -104,9 +104,17 @@ class TextClue:
     patterns: tuple[re.Pattern[str], ...]
     negation: re.Pattern[str] | None = None
     noncovered_families: frozenset[str] = frozenset()
+    # Most lines carry no words: whether a pattern matches none is known once, at load.
+    matches_blank: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        blank = any(pattern.search("") for pattern in self.patterns)
+        object.__setattr__(self, "matches_blank", blank)
 
     def found_in(self, text: str) -> bool:
         """A pattern matches and no negation word stands right before it ("not manual")."""
+        if not text and not self.matches_blank:
+            return False
         for pattern in self.patterns:
             for match in pattern.finditer(text):
                 if self.negation is None or not self.negation.search(text[: match.start()]):

@@ -52,6 +52,18 @@ def test_manual_traction_in_linked_note_counts(check) -> None:
     assert [r for r, *_ in chosen(check(builder))] == ["T97012-MANUAL"]
 
 
+def test_manual_traction_on_one_date_leaves_the_other_dates_97012(check) -> None:
+    """Only the line whose words say manual is rebilled; a plain 97012 on another date is not."""
+    builder = (
+        claim()
+        .line("97012", ["GP"], minutes=15, date="2025-03-03")
+        .line("97012", ["GP"], minutes=23, date="2025-03-05", text="Manual lumbar traction")
+    )
+    assert chosen(check(builder)) == [
+        ("T97012-MANUAL", 2, "warning", {"action": "replace_code", "code": "97140", "quantity": 2})
+    ]
+
+
 @pytest.mark.parametrize(
     "text", ["mechanical traction", "Mechanical traction, not manual", "non-manual traction"]
 )

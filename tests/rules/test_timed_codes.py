@@ -269,3 +269,27 @@ def test_one_line_is_medicare_only(check) -> None:
         .line("97110", ["GP"], units=1, minutes=15)
     )
     assert timed(report) == []
+
+
+def test_over_billed_pt_and_pta_lines_are_cut_line_by_line(check) -> None:
+    """23 timed minutes earn 2 units: billed as a PT line and a PTA line (two line-kinds), the
+    units are cut from the later line, not merged into the first."""
+    builder = (
+        claim()
+        .line("97110", ["GP"], units=2, minutes=15, by="PT")
+        .line("97110", ["GP", "CQ"], units=2, minutes=8, by="PTA")
+    )
+    assert timed(check(builder)) == [("TIMED-8MIN-UNITS", 2, {"action": "remove_line"})]
+
+
+def test_over_billed_lines_of_one_kind_are_capped_by_their_merge(check) -> None:
+    """Near miss: the same 23 minutes on two PTA lines are one line-kind: merged, capped at 2."""
+    builder = (
+        claim()
+        .line("97110", ["GP", "CQ"], units=3, minutes=15, by="PTA")
+        .line("97110", ["GP", "CQ"], units=1, minutes=8, by="PTA")
+    )
+    assert timed(check(builder)) == [
+        ("TIMED-ONE-LINE", 1, {"action": "set_quantity", "quantity": 2}),
+        ("TIMED-ONE-LINE", 2, {"action": "remove_line"}),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import yaml
 from rules.engine import implemented_rule_ids
 from rules.knowledge.files import read_text
 from rules.knowledge.load import load_knowledge, parse_codes, parse_rules
-from rules.knowledge.model import PackError
+from rules.knowledge.model import PackError, TextClue
 from rules.payers import resolve_payer
 
 
@@ -139,3 +140,13 @@ def test_the_default_plan_must_be_a_therapy_modifier() -> None:
     doc["default_therapy_modifier"] = {**doc["default_therapy_modifier"], "code": "KX"}
     with pytest.raises(PackError, match=r"default_therapy_modifier\.code"):
         parse_codes("codes.yaml", doc)
+
+
+def test_text_clue_reads_blank_text_as_no_clue_unless_a_pattern_matches_nothing() -> None:
+    """A line without words carries no clue; a pack pattern that matches the empty string
+    (however odd) is still honoured on it, as on any text."""
+    manual = TextClue("97140", (re.compile(r"\bmanual\b", re.I),), re.compile(r"\bnot\s+$"))
+    assert manual.found_in("Manual traction") and not manual.found_in("")
+    assert not manual.found_in("not manual traction")
+    anything = TextClue("97140", (re.compile(r"(?:manual)?"),))
+    assert anything.found_in("") and anything.found_in("mechanical")
