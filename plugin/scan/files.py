@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import mmap
+import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -118,30 +120,109 @@ class Chunk:
     mixed: bool
     lines: tuple[tuple[int, bytes], ...]
     done_bytes: int  # bytes of Claim files read once this chunk is done (for the ETA)
+    # (first byte, end byte, number of its first line) of a plain file: the worker reads the
+    # lines itself (`SpanReader`) instead of receiving them through a pipe; `lines` is then ()
+    span: tuple[int, int, int] | None = None
 
 
-def chunks(files: Sequence[SourceFile], chunk_lines: int = CHUNK_LINES) -> Iterator[Chunk]:
-    """The Claim files as chunks of raw lines, in input order."""
+def chunks(
+    files: Sequence[SourceFile], chunk_lines: int = CHUNK_LINES, spans: bool = False
+) -> Iterator[Chunk]:
+    """The Claim files as chunks of raw lines, in input order. With `spans`, a plain file's
+    chunks are byte spans of `chunk_lines` lines (blank ones included) that a worker reads
+    itself (`SpanReader`): only newlines are looked for here. A gzip file, which can only be
+    read from its start, is always sent as lines."""
     done = 0
     for file_number, source in enumerate(files):
-        name = str(source.path)
-        mixed = source.resource_type is None
-        batch: list[tuple[int, bytes]] = []
-        stream, raw = _open(source.path)
-        with raw, stream:
-            try:
-                for number, line in enumerate(stream, start=1):
-                    if not line.strip():
-                        continue
-                    batch.append((number, line))
-                    if len(batch) >= chunk_lines:
-                        yield Chunk(file_number, name, mixed, tuple(batch), done + raw.tell())
-                        batch = []
-            except (OSError, EOFError) as exc:
-                raise ScanError(f"{name}: cannot read: {exc}") from None
-            done += raw.tell()
-        if batch:
-            yield Chunk(file_number, name, mixed, tuple(batch), done)
+        if spans and not source.path.name.endswith(".gz"):
+            yield from _span_chunks(file_number, source, chunk_lines, done)
+        else:
+            yield from _line_chunks(file_number, source, chunk_lines, done)
+        done += source.path.stat().st_size
+
+
+def _line_chunks(
+    file_number: int, source: SourceFile, chunk_lines: int, done: int
+) -> Iterator[Chunk]:
+    name = str(source.path)
+    mixed = source.resource_type is None
+    batch: list[tuple[int, bytes]] = []
+    stream, raw = _open(source.path)
+    with raw, stream:
+        try:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                batch.append((number, line))
+                if len(batch) >= chunk_lines:
+                    yield Chunk(file_number, name, mixed, tuple(batch), done + raw.tell())
+                    batch = []
+        except (OSError, EOFError) as exc:
+            raise ScanError(f"{name}: cannot read: {exc}") from None
+        end = done + raw.tell()
+    if batch:
+        yield Chunk(file_number, name, mixed, tuple(batch), end)
+
+
+def _span_chunks(
+    file_number: int, source: SourceFile, chunk_lines: int, done: int
+) -> Iterator[Chunk]:
+    name = str(source.path)
+    mixed = source.resource_type is None
+    try:
+        with source.path.open("rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            if not size:
+                return
+            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                start, number = 0, 1
+                while start < size:
+                    end, count = start, 0
+                    while count < chunk_lines and end < size:
+                        end = data.find(b"\n", end) + 1 or size
+                        count += 1
+                    yield Chunk(file_number, name, mixed, (), done + end, (start, end, number))
+                    start, number = end, number + count
+    except OSError as exc:
+        raise ScanError(f"{name}: cannot read: {exc.strerror or exc}") from None
+
+
+class SpanReader:
+    """Fills in the lines of span chunks (in a worker), each file opened once."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, int] = {}
+
+    def __call__(self, chunk: Chunk) -> Chunk:
+        """The chunk with its lines: the (line number, line) pairs `chunks` gives, blank lines
+        left out."""
+        if chunk.span is None:
+            return chunk
+        start, end, number = chunk.span
+        try:
+            fd = self._files.get(chunk.file)
+            if fd is None:
+                fd = self._files[chunk.file] = os.open(chunk.file, os.O_RDONLY)
+            data = os.pread(fd, end - start, start)
+        except OSError as exc:
+            raise ScanError(f"{chunk.file}: cannot read: {exc.strerror or exc}") from None
+        if len(data) != end - start:
+            raise ScanError(f"{chunk.file}: cannot read: the file changed during the scan")
+        lines: list[tuple[int, bytes]] = []
+        at = 0
+        while at < len(data):
+            stop = data.find(b"\n", at) + 1 or len(data)
+            line = data[at:stop]
+            if line.strip():
+                lines.append((number, line))
+            number += 1
+            at = stop
+        return replace(chunk, lines=tuple(lines), span=None)
+
+    def close(self) -> None:
+        for fd in self._files.values():
+            os.close(fd)
+        self._files.clear()
 
 
 def claim_bytes(files: Sequence[SourceFile]) -> int:
