@@ -188,10 +188,11 @@ def _span_chunks(
 
 
 class SpanReader:
-    """Fills in the lines of span chunks (in a worker), each file opened once."""
+    """Fills in the lines of span chunks (in a worker). Chunks come in input order, so one file
+    is open at a time: an export of a thousand Claim files stays under the limit of open files."""
 
     def __init__(self) -> None:
-        self._files: dict[str, int] = {}
+        self._open: tuple[str, int] | None = None
 
     def __call__(self, chunk: Chunk) -> Chunk:
         """The chunk with its lines: the (line number, line) pairs `chunks` gives, blank lines
@@ -200,10 +201,10 @@ class SpanReader:
             return chunk
         start, end, number = chunk.span
         try:
-            fd = self._files.get(chunk.file)
-            if fd is None:
-                fd = self._files[chunk.file] = os.open(chunk.file, os.O_RDONLY)
-            data = os.pread(fd, end - start, start)
+            if self._open is None or self._open[0] != chunk.file:
+                self.close()
+                self._open = (chunk.file, os.open(chunk.file, os.O_RDONLY))
+            data = os.pread(self._open[1], end - start, start)
         except OSError as exc:
             raise ScanError(f"{chunk.file}: cannot read: {exc.strerror or exc}") from None
         if len(data) != end - start:
@@ -220,9 +221,9 @@ class SpanReader:
         return replace(chunk, lines=tuple(lines), span=None)
 
     def close(self) -> None:
-        for fd in self._files.values():
-            os.close(fd)
-        self._files.clear()
+        if self._open is not None:
+            os.close(self._open[1])
+            self._open = None
 
 
 def claim_bytes(files: Sequence[SourceFile]) -> int:

@@ -74,3 +74,20 @@ def test_a_span_beyond_the_end_of_the_file_is_a_scan_error(tmp_path: Path) -> No
             read(sent)
     finally:
         read.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files in /proc")
+def test_a_worker_holds_one_claim_file_open_at_a_time(tmp_path: Path) -> None:
+    sources = [
+        SourceFile(write_file(tmp_path / f"Claim.{i:03}.ndjson", b"{}\n" * 3), "Claim")
+        for i in range(40)
+    ]
+    sent = list(chunks(sources, 2, spans=True))
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    read = SpanReader()
+    most = 0
+    for chunk in sent:
+        read(chunk)
+        most = max(most, len(list(Path("/proc/self/fd").iterdir())) - before)
+    read.close()
+    assert most == 1
