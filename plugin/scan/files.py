@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import mmap
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -21,6 +20,7 @@ REFERENCE_TYPES = frozenset(
     {"Coverage", "Organization", "Practitioner", "PractitionerRole", "Condition", "Procedure"}
 )
 CHUNK_LINES = 256
+_BLOCK = 1 << 20
 _TYPE_OF_NAME = re.compile(r"^([A-Z][A-Za-z]*)")
 
 
@@ -167,24 +167,27 @@ def _line_chunks(
 def _span_chunks(
     file_number: int, source: SourceFile, chunk_lines: int, done: int
 ) -> Iterator[Chunk]:
+    """Read in blocks, not mapped: a mapped file's pages would count in the parent's memory."""
     name = str(source.path)
     mixed = source.resource_type is None
+    start = offset = count = 0
+    number = 1
     try:
         with source.path.open("rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            if not size:
-                return
-            with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                start, number = 0, 1
-                while start < size:
-                    end, count = start, 0
-                    while count < chunk_lines and end < size:
-                        end = data.find(b"\n", end) + 1 or size
-                        count += 1
-                    yield Chunk(file_number, name, mixed, (), done + end, (start, end, number))
-                    start, number = end, number + count
+            while block := file.read(_BLOCK):
+                at = block.find(b"\n") + 1
+                while at:
+                    count += 1
+                    if count == chunk_lines:
+                        end = offset + at
+                        yield Chunk(file_number, name, mixed, (), done + end, (start, end, number))
+                        start, number, count = end, number + count, 0
+                    at = block.find(b"\n", at) + 1
+                offset += len(block)
     except OSError as exc:
         raise ScanError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if offset > start:
+        yield Chunk(file_number, name, mixed, (), done + offset, (start, offset, number))
 
 
 class SpanReader:

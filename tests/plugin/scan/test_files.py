@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from plugin.scan import files
 from plugin.scan.errors import ScanError
 from plugin.scan.files import SourceFile, SpanReader, chunks
 from tests.support.bulk_export import write_file
@@ -34,10 +35,12 @@ def _sources(folder: Path) -> list[SourceFile]:
     return [SourceFile(folder / name, None) for name in FILES]
 
 
+@pytest.mark.parametrize("block", [1, 5, 1 << 20])  # lines across the parent's reads
 @pytest.mark.parametrize("chunk_lines", [1, 2, 3, 4, 256])
 def test_span_chunks_read_by_a_worker_give_the_lines_of_chunks(
-    chunk_lines: int, tmp_path: Path
+    chunk_lines: int, block: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(files, "_BLOCK", block)
     sources = _sources(tmp_path)
     read = SpanReader()
     try:
