@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -19,6 +20,7 @@ REFERENCE_TYPES = frozenset(
     {"Coverage", "Organization", "Practitioner", "PractitionerRole", "Condition", "Procedure"}
 )
 CHUNK_LINES = 256
+_BLOCK = 1 << 20
 _TYPE_OF_NAME = re.compile(r"^([A-Z][A-Za-z]*)")
 
 
@@ -118,30 +120,113 @@ class Chunk:
     mixed: bool
     lines: tuple[tuple[int, bytes], ...]
     done_bytes: int  # bytes of Claim files read once this chunk is done (for the ETA)
+    # (first byte, end byte, number of its first line) of a plain file: the worker reads the
+    # lines itself (`SpanReader`) instead of receiving them through a pipe; `lines` is then ()
+    span: tuple[int, int, int] | None = None
 
 
-def chunks(files: Sequence[SourceFile], chunk_lines: int = CHUNK_LINES) -> Iterator[Chunk]:
-    """The Claim files as chunks of raw lines, in input order."""
+def chunks(
+    files: Sequence[SourceFile], chunk_lines: int = CHUNK_LINES, spans: bool = False
+) -> Iterator[Chunk]:
+    """The Claim files as chunks of raw lines, in input order. With `spans`, a plain file's
+    chunks are byte spans of `chunk_lines` lines (blank ones included) that a worker reads
+    itself (`SpanReader`): only newlines are looked for here. A gzip file, which can only be
+    read from its start, is always sent as lines."""
     done = 0
     for file_number, source in enumerate(files):
-        name = str(source.path)
-        mixed = source.resource_type is None
-        batch: list[tuple[int, bytes]] = []
-        stream, raw = _open(source.path)
-        with raw, stream:
-            try:
-                for number, line in enumerate(stream, start=1):
-                    if not line.strip():
-                        continue
-                    batch.append((number, line))
-                    if len(batch) >= chunk_lines:
-                        yield Chunk(file_number, name, mixed, tuple(batch), done + raw.tell())
-                        batch = []
-            except (OSError, EOFError) as exc:
-                raise ScanError(f"{name}: cannot read: {exc}") from None
-            done += raw.tell()
-        if batch:
-            yield Chunk(file_number, name, mixed, tuple(batch), done)
+        if spans and not source.path.name.endswith(".gz"):
+            yield from _span_chunks(file_number, source, chunk_lines, done)
+        else:
+            yield from _line_chunks(file_number, source, chunk_lines, done)
+        done += source.path.stat().st_size
+
+
+def _line_chunks(
+    file_number: int, source: SourceFile, chunk_lines: int, done: int
+) -> Iterator[Chunk]:
+    name = str(source.path)
+    mixed = source.resource_type is None
+    batch: list[tuple[int, bytes]] = []
+    stream, raw = _open(source.path)
+    with raw, stream:
+        try:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                batch.append((number, line))
+                if len(batch) >= chunk_lines:
+                    yield Chunk(file_number, name, mixed, tuple(batch), done + raw.tell())
+                    batch = []
+        except (OSError, EOFError) as exc:
+            raise ScanError(f"{name}: cannot read: {exc}") from None
+        end = done + raw.tell()
+    if batch:
+        yield Chunk(file_number, name, mixed, tuple(batch), end)
+
+
+def _span_chunks(
+    file_number: int, source: SourceFile, chunk_lines: int, done: int
+) -> Iterator[Chunk]:
+    """Read in blocks, not mapped: a mapped file's pages would count in the parent's memory."""
+    name = str(source.path)
+    mixed = source.resource_type is None
+    start = offset = count = 0
+    number = 1
+    try:
+        with source.path.open("rb") as file:
+            while block := file.read(_BLOCK):
+                at = block.find(b"\n") + 1
+                while at:
+                    count += 1
+                    if count == chunk_lines:
+                        end = offset + at
+                        yield Chunk(file_number, name, mixed, (), done + end, (start, end, number))
+                        start, number, count = end, number + count, 0
+                    at = block.find(b"\n", at) + 1
+                offset += len(block)
+    except OSError as exc:
+        raise ScanError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if offset > start:
+        yield Chunk(file_number, name, mixed, (), done + offset, (start, offset, number))
+
+
+class SpanReader:
+    """Fills in the lines of span chunks (in a worker). Chunks come in input order, so one file
+    is open at a time: an export of a thousand Claim files stays under the limit of open files."""
+
+    def __init__(self) -> None:
+        self._open: tuple[str, int] | None = None
+
+    def __call__(self, chunk: Chunk) -> Chunk:
+        """The chunk with its lines: the (line number, line) pairs `chunks` gives, blank lines
+        left out."""
+        if chunk.span is None:
+            return chunk
+        start, end, number = chunk.span
+        try:
+            if self._open is None or self._open[0] != chunk.file:
+                self.close()
+                self._open = (chunk.file, os.open(chunk.file, os.O_RDONLY))
+            data = os.pread(self._open[1], end - start, start)
+        except OSError as exc:
+            raise ScanError(f"{chunk.file}: cannot read: {exc.strerror or exc}") from None
+        if len(data) != end - start:
+            raise ScanError(f"{chunk.file}: cannot read: the file changed during the scan")
+        lines: list[tuple[int, bytes]] = []
+        at = 0
+        while at < len(data):
+            stop = data.find(b"\n", at) + 1 or len(data)
+            line = data[at:stop]
+            if line.strip():
+                lines.append((number, line))
+            number += 1
+            at = stop
+        return replace(chunk, lines=tuple(lines), span=None)
+
+    def close(self) -> None:
+        if self._open is not None:
+            os.close(self._open[1])
+            self._open = None
 
 
 def claim_bytes(files: Sequence[SourceFile]) -> int:

@@ -10,10 +10,11 @@ from collections.abc import Iterator, Sequence
 
 from plugin.references import ResourceIndex
 from plugin.scan.check import ChunkChecker, ChunkResult, ScanOptions
-from plugin.scan.files import Chunk, SourceFile, chunks
+from plugin.scan.files import Chunk, SourceFile, SpanReader, chunks
 from rules.knowledge.model import Knowledge
 
 _WORKER: ChunkChecker | None = None
+_READER = SpanReader()
 _SHARED: tuple[Knowledge, ResourceIndex, ScanOptions] | None = None
 
 
@@ -27,7 +28,7 @@ def _init_worker(shared: tuple[Knowledge, ResourceIndex, ScanOptions] | None) ->
 
 def _check_chunk(chunk: Chunk) -> ChunkResult:
     assert _WORKER is not None
-    return _WORKER(chunk)
+    return _WORKER(_READER(chunk))
 
 
 def check_chunks(
@@ -39,14 +40,16 @@ def check_chunks(
     """Results of every chunk of Claim lines, in input order, over `options.workers` processes.
 
     With fork the workers share the parent's index and Knowledge (gc.freeze keeps their pages
-    shared); elsewhere each worker is sent them once. At most 4 chunks per worker are in flight,
-    so memory does not grow with the number of claims when the reader is faster than the workers.
+    shared); elsewhere each worker is sent them once. For a plain file the parent only finds the
+    newlines and sends byte spans, each worker reading its span itself; a gzip file's lines go
+    through the pipe. At most 4 chunks per worker are in flight, so memory does not grow with
+    the number of claims when the reader is faster than the workers.
     """
-    source = chunks(claim_files, options.chunk_lines)
     if options.workers <= 1:
         check = ChunkChecker(knowledge, index, options)
-        yield from map(check, source)
+        yield from map(check, chunks(claim_files, options.chunk_lines))
         return
+    source = chunks(claim_files, options.chunk_lines, spans=True)
     global _SHARED  # noqa: PLW0603  (inherited by forked workers, never pickled)
     methods = multiprocessing.get_all_start_methods()
     fork = "fork" in methods

@@ -234,8 +234,9 @@ def test_no_claim_file_and_missing_folder_are_scan_errors(tmp_path: Path) -> Non
         discover([tmp_path / "nope"])
 
 
+@pytest.mark.parametrize("workers", [1, 2])  # 2: each worker reads its own byte spans
 def test_bad_lines_are_reported_with_file_line_and_reason(
-    knowledge: Knowledge, tmp_path: Path
+    workers: int, knowledge: Knowledge, tmp_path: Path
 ) -> None:
     good = claim().line("97012", ["GP"]).bundle()
     write_export(tmp_path, [good])
@@ -252,7 +253,7 @@ def test_bad_lines_are_reported_with_file_line_and_reason(
     write_file(
         tmp_path / "Coverage.ndjson", (tmp_path / "Coverage.ndjson").read_bytes() + b"oops\n"
     )
-    got, bad, tally = scan_folder(knowledge, tmp_path)
+    got, bad, tally = scan_folder(knowledge, tmp_path, workers=workers)
     assert [x["claim"] for x in got] == ["Claim/c1"]
     where = [(Path(b.file).name, b.line) for b in bad]
     assert where == [
