@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.test_demo import Demo, start_demo
 from tests.e2e.test_review_app import app_context, ehr_launch, env, load_claim, world
 from tests.support.a11y import ARTIFACTS, assert_accessible, axe_source
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
+from tests.support.browser import chromium
 from tests.support.service import Service
 
 pytestmark = pytest.mark.e2e
@@ -40,14 +40,9 @@ SWAGGER_UI_KNOWN = {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = playwright_sync_api()
     axe_source()  # skipped (locally) or failed (CI) before anything starts
-    with sync_api.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser: Any, width: int = 1280, height: int = 900) -> Any:

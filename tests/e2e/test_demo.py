@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
+from tests.support.browser import chromium
 from tests.support.service import free_port
 
 pytestmark = pytest.mark.e2e
@@ -198,51 +198,41 @@ def test_review_app_from_the_ehr_home_applies_a_fix_over_http(demo: Demo) -> Non
 def test_playground_card_launches_the_review_app_in_chromium(demo: Demo) -> None:
     """A newcomer's path: the playground shows the seed denial and its fix; the card's SMART
     button launches the review app through the demo EHR; Allow; Apply saves the Claim."""
-    sync_api = playwright_sync_api()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1400})
-            page = context.new_page()
-            page.goto(demo.urls[1])
-            page.wait_for_selector("#cards .card, #cards [class*=card]")
-            verdict = page.inner_text("#verdict")
-            assert "denied" in verdict.lower(), verdict
-            assert "XS" in page.inner_text("#claims")
-            page.screenshot(path=str(ARTIFACTS / "1-playground-seed-denial.png"), full_page=True)
-            with context.expect_page() as opened:
-                page.get_by_role("link", name="Review and fix in Traction CDS").click()
-            review = opened.value
-            review.wait_for_selector("#allow")
-            assert "not a real one" in review.inner_text("body")
-            review.screenshot(path=str(ARTIFACTS / "2-sign-in-stand-in.png"))
-            review.click("#allow")
-            review.wait_for_selector("article.finding")
-            rules = review.locator("article.finding")
-            assert rules.count() >= 1
-            review.screenshot(path=str(ARTIFACTS / "3-review-app.png"), full_page=True)
-            review.click("#apply")
-            review.wait_for_selector("#notice")
-            assert "Saved" in review.inner_text("#notice")
-            review.screenshot(path=str(ARTIFACTS / "4-applied.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1280, "height": 1400})
+        page = context.new_page()
+        page.goto(demo.urls[1])
+        page.wait_for_selector("#cards .card, #cards [class*=card]")
+        verdict = page.inner_text("#verdict")
+        assert "denied" in verdict.lower(), verdict
+        assert "XS" in page.inner_text("#claims")
+        page.screenshot(path=str(ARTIFACTS / "1-playground-seed-denial.png"), full_page=True)
+        with context.expect_page() as opened:
+            page.get_by_role("link", name="Review and fix in Traction CDS").click()
+        review = opened.value
+        review.wait_for_selector("#allow")
+        assert "not a real one" in review.inner_text("body")
+        review.screenshot(path=str(ARTIFACTS / "2-sign-in-stand-in.png"))
+        review.click("#allow")
+        review.wait_for_selector("article.finding")
+        rules = review.locator("article.finding")
+        assert rules.count() >= 1
+        review.screenshot(path=str(ARTIFACTS / "3-review-app.png"), full_page=True)
+        review.click("#apply")
+        review.wait_for_selector("#notice")
+        assert "Saved" in review.inner_text("#notice")
+        review.screenshot(path=str(ARTIFACTS / "4-applied.png"), full_page=True)
     assert "97140-GP-XS" in _lines_of(demo, "c08")
 
 
 def test_demo_ehr_home_fits_a_phone(demo: Demo) -> None:
     """At 390 px its claims table pushed the page to 555 px wide; rows now stack."""
-    sync_api = playwright_sync_api()
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844})
-            page.goto(f"{demo.ehr}/")
-            assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            assert page.get_by_role("link", name="Open in review app").first.is_visible()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"{demo.ehr}/")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert page.get_by_role("link", name="Open in review app").first.is_visible()
 
 
 def test_sigterm_stops_both_servers_cleanly(demo: Demo) -> None:

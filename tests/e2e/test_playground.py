@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from cds_hooks.samples import SAMPLES, SAMPLES_BY_KEY, Sample
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
+from tests.support.browser import chromium
 from tests.support.claims import expected_file
 from tests.support.service import Service
 
@@ -63,13 +63,8 @@ def save_if_changed(png: bytes, path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = playwright_sync_api()
-    with sync_api.sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

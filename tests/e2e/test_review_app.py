@@ -20,7 +20,7 @@ import pytest
 
 from tests.builders import claim
 from tests.support.auth_server import AuthServer, Client, new_id, new_rsa_key, private_pem, s256
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, playwright_sync_api
+from tests.support.browser import chromium
 from tests.support.fhir_server import FhirServer
 from tests.support.service import Service, start_service
 
@@ -136,59 +136,54 @@ def feedback_rows(tmp: Path) -> list[tuple[str, str, str, str]]:
 # -- the browser run -----------------------------------------------------------------------
 def test_ehr_launch_shows_findings_and_applies_two_of_three_fixes(env) -> None:
     auth, service, tmp, fhir = env
-    sync_api = playwright_sync_api()
     load_claim(fhir)
     hook = new_id()
     url = ehr_launch(auth, service, appContext=app_context(hook=hook), need_patient_banner=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1500})
-            started = time.perf_counter()
-            page.goto(url)
-            page.wait_for_selector("article.finding")
-            launch_to_page = time.perf_counter() - started
-            print(f"\nreview app: launch-to-page {launch_to_page * 1000:.0f} ms on loopback")
-            page.screenshot(path=str(ARTIFACTS / "1-launched.png"))
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1100, "height": 1500})
+        started = time.perf_counter()
+        page.goto(url)
+        page.wait_for_selector("article.finding")
+        launch_to_page = time.perf_counter() - started
+        print(f"\nreview app: launch-to-page {launch_to_page * 1000:.0f} ms on loopback")
+        page.screenshot(path=str(ARTIFACTS / "1-launched.png"))
 
-            assert urlsplit(page.url).path == "/app/"
-            banner = page.inner_text("section.banner")
-            assert "Rosa Delgado" in banner and "1956-03-14" in banner
-            assert page.locator("#lines tbody tr").count() == 3
-            findings = page.locator("article.finding")
-            rules = [findings.nth(i).get_attribute("data-rule") for i in range(findings.count())]
-            assert sorted(rules) == [
-                "NCCI-PTP-MOD-MISSING",
-                "T97012-UNITS-ONE",
-                "THERAPY-MOD-MISSING",
-            ]
-            assert page.locator('input[name="fix"]:checked').count() == 3
-            first = page.locator('article[data-rule="T97012-UNITS-ONE"]')
-            assert "bill 1 unit" in first.inner_text()
-            assert first.locator(".diff .chg.before").inner_text().strip() == "2"
-            assert first.locator(".diff .chg.after").inner_text().strip() == "1"
-            link = first.locator(".cite a")
-            assert link.get_attribute("href") == "/rules/T97012-UNITS-ONE"
+        assert urlsplit(page.url).path == "/app/"
+        banner = page.inner_text("section.banner")
+        assert "Rosa Delgado" in banner and "1956-03-14" in banner
+        assert page.locator("#lines tbody tr").count() == 3
+        findings = page.locator("article.finding")
+        rules = [findings.nth(i).get_attribute("data-rule") for i in range(findings.count())]
+        assert sorted(rules) == [
+            "NCCI-PTP-MOD-MISSING",
+            "T97012-UNITS-ONE",
+            "THERAPY-MOD-MISSING",
+        ]
+        assert page.locator('input[name="fix"]:checked').count() == 3
+        first = page.locator('article[data-rule="T97012-UNITS-ONE"]')
+        assert "bill 1 unit" in first.inner_text()
+        assert first.locator(".diff .chg.before").inner_text().strip() == "2"
+        assert first.locator(".diff .chg.after").inner_text().strip() == "1"
+        link = first.locator(".cite a")
+        assert link.get_attribute("href") == "/rules/T97012-UNITS-ONE"
 
-            # Keyboard: focus the GP fix's checkbox and untick it with the space bar.
-            gp = page.locator('article[data-rule="THERAPY-MOD-MISSING"] input[name="fix"]')
-            gp.focus()
-            page.keyboard.press("Space")
-            assert not gp.is_checked()
-            assert page.inner_text("#count") == "2"
-            page.screenshot(path=str(ARTIFACTS / "2-two-of-three-ticked.png"), full_page=True)
+        # Keyboard: focus the GP fix's checkbox and untick it with the space bar.
+        gp = page.locator('article[data-rule="THERAPY-MOD-MISSING"] input[name="fix"]')
+        gp.focus()
+        page.keyboard.press("Space")
+        assert not gp.is_checked()
+        assert page.inner_text("#count") == "2"
+        page.screenshot(path=str(ARTIFACTS / "2-two-of-three-ticked.png"), full_page=True)
 
-            page.click("#apply")
-            page.wait_for_selector("#notice")
-            assert "Saved" in page.inner_text("#notice")
-            page.screenshot(path=str(ARTIFACTS / "3-applied.png"), full_page=True)
-            remaining = page.locator("article.finding")
-            assert remaining.count() == 1
-            assert remaining.first.get_attribute("data-rule") == "THERAPY-MOD-MISSING"
-        finally:
-            browser.close()
+        page.click("#apply")
+        page.wait_for_selector("#notice")
+        assert "Saved" in page.inner_text("#notice")
+        page.screenshot(path=str(ARTIFACTS / "3-applied.png"), full_page=True)
+        remaining = page.locator("article.finding")
+        assert remaining.count() == 1
+        assert remaining.first.get_attribute("data-rule") == "THERAPY-MOD-MISSING"
 
     stored = fhir.read("Claim", "c1")
     assert stored is not None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,3 +38,16 @@ def playwright_sync_api() -> Any:
     if os.environ.get("CI"):
         pytest.fail(f"browser unavailable under CI: {missing}; {HINT}", pytrace=False)
     pytest.skip(f"{missing}; {HINT}")
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless with CHROMIUM_ARGS, closed on the way out (skipped locally or
+    failed under CI when it is missing, as `playwright_sync_api` says)."""
+    sync_api = playwright_sync_api()
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
