@@ -82,9 +82,14 @@ def read_text(name: str, directory: Path | None = None) -> str:
     return resources.files(DATA_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
+# libyaml's loader when PyYAML was built with it (the wheels are): the same safe documents,
+# read ~8x faster, which is most of the service's and every scan's start-up.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_yaml(name: str, text: str) -> Mapping[str, Any]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506  (a safe loader)
     except yaml.YAMLError as exc:
         raise PackError(name, "(document)", f"not valid YAML: {exc}") from None
     if not isinstance(data, dict):
