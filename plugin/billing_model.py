@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -27,6 +27,7 @@ from rules.model import (
     PayerProfile,
     Performer,
     Unchecked,
+    performer_sets,
 )
 from rules.payers import resolve_payer
 
@@ -159,6 +160,8 @@ def claim_reference(claim: Resource, full_url: str | None = None, position: int 
 
 
 Info = dict[int, tuple[str, float | None, str]]  # supportingInfo: (our code, value, text)
+Performing = tuple[int, ...] | None
+PerformerSets = tuple[frozenset[Discipline], frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,11 @@ class _ClaimParts:
     care_team: dict[int, Performer]
     procedures: dict[int, float]
     default_date: date | None
+    # Per careTeamSequence of a line (None: the claim's sole performer), its performers and
+    # `performer_sets` of them; filled in as lines are read.
+    performing: dict[Performing, tuple[tuple[Performer, ...], PerformerSets]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +302,7 @@ class BillingModelBuilder:
             parts.care_team,
             parts.procedures,
             parts.default_date,
+            parts.performing,  # the same care team
         )
         before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
@@ -585,16 +594,22 @@ class BillingModelBuilder:
             concept = {}
         code, system = _first_code(concept, self._code_systems)
         pointed = tuple(diagnoses[p] for p in pointers if p in diagnoses)
-        if not get("careTeamSequence") and len(care_team) == 1:
-            performers = tuple(care_team.values())
-        else:
-            performers = tuple(care_team[s] for s in team if s in care_team)
+        # Lines of a claim share their performers: each set is built once per claim.
+        sole = not get("careTeamSequence") and len(care_team) == 1
+        team_key = None if sole else tuple(team)
+        performing = parts.performing.get(team_key)
+        if performing is None:
+            if sole:
+                performers = tuple(care_team.values())
+            else:
+                performers = tuple(care_team[s] for s in team if s in care_team)
+            performing = parts.performing[team_key] = (performers, performer_sets(performers))
         linked = [info[s] for s in linked_info if s in info]
         minutes = self._minutes(item, linked, parts.procedures)
         texts = [concept.get("text")] + [text for _, _, text in linked]
         pos = get("locationCodeableConcept")
         revenue = get("revenue")
-        line = ClaimLine(
+        line = ClaimLine.assemble(
             index=position,
             sequence=_int(get("sequence")) or 0,
             code=_as_code(code),
@@ -605,13 +620,14 @@ class BillingModelBuilder:
             pos=(_as_code(_first_code(pos)[0]) or None) if pos is not None else None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
-            performers=performers,
+            performers=performing[0],
             minutes=minutes,
             regions=self._regions(item, pointed),
             text=" ".join(t for t in texts if isinstance(t, str) and t),
             net=_number(_dict(get("net")).get("value")),
             encounter=_first_reference(get("encounter")),
             revenue=(_first_code(revenue, self._revenue_systems)[0] or None) if revenue else None,
+            performing=performing[1],
         )
         return line, tuple(unreadable)
 

@@ -1,0 +1,88 @@
+"""The bulk reader's fast paths give the very model the plain code would."""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, fields
+from datetime import date
+from inspect import signature
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from plugin.claim_check import ClaimChecker, claims_in
+from rules.knowledge.load import load_knowledge
+from rules.model import ClaimLine, Diagnosis, Discipline, Performer, performer_sets
+from tests.rules.test_properties import claims
+
+KNOWLEDGE = load_knowledge()
+CHECKER = ClaimChecker(KNOWLEDGE)
+
+_DERIVED = ("disciplines", "performer_refs")
+
+
+def _constructed(line: ClaimLine) -> ClaimLine:
+    """The same line built by the dataclass constructor."""
+    return ClaimLine(**{f.name: getattr(line, f.name) for f in fields(ClaimLine) if f.init})
+
+
+def _same(line: ClaimLine, other: ClaimLine) -> None:
+    assert type(line) is ClaimLine
+    for name in (*(f.name for f in fields(ClaimLine)), *_DERIVED):
+        assert getattr(line, name) == getattr(other, name), name
+    assert line == other and hash(line) == hash(other)
+
+
+@pytest.mark.parametrize(
+    "performers",
+    [
+        (),
+        (Performer("PractitionerRole/r1", "225100000X", Discipline.PT),),
+        (Performer(None, None, None),),
+        (
+            Performer("Practitioner/a", "225100000X", Discipline.PT),
+            Performer("Practitioner/b", "225200000X", Discipline.PTA),
+            Performer("", None, Discipline.PT),
+        ),
+    ],
+)
+def test_an_assembled_line_is_a_constructed_line(performers: tuple[Performer, ...]) -> None:
+    values: dict[str, Any] = {
+        "index": 2,
+        "sequence": 3,
+        "code": "97110",
+        "code_system": "http://www.ama-assn.org/go/cpt",
+        "modifiers": ("GP", "59"),
+        "units": 2.0,
+        "date": date(2025, 3, 16),
+        "pos": "11",
+        "diagnosis_pointers": (1,),
+        "diagnoses": (Diagnosis(1, "M54.16", None),),
+        "performers": performers,
+        "minutes": 38.0,
+        "regions": frozenset({"lumbar"}),
+        "text": "therapeutic exercise",
+        "net": 62.0,
+        "encounter": "Encounter/e1",
+        "revenue": None,
+    }
+    assembled = ClaimLine.assemble(**values, performing=performer_sets(performers))
+    _same(assembled, ClaimLine(**values))
+    with pytest.raises(FrozenInstanceError):
+        assembled.code = "97112"  # type: ignore[misc]
+
+
+def test_assemble_sets_every_field() -> None:
+    """A field added to ClaimLine must be added to `assemble` too."""
+    init = {f.name for f in fields(ClaimLine) if f.init}
+    assert set(signature(ClaimLine.assemble).parameters) == init | {"performing"}
+    assert set(ClaimLine.__slots__) == init | set(_DERIVED)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(claims())
+def test_every_line_read_is_a_constructed_line(bundle: dict[str, Any]) -> None:
+    (claim_input,) = claims_in(bundle, validate=False)
+    billing = CHECKER.builder.build(claim_input.claim, claim_input.index)
+    for line in billing.lines:
+        _same(line, _constructed(line))
