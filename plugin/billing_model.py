@@ -62,6 +62,12 @@ def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[st
     codings = concept.get("coding") if isinstance(concept, dict) else None
     if not isinstance(codings, list):
         return fallback
+    # The usual shape first: a first coding with a string code and system, in `systems`.
+    first = codings[0] if codings else None
+    if type(first) is dict:
+        code, system = first.get("code"), first.get("system")
+        if type(code) is str and type(system) is str and (systems is None or system in systems):
+            return code.strip(), system
     for coding in codings:
         if not isinstance(coding, dict):
             continue
@@ -108,8 +114,13 @@ def _ints(value: Any) -> list[int]:
 def _date(value: Any) -> date | None:
     if not isinstance(value, str) or len(value) < 10:
         return None
+    return _day(value[:10])
+
+
+@lru_cache(maxsize=4096)  # hot: every line has a date, and a claim's lines share one
+def _day(value: str) -> date | None:
     try:
-        return date.fromisoformat(value[:10])
+        return date.fromisoformat(value)
     except ValueError:
         return None
 
@@ -145,7 +156,7 @@ def _modifiers(concepts: Any, unreadable: list[str]) -> tuple[str, ...]:
     if not isinstance(concepts, list):
         unreadable.append("modifier")
         return ()
-    modifiers = tuple(_first_code(concept)[0].upper() for concept in concepts)
+    modifiers = tuple([_first_code(concept)[0].upper() for concept in concepts])
     if not all(modifiers):
         unreadable.append("modifier")
         return tuple(m for m in modifiers if m)
@@ -178,6 +189,10 @@ class _ClaimParts:
     # Per careTeamSequence of a line (None: the claim's sole performer), its performers and
     # `performer_sets` of them; filled in as lines are read.
     performing: dict[Performing, tuple[tuple[Performer, ...], PerformerSets]] = field(
+        default_factory=dict
+    )
+    # Per diagnosisSequence of a line, the diagnoses it points to and their regions.
+    pointing: dict[tuple[int, ...], tuple[tuple[Diagnosis, ...], frozenset[str]]] = field(
         default_factory=dict
     )
 
@@ -566,7 +581,6 @@ class BillingModelBuilder:
         """The line, and the elements of its item present but read as absent (the bulk scan
         does not validate FHIR per claim, so a shape `check` would refuse must not pass as
         clean: issue #18). One pass: this runs for every line of every bulk-scanned claim."""
-        info, diagnoses, care_team = parts.info, parts.diagnoses, parts.care_team
         get = item.get
         unreadable: list[str] = []
         on = _service_date(item, unreadable)
@@ -578,11 +592,14 @@ class BillingModelBuilder:
                 unreadable.append("quantity.value")
         elif quantity is not None:
             unreadable.append("quantity.value")
-        sequences = []
+        sequences: list[list[int]] = []
         for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
             value = get(key)
+            if value is None:
+                sequences.append([])
+                continue
             numbers = _ints(value)
-            if value is not None and (not isinstance(value, list) or len(numbers) != len(value)):
+            if not isinstance(value, list) or len(numbers) != len(value):
                 unreadable.append(key)
             sequences.append(numbers)
         pointers, team, linked_info = tuple(sequences[0]), sequences[1], sequences[2]
@@ -593,20 +610,17 @@ class BillingModelBuilder:
                 unreadable.append("productOrService")
             concept = {}
         code, system = _first_code(concept, self._code_systems)
-        pointed = tuple(diagnoses[p] for p in pointers if p in diagnoses)
-        # Lines of a claim share their performers: each set is built once per claim.
-        sole = not get("careTeamSequence") and len(care_team) == 1
-        team_key = None if sole else tuple(team)
-        performing = parts.performing.get(team_key)
-        if performing is None:
-            if sole:
-                performers = tuple(care_team.values())
-            else:
-                performers = tuple(care_team[s] for s in team if s in care_team)
-            performing = parts.performing[team_key] = (performers, performer_sets(performers))
+        pointed, regions = self._pointing(parts, pointers)
+        site = get("bodySite")
+        if isinstance(site, dict):  # named body sites come before what the diagnoses say
+            regions = self._site_regions(site) or regions
+        sole = not get("careTeamSequence") and len(parts.care_team) == 1
+        performers, performing = _performing(parts, None if sole else tuple(team))
+        info = parts.info
         linked = [info[s] for s in linked_info if s in info]
-        minutes = self._minutes(item, linked, parts.procedures)
-        texts = [concept.get("text")] + [text for _, _, text in linked]
+        minutes = (
+            self._minutes(item, linked, parts.procedures) if linked or parts.procedures else None
+        )
         pos = get("locationCodeableConcept")
         revenue = get("revenue")
         line = ClaimLine.assemble(
@@ -620,16 +634,28 @@ class BillingModelBuilder:
             pos=(_as_code(_first_code(pos)[0]) or None) if pos is not None else None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
-            performers=performing[0],
+            performers=performers,
             minutes=minutes,
-            regions=self._regions(item, pointed),
-            text=" ".join(t for t in texts if isinstance(t, str) and t),
+            regions=regions,
+            text=_line_text(concept.get("text"), linked),
             net=_number(_dict(get("net")).get("value")),
             encounter=_first_reference(get("encounter")),
             revenue=(_first_code(revenue, self._revenue_systems)[0] or None) if revenue else None,
-            performing=performing[1],
+            performing=performing,
         )
         return line, tuple(unreadable)
+
+    def _pointing(
+        self, parts: _ClaimParts, pointers: tuple[int, ...]
+    ) -> tuple[tuple[Diagnosis, ...], frozenset[str]]:
+        """The diagnoses a line points to, and their regions: once per claim for each list of
+        pointers, as a claim's lines share them."""
+        found = parts.pointing.get(pointers)
+        if found is None:
+            diagnoses = parts.diagnoses
+            pointed = tuple(diagnoses[p] for p in pointers if p in diagnoses)
+            found = parts.pointing[pointers] = (pointed, self._diagnosis_regions(pointed))
+        return found
 
     def _minutes(
         self,
@@ -643,21 +669,43 @@ class BillingModelBuilder:
         spans = [procedures[s] for s in _ints(item.get("procedureSequence")) if s in procedures]
         return sum(spans) if spans else None
 
-    def _regions(self, item: Resource, pointed: tuple[Diagnosis, ...]) -> frozenset[str]:
-        site = item.get("bodySite")
-        if isinstance(site, dict):
-            codes = [str(c["code"]) for c in _codings(site)]
-            words = " ".join(
-                str(t)
-                for t in [site.get("text"), *(c.get("display") for c in _codings(site))]
-                if isinstance(t, str)
-            )
-            found = self.knowledge.regions_for_body_site(codes, words)
-            if found:
-                return found
+    def _site_regions(self, site: Resource) -> frozenset[str]:
+        codes = [str(c["code"]) for c in _codings(site)]
+        words = " ".join(
+            str(t)
+            for t in [site.get("text"), *(c.get("display") for c in _codings(site))]
+            if isinstance(t, str)
+        )
+        return self.knowledge.regions_for_body_site(codes, words)
+
+    def _diagnosis_regions(self, pointed: tuple[Diagnosis, ...]) -> frozenset[str]:
         if len(pointed) == 1:
             return self.knowledge.regions_for(pointed[0].code)
         return frozenset().union(*(self.knowledge.regions_for(d.code) for d in pointed))
+
+
+def _performing(
+    parts: _ClaimParts, team: tuple[int, ...] | None
+) -> tuple[tuple[Performer, ...], PerformerSets]:
+    """The performers of a line (`team`: its careTeamSequence, None for the claim's sole
+    member) and `performer_sets` of them: once per claim for each, as its lines share them."""
+    found = parts.performing.get(team)
+    if found is None:
+        care_team = parts.care_team
+        if team is None:
+            performers = tuple(care_team.values())
+        else:
+            performers = tuple(care_team[s] for s in team if s in care_team)
+        found = parts.performing[team] = (performers, performer_sets(performers))
+    return found
+
+
+def _line_text(text: Any, linked: list[tuple[str, float | None, str]]) -> str:
+    """The productOrService text and the texts of the supportingInfo the line links."""
+    if not linked:  # the usual line: no list to build and join
+        return text if isinstance(text, str) else ""
+    texts = [text, *(linked_text for _, _, linked_text in linked)]
+    return " ".join(t for t in texts if isinstance(t, str) and t)
 
 
 def _first_reference(references: Any) -> str | None:

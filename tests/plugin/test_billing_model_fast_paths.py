@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from plugin.claim_check import ClaimChecker, claims_in
 from rules.knowledge.load import load_knowledge
 from rules.model import ClaimLine, Diagnosis, Discipline, Performer, performer_sets
+from tests.builders import ClaimBuilder
 from tests.rules.test_properties import claims
 
 KNOWLEDGE = load_knowledge()
@@ -86,3 +87,18 @@ def test_every_line_read_is_a_constructed_line(bundle: dict[str, Any]) -> None:
     billing = CHECKER.builder.build(claim_input.claim, claim_input.index)
     for line in billing.lines:
         _same(line, _constructed(line))
+
+
+def test_lines_sharing_pointers_and_performers_keep_their_own_body_site() -> None:
+    """Pointers and performers are looked up once per claim; a body site still wins per line."""
+    builder = ClaimBuilder(payer="1")
+    builder.line("97140", ["GP"], dx=["M54.2"], by="PT")
+    builder.line("97140", ["GP"], dx=["M54.2"], by="PT", body_site="lower back")
+    builder.line("97110", ["GP"], dx=["M54.2"], by=["PT", "PTA"])
+    (claim_input,) = claims_in(builder.bundle(), validate=False)
+    first, second, third = CHECKER.builder.build(claim_input.claim, claim_input.index).lines
+    assert first.diagnoses is second.diagnoses
+    assert first.regions == KNOWLEDGE.regions_for("M54.2") != second.regions
+    assert second.regions == KNOWLEDGE.regions_for_body_site([], "lower back")
+    assert first.disciplines == {Discipline.PT}
+    assert third.disciplines == {Discipline.PT, Discipline.PTA}
