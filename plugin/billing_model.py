@@ -7,6 +7,7 @@ wrong type reads as absent), because validation is a separate step at the edge.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -181,11 +182,14 @@ class _ClaimParts:
 
     claim: Resource
     index: ResourceIndex
+    memo: _IndexMemo
     info: Info
     diagnoses: dict[int, Diagnosis]
     care_team: dict[int, Performer]
     procedures: dict[int, float]
     default_date: date | None
+    insurance: Resource | None  # the focal Claim.insurance (else the first); None: there is none
+    coverage: Resource | None  # what its coverage resolves to
     # Per careTeamSequence of a line (None: the claim's sole performer), its performers and
     # `performer_sets` of them; filled in as lines are read.
     performing: dict[Performing, tuple[tuple[Performer, ...], PerformerSets]] = field(
@@ -243,11 +247,44 @@ def _same_except(original: Resource, corrected: Resource, skip: frozenset[str]) 
     )
 
 
+def _insurance(claim: Resource) -> Resource | None:
+    """The focal Claim.insurance, else the first (an entry of the wrong type reads as empty)."""
+    insurances = [_dict(i) for i in _list(claim.get("insurance"))]
+    if not insurances:
+        return None
+    return next((i for i in insurances if i.get("focal") is True), insurances[0])
+
+
+_MEMO_LIMIT = 4096  # entries of each kind; the memo starts over past it
+
+
+class _IndexMemo:
+    """What the builder worked out from one `ResourceIndex`'s own resources, which the claims
+    of a bulk export share: payer profiles by Coverage and date, provider taxonomies by
+    reference, Performers. Kept per index (weakly: it goes with the index) and for one
+    `version` of it, so an id() of one of its resources names that resource; a claim's
+    contained resources are never kept (they are not the index's). An index's resources are
+    not edited in place while it is in use: a Bundle's are read once, a bulk export's loaded
+    once."""
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+        self.payers: dict[tuple[int, date | None], PayerProfile] = {}
+        self.taxonomies: dict[str, str | None] = {}
+        self.performers: dict[tuple[str | None, str | None], Performer] = {}
+
+    def full(self) -> bool:
+        return max(len(self.payers), len(self.taxonomies), len(self.performers)) > _MEMO_LIMIT
+
+
 class BillingModelBuilder:
     """Reads one Claim (and what its references point to) into a `BillingClaim`."""
 
     def __init__(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
+        self._memos: weakref.WeakKeyDictionary[ResourceIndex, _IndexMemo] = (
+            weakref.WeakKeyDictionary()
+        )
         codes = knowledge.codes
         self._code_systems = codes.cpt_systems | codes.hcpcs_systems
         scope = knowledge.claim_scope
@@ -262,14 +299,19 @@ class BillingModelBuilder:
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
     ) -> ClaimReading:
         """The billing model, with the claim-level pieces it was read from (for `reread`)."""
+        memo = self._memo(index)
+        insurance = _insurance(claim)
         parts = _ClaimParts(
             claim,
             index,
+            memo,
             self._supporting_info(claim),
             self._diagnoses(claim, index),
-            self._care_team(claim, index),
+            self._care_team(claim, index, memo),
             self._procedure_minutes(claim, index),
             _date(_dict(claim.get("billablePeriod")).get("start")),
+            insurance,
+            index.resolve(insurance.get("coverage"), claim) if insurance is not None else None,
         )
         lines: list[ClaimLine] = []
         unreadable: list[tuple[str, ...]] = []
@@ -312,11 +354,14 @@ class BillingModelBuilder:
         parts = _ClaimParts(
             claim,
             parts.index,
+            self._memo(parts.index),
             parts.info,
             diagnoses,
             parts.care_team,
             parts.procedures,
             parts.default_date,
+            parts.insurance,
+            parts.coverage,
             parts.performing,  # the same care team
         )
         before = {line.index: line for line in previous.billing.lines} if same_dx else {}
@@ -355,8 +400,8 @@ class BillingModelBuilder:
         if previous is not None and previous.payer_date == payer_date:
             payer = previous.billing.payer
         else:
-            payer = self._payer(claim, parts.index, payer_date)
-        unread = tuple(self._unread(claim, parts.index, unreadable))
+            payer = self._payer(parts, payer_date)
+        unread = tuple(self._unread(parts, unreadable))
         if previous is not None:
             billing = replace(
                 previous.billing,
@@ -404,10 +449,11 @@ class BillingModelBuilder:
         return None
 
     def _unread(
-        self, claim: Resource, index: ResourceIndex, unreadable: tuple[tuple[str, ...], ...]
+        self, parts: _ClaimParts, unreadable: tuple[tuple[str, ...], ...]
     ) -> Iterator[Unchecked]:
         """What the model could not read: each is `unchecked` on the claim's verdict
         (`unreadable`: the elements of each item that read as absent)."""
+        claim, index = parts.claim, parts.index
         if not _first_code(claim.get("type"))[0]:
             yield Unchecked(None, "Claim.type is missing: read as a professional claim")
         for i, item in enumerate(_list(claim.get("item"))):
@@ -419,15 +465,11 @@ class BillingModelBuilder:
                 continue
             for element in unreadable[i]:
                 yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
-        insurances = [_dict(i) for i in _list(claim.get("insurance"))]
-        if not insurances:
+        if parts.insurance is None:
             yield Unchecked(None, "Claim.insurance is missing")
-        else:
-            focal = next((i for i in insurances if i.get("focal") is True), insurances[0])
-            coverage = focal.get("coverage")
-            if index.resolve(coverage, claim) is None:
-                ref = unref(coverage) or "(no reference)"
-                yield Unchecked(None, f"the Coverage {ref} does not resolve")
+        elif parts.coverage is None:
+            ref = unref(parts.insurance.get("coverage")) or "(no reference)"
+            yield Unchecked(None, f"the Coverage {ref} does not resolve")
         for i, entry in enumerate(_list(claim.get("diagnosis"))):
             entry = _dict(entry)
             if "diagnosisCodeableConcept" in entry:
@@ -472,7 +514,16 @@ class BillingModelBuilder:
                 out[sequence] = Diagnosis(sequence, _as_code(code), system)
         return out
 
-    def _care_team(self, claim: Resource, index: ResourceIndex) -> dict[int, Performer]:
+    def _memo(self, index: ResourceIndex) -> _IndexMemo:
+        """The memo of this index as it is now (a new one when it changed or grew too big)."""
+        memo = self._memos.get(index)
+        if memo is None or memo.version != index.version or memo.full():
+            memo = self._memos[index] = _IndexMemo(index.version)
+        return memo
+
+    def _care_team(
+        self, claim: Resource, index: ResourceIndex, memo: _IndexMemo
+    ) -> dict[int, Performer]:
         out: dict[int, Performer] = {}
         for member in _list(claim.get("careTeam")):
             member = _dict(member)
@@ -481,11 +532,21 @@ class BillingModelBuilder:
                 continue
             provider = member.get("provider")
             taxonomy = self._taxonomy(member.get("qualification")) or self._provider_taxonomy(
-                provider, claim, index
+                provider, claim, index, memo
             )
-            discipline = self.knowledge.codes.discipline_for_taxonomy(taxonomy)
-            out[sequence] = Performer(unref(provider), taxonomy, discipline)
+            out[sequence] = self._performer(unref(provider), taxonomy, memo)
         return out
+
+    def _performer(
+        self, reference: str | None, taxonomy: str | None, memo: _IndexMemo
+    ) -> Performer:
+        """One Performer per reference and taxonomy (they repeat across claims; it is frozen)."""
+        performers = memo.performers
+        found = performers.get((reference, taxonomy))
+        if found is None:
+            discipline = self.knowledge.codes.discipline_for_taxonomy(taxonomy)
+            found = performers[reference, taxonomy] = Performer(reference, taxonomy, discipline)
+        return found
 
     def _taxonomy(self, concept: Any) -> str | None:
         code, _ = _first_code(concept, self.knowledge.codes.nucc_systems)
@@ -498,6 +559,19 @@ class BillingModelBuilder:
         return None
 
     def _provider_taxonomy(
+        self, provider: Any, claim: Resource, index: ResourceIndex, memo: _IndexMemo
+    ) -> str | None:
+        """The taxonomy the provider's own resource or its roles give; once per reference to a
+        resource of the index (the claims of a bulk export share a few hundred)."""
+        ref = unref(provider)
+        if ref is None or ref.startswith("#"):  # contained: a resource of this claim alone
+            return self._resource_taxonomy(provider, claim, index)
+        taxonomies = memo.taxonomies
+        if ref not in taxonomies:
+            taxonomies[ref] = self._resource_taxonomy(provider, claim, index)
+        return taxonomies[ref]
+
+    def _resource_taxonomy(
         self, provider: Any, claim: Resource, index: ResourceIndex
     ) -> str | None:
         resource = index.resolve(provider, claim)
@@ -547,11 +621,26 @@ class BillingModelBuilder:
                 out[sequence] = minutes
         return out
 
-    def _payer(self, claim: Resource, index: ResourceIndex, on: date | None) -> PayerProfile:
-        insurances = [_dict(i) for i in _list(claim.get("insurance"))]
-        focal = next((i for i in insurances if i.get("focal") is True), None)
-        insurance = focal or (insurances[0] if insurances else {})
-        coverage = _dict(index.resolve(insurance.get("coverage"), claim))
+    def _payer(self, parts: _ClaimParts, on: date | None) -> PayerProfile:
+        """The payer profile of the claim's Coverage as of `on`; once per Coverage of the index
+        and date (the claims of a bulk export share a few hundred Coverages)."""
+        if parts.coverage is None or parts.insurance is None:
+            return self._coverage_payer({}, parts.index, on)
+        ref = unref(parts.insurance.get("coverage"))
+        if ref is None or ref.startswith("#"):  # contained: a resource of this claim alone
+            return self._coverage_payer(parts.coverage, parts.index, on)
+        # The index holds the Coverage (and is unchanged while the memo lives): its id() is its.
+        key = (id(parts.coverage), on)
+        payers = parts.memo.payers
+        found = payers.get(key)
+        if found is None:
+            found = payers[key] = self._coverage_payer(parts.coverage, parts.index, on)
+        return found
+
+    def _coverage_payer(
+        self, coverage: Resource, index: ResourceIndex, on: date | None
+    ) -> PayerProfile:
+        coverage = _dict(coverage)
         sopt = [
             str(c["code"]) for c in _codings(coverage.get("type")) if c.get("system") == SOPT_SYSTEM
         ]

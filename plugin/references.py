@@ -31,6 +31,9 @@ class ResourceIndex:
         self._by_key: dict[str, Resource] = {}
         self._by_type: dict[str, list[Resource]] = {}
         self._roles: tuple[dict[int, list[int]], dict[str, list[int]]] | None = None
+        # Counts the resources added: what was worked out from the index (the billing model
+        # builder's memo) holds only while it is unchanged.
+        self.version = 0
         for full_url, resource in resources:
             self.add(resource, full_url)
 
@@ -40,6 +43,7 @@ class ResourceIndex:
             return
         self._by_type.setdefault(kind, []).append(resource)
         self._roles = None
+        self.version += 1
         rid = resource.get("id")
         if isinstance(rid, str | int):
             self._by_key.setdefault(f"{kind}/{rid}", resource)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from plugin.claim_check import ClaimChecker, claims_in
+from plugin.references import ResourceIndex
 from rules.knowledge.load import load_knowledge
 from rules.model import ClaimLine, Diagnosis, Discipline, Performer, performer_sets
 from tests.builders import ClaimBuilder
@@ -102,3 +103,73 @@ def test_lines_sharing_pointers_and_performers_keep_their_own_body_site() -> Non
     assert second.regions == KNOWLEDGE.regions_for_body_site([], "lower back")
     assert first.disciplines == {Discipline.PT}
     assert third.disciplines == {Discipline.PT, Discipline.PTA}
+
+
+# -- what is kept per ResourceIndex --------------------------------------------------------------
+
+AETNA = {"display": "Aetna"}  # aetna-commercial, in force from 2023-12-01
+
+
+def _coverage(sopt: str, cid: str = "cov1", payor: dict[str, Any] = AETNA) -> dict[str, Any]:
+    return {
+        "resourceType": "Coverage",
+        "id": cid,
+        "status": "active",
+        "type": {"coding": [{"system": "https://nahdo.org/sopt", "code": sopt}]},
+        "payor": [payor],
+    }
+
+
+def _claim(created: str = "2024-06-01", by: str | None = None) -> dict[str, Any]:
+    builder = ClaimBuilder(payer="5", dos=created)
+    builder.line("97110", ["GP"], units=1)
+    claim = builder.build()
+    claim["created"] = f"{created}T18:00:00Z"
+    if by is not None:  # a care team member known by reference alone
+        claim["careTeam"] = [{"sequence": 1, "provider": {"reference": by}}]
+    return claim
+
+
+def test_claims_sharing_a_coverage_are_read_as_of_their_own_dates() -> None:
+    index = ResourceIndex([(None, _coverage("5"))])
+    builder = CHECKER.builder
+    for created, payer in [("2024-06-01", "aetna-commercial"), ("2023-06-01", "commercial")] * 2:
+        assert builder.build(_claim(created), index).payer.id == payer
+
+
+def test_a_contained_coverage_is_the_claims_own() -> None:
+    """A claim's contained Coverage is read from the claim each time (here, edited in place)."""
+    index = ResourceIndex([(None, _coverage("5"))])
+    claim = _claim()
+    claim["contained"] = [_coverage("1", "cov")]
+    claim["insurance"][0]["coverage"] = {"reference": "#cov"}
+    for sopt, family in [("1", "medicare-part-b"), ("5", "commercial"), ("1", "medicare-part-b")]:
+        claim["contained"][0]["type"]["coding"][0]["code"] = sopt
+        assert CHECKER.builder.build(claim, index).payer.family == family
+
+
+def _role(specialty: str) -> dict[str, Any]:
+    return {
+        "resourceType": "PractitionerRole",
+        "id": f"role-{specialty}",
+        "practitioner": {"reference": "Practitioner/pr1"},
+        "specialty": [
+            {"coding": [{"system": "http://nucc.org/provider-taxonomy", "code": specialty}]}
+        ],
+    }
+
+
+PRACTITIONER = {"resourceType": "Practitioner", "id": "pr1"}
+
+
+def test_a_provider_reads_as_its_index_says_now() -> None:
+    """The same reference in another index, or in this one once a role is added."""
+    claim = _claim(by="Practitioner/pr1")
+    builder = CHECKER.builder
+    pt = ResourceIndex([(None, _coverage("5")), (None, PRACTITIONER), (None, _role("225100000X"))])
+    ot = ResourceIndex([(None, _coverage("5")), (None, PRACTITIONER), (None, _role("225X00000X"))])
+    bare = ResourceIndex([(None, _coverage("5")), (None, PRACTITIONER)])
+    for index, disciplines in [(pt, {Discipline.PT}), (ot, {Discipline.OT}), (bare, set())]:
+        assert builder.build(claim, index).lines[0].disciplines == disciplines
+    bare.add(_role("225100000X"))
+    assert builder.build(claim, bare).lines[0].disciplines == {Discipline.PT}
