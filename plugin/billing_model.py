@@ -289,6 +289,7 @@ class BillingModelBuilder:
         self._code_systems = codes.cpt_systems | codes.hcpcs_systems
         scope = knowledge.claim_scope
         self._revenue_systems = scope.revenue_systems if scope else frozenset()
+        self._claim_type_systems = frozenset({scope.claim_type_system}) if scope else None
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -413,7 +414,7 @@ class BillingModelBuilder:
             )
             return ClaimReading(billing, parts, payer_date, unreadable)
         ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
-        claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems())
+        claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems)
         use = claim.get("use")
         billing = BillingClaim(
             id=reference or claim_reference(claim),
@@ -430,19 +431,15 @@ class BillingModelBuilder:
 
     # -- claim-level pieces ------------------------------------------------------------------
 
-    def _claim_type_systems(self) -> frozenset[str] | None:
-        scope = self.knowledge.claim_scope
-        return frozenset({scope.claim_type_system}) if scope else None
-
     def _type_of_bill(self, claim: Resource) -> str | None:
         """The NUBC type of bill as CARIN BB carries it: supportingInfo category `typeofbill`."""
         scope = self.knowledge.claim_scope
         if scope is None:
             return None
+        category = scope.type_of_bill_category
         for entry in _list(claim.get("supportingInfo")):
             entry = _dict(entry)
-            categories = {str(c["code"]) for c in _codings(entry.get("category"))}
-            if scope.type_of_bill_category in categories:
+            if any(str(c["code"]) == category for c in _codings(entry.get("category"))):
                 code, _ = _first_code(entry.get("code"), scope.type_of_bill_systems)
                 if code:
                     return code
@@ -488,10 +485,13 @@ class BillingModelBuilder:
             if sequence is None:
                 continue
             code = ""
-            for coding in _codings(entry.get("code")):
-                if coding.get("system") == CLAIM_INFO_SYSTEM:
-                    code = str(coding["code"])
-                    break
+            # `_codings` inlined: this runs for every supportingInfo of every scanned claim.
+            for coding in _list(_dict(entry.get("code")).get("coding")):
+                if isinstance(coding, dict) and coding.get("system") == CLAIM_INFO_SYSTEM:
+                    found = coding.get("code")
+                    if isinstance(found, str | int):
+                        code = str(found)
+                        break
             value = _number(_dict(entry.get("valueQuantity")).get("value"))
             text = entry.get("valueString")
             out[sequence] = (code, value, text if isinstance(text, str) else "")
