@@ -364,6 +364,7 @@ class BillingModelBuilder:
             parts.insurance,
             parts.coverage,
             parts.performing,  # the same care team
+            parts.pointing if same_dx else {},
         )
         before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
