@@ -13,7 +13,7 @@ from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
 from rules.corrections import correct
-from rules.engine import finding_order, registered_checks, run_checks
+from rules.engine import changed_facts, finding_order, registered_checks, run_checks
 from rules.findings import Finding
 from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, Unchecked
@@ -139,14 +139,25 @@ class ClaimChecker:
             return self._report(reference, billing, findings, claim, scope)
         first = reading
         correction = correct(claim, findings, self.knowledge.codes)
-        for _ in range(MAX_ROUNDS - 1):
+        for round_ in range(MAX_ROUNDS - 1):
             if not any(f.fix.automatic for f in findings) or not correction.claim.get("item"):
                 break
             known = {(f.rule, f.line, f.fix) for f in findings}
             # The corrected copy differs in a few lines: the rest of the model is reused.
             reading = self.builder.reread(first, correction)
             # Only revealed automatic fixes are kept: review-only checks need not run again.
-            again = run_checks(reading.billing, self.knowledge, as_of, automatic_only=True)
+            # In the first round `known` holds all the claim's findings, so a check that reads
+            # nothing the fixes changed (its lines, codes and dates too: the same scope) would
+            # only find known ones and is not run; later rounds may have replaced some.
+            changed = changed_facts(billing, reading.billing) if round_ == 0 else None
+            again = run_checks(
+                reading.billing,
+                self.knowledge,
+                as_of,
+                None if changed is None else scope,
+                automatic_only=True,
+                changed=changed,
+            )
             revealed = [
                 f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known
             ]
