@@ -136,10 +136,14 @@ class RuleContext:
     def citation(self, spec: RuleSpec) -> str:
         """The rule's citation, saying so when the rule, or the payer setting that switched it
         on for this payer, rests on sources we could not confirm."""
+        payer = self.payer
+        if spec.confirmed and (
+            payer is None or spec.families is None or payer.family in spec.families
+        ):
+            return spec.citation  # most findings: nothing to add, and no string built
         notes = []
         if not spec.confirmed:
             notes.append("UNCONFIRMED: secondary sources")
-        payer = self.payer
         if payer is not None and spec.families is not None and payer.family not in spec.families:
             unconfirmed = set(payer.settings.get("unconfirmed") or ())
             enabling = [flag for flag in spec.payer_flags if payer.settings.get(flag)]

@@ -90,15 +90,16 @@ def scope_of(claim: BillingClaim, knowledge: Knowledge, as_of: date | None = Non
     judged: set[int] = set()
     unreadable: list[Unchecked] = []
     other_systems = therapy = 0
+    kinds = _CodeKinds.of(knowledge)
     for line in claim.lines:
+        kind = kinds.get(line.code, line.code_system)
+        if kind is not None:
+            therapy += kind is _THERAPY
+            if kind is not _NOT_JUDGED:
+                judged.add(line.index)
+            continue
         problem = _line_code_problem(line, knowledge)
-        if problem is None:
-            if is_therapy_code(line.code, knowledge):
-                therapy += 1
-                judged.add(line.index)
-            elif scope is None or scope.is_beside_code(line.code):
-                judged.add(line.index)
-        else:
+        if problem is not None:
             reason, other_system = problem
             other_systems += other_system
             unreadable.append(Unchecked(line.sequence, reason))
@@ -114,6 +115,47 @@ def scope_of(claim: BillingClaim, knowledge: Knowledge, as_of: date | None = Non
     unchecked += _performers(lines, knowledge)
     unchecked += _diagnoses(claim, lines, knowledge)
     return Scope(None, frozenset(judged), tuple(dict.fromkeys(unchecked)))
+
+
+_THERAPY, _BESIDE, _NOT_JUDGED = "therapy", "beside", "not judged"
+
+
+class _CodeKinds:
+    """What `scope_of` makes of a line's code and code system (None: a code it cannot read),
+    kept per Knowledge: claims repeat a few codes. Bounded, as the codes come from claims."""
+
+    LIMIT = 4096
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.kinds: dict[tuple[str, str | None], str | None] = {}
+
+    def get(self, code: str, system: str | None) -> str | None:
+        key = (code, system)
+        try:
+            return self.kinds[key]
+        except KeyError:
+            pass
+        knowledge, scope = self.knowledge, self.knowledge.claim_scope
+        kind: str | None = None
+        if _line_code_problem(ClaimLine(0, 0, code, system), knowledge) is None:
+            if is_therapy_code(code, knowledge):
+                kind = _THERAPY
+            elif scope is None or scope.is_beside_code(code):
+                kind = _BESIDE
+            else:
+                kind = _NOT_JUDGED
+        if len(self.kinds) >= self.LIMIT:
+            self.kinds.clear()
+        self.kinds[key] = kind
+        return kind
+
+    @classmethod
+    def of(cls, knowledge: Knowledge) -> _CodeKinds:
+        found = knowledge.derived.get(cls)
+        if not isinstance(found, cls):
+            found = knowledge.derived[cls] = cls(knowledge)
+        return found
 
 
 def _out(reason: str) -> Scope:
