@@ -28,6 +28,7 @@ class ClaimInput:
     reference: str
     claim: Resource
     index: ResourceIndex
+    plain: bool = False  # parsed by orjson: the corrected copy may share what no fix edits
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +139,8 @@ class ClaimChecker:
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return self._report(reference, billing, findings, claim, scope)
         first = reading
-        correction = correct(claim, findings, self.knowledge.codes)
+        plain = claim_input.plain
+        correction = correct(claim, findings, self.knowledge.codes, plain)
         for round_ in range(MAX_ROUNDS - 1):
             if not any(f.fix.automatic for f in findings) or not correction.claim.get("item"):
                 break
@@ -167,7 +169,7 @@ class ClaimChecker:
             replaced = {(f.rule, f.line) for f in revealed}
             kept = [f for f in findings if (f.rule, f.line) not in replaced]
             findings = sorted([*kept, *revealed], key=finding_order)
-            correction = correct(claim, findings, self.knowledge.codes)
+            correction = correct(claim, findings, self.knowledge.codes, plain)
         return self._report(reference, billing, findings, correction.claim, scope)
 
     @staticmethod
