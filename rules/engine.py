@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 from rules.findings import Finding, Fix
 from rules.knowledge.model import CodeFacts, Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
-from rules.verdict import Scope, scope_of
+from rules.verdict import Scope, judged_scope
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 # The procedure codes a check reports on, read from the code facts: on a claim with a line of
@@ -297,7 +297,7 @@ def run_checks(
     not run, so the findings with an automatic fix are all there, the others may not be.
     `changed` (the `changed_facts` of a corrected claim, with `automatic_only`): only the checks
     that read one of them run; the others would find what they found on the claim before."""
-    scope = scope or scope_of(claim, knowledge, as_of)
+    scope = scope or judged_scope(claim, knowledge)
     if scope.out_of_scope:
         return []
     ctx = RuleContext(

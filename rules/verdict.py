@@ -81,12 +81,40 @@ def _line_code_problem(line: ClaimLine, knowledge: Knowledge) -> tuple[str, bool
 
 def scope_of(claim: BillingClaim, knowledge: Knowledge, as_of: date | None = None) -> Scope:
     """Which lines are judged and what could not be; the reason when none are."""
+    out, judged, unreadable = _judged(claim, knowledge)
+    if out is not None:
+        return out
+    lines = [ln for ln in claim.lines if ln.index in judged]
+    unchecked = [
+        *claim.unread,
+        *_payer(claim),
+        *unreadable,
+        *_dated(claim, lines, knowledge, as_of),
+    ]
+    unchecked += _performers(lines, knowledge)
+    unchecked += _diagnoses(claim, lines, knowledge)
+    return Scope(None, frozenset(judged), tuple(dict.fromkeys(unchecked)))
+
+
+def judged_scope(claim: BillingClaim, knowledge: Knowledge) -> Scope:
+    """`scope_of` without looking for what could not be checked (`unchecked` is empty): the
+    lines judged, or why none, is all the engine reads of a scope."""
+    out, judged, _ = _judged(claim, knowledge)
+    return out if out is not None else Scope(None, frozenset(judged), ())
+
+
+def _judged(
+    claim: BillingClaim, knowledge: Knowledge
+) -> tuple[Scope | None, set[int], list[Unchecked]]:
+    """The scope of a claim out of scope, else the lines judged and the lines unreadable."""
     scope = knowledge.claim_scope
     if scope is not None:
         if claim.claim_type is not None and claim.claim_type not in scope.claim_types:
-            return _out(f"a {claim.claim_type} claim: only professional and institutional claims")
+            reason = f"a {claim.claim_type} claim: only professional and institutional claims"
+            return _out(reason), set(), []
         if claim.use is not None and claim.use not in scope.claim_uses:
-            return _out(f"Claim.use is {claim.use}: only claims for payment (use = claim)")
+            reason = f"Claim.use is {claim.use}: only claims for payment (use = claim)"
+            return _out(reason), set(), []
     judged: set[int] = set()
     unreadable: list[Unchecked] = []
     other_systems = therapy = 0
@@ -104,17 +132,9 @@ def scope_of(claim: BillingClaim, knowledge: Knowledge, as_of: date | None = Non
             other_systems += other_system
             unreadable.append(Unchecked(line.sequence, reason))
     if not therapy and len(unreadable) == other_systems:
-        return _out("no therapy code on the claim (97xxx physical medicine, G0283...)")
-    lines = [ln for ln in claim.lines if ln.index in judged]
-    unchecked = [
-        *claim.unread,
-        *_payer(claim),
-        *unreadable,
-        *_dated(claim, lines, knowledge, as_of),
-    ]
-    unchecked += _performers(lines, knowledge)
-    unchecked += _diagnoses(claim, lines, knowledge)
-    return Scope(None, frozenset(judged), tuple(dict.fromkeys(unchecked)))
+        reason = "no therapy code on the claim (97xxx physical medicine, G0283...)"
+        return _out(reason), set(), []
+    return None, judged, unreadable
 
 
 _THERAPY, _BESIDE, _NOT_JUDGED = "therapy", "beside", "not judged"

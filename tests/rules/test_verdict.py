@@ -1,11 +1,11 @@
 """The scope of a claim: what `scope_of` keeps per code and code system gives what reading
-each line afresh gives, whatever claims came before."""
+each line afresh gives, whatever claims came before; `judged_scope` judges the same lines."""
 
 from __future__ import annotations
 
 from rules import verdict
 from rules.model import BillingClaim, ClaimLine, PayerProfile
-from rules.verdict import Scope, scope_of
+from rules.verdict import Scope, judged_scope, scope_of
 from tests.builders import CPT, SNOMED
 from tests.rules.test_properties import KNOWLEDGE
 
@@ -49,3 +49,12 @@ def test_kinds_kept_are_bounded(monkeypatch) -> None:
         scope_of(claim_of((f"9{n}110", CPT), ("97110", CPT)), KNOWLEDGE)
         assert len(verdict._CodeKinds.of(KNOWLEDGE).kinds) <= 3
     assert scope_of(claim_of(("97110", SNOMED)), KNOWLEDGE).out_of_scope
+
+
+def test_judged_scope_is_the_scope_without_unchecked() -> None:
+    for first in LINES:
+        for second in LINES:
+            claim = claim_of(first, second)
+            scope = scope_of(claim, KNOWLEDGE)
+            judged = judged_scope(claim, KNOWLEDGE)
+            assert (judged.out_of_scope, judged.judged) == (scope.out_of_scope, scope.judged)
