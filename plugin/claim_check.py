@@ -13,7 +13,7 @@ from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
 from rules.corrections import correct
-from rules.engine import finding_order, registered_checks, run_checks
+from rules.engine import changed_facts, finding_order, registered_checks, run_checks
 from rules.findings import Finding
 from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, Unchecked
@@ -28,6 +28,7 @@ class ClaimInput:
     reference: str
     claim: Resource
     index: ResourceIndex
+    plain: bool = False  # parsed by orjson: the corrected copy may share what no fix edits
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,15 +139,27 @@ class ClaimChecker:
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return self._report(reference, billing, findings, claim, scope)
         first = reading
-        correction = correct(claim, findings, self.knowledge.codes)
-        for _ in range(MAX_ROUNDS - 1):
+        plain = claim_input.plain
+        correction = correct(claim, findings, self.knowledge.codes, plain)
+        for round_ in range(MAX_ROUNDS - 1):
             if not any(f.fix.automatic for f in findings) or not correction.claim.get("item"):
                 break
             known = {(f.rule, f.line, f.fix) for f in findings}
             # The corrected copy differs in a few lines: the rest of the model is reused.
             reading = self.builder.reread(first, correction)
             # Only revealed automatic fixes are kept: review-only checks need not run again.
-            again = run_checks(reading.billing, self.knowledge, as_of, automatic_only=True)
+            # In the first round `known` holds all the claim's findings, so a check that reads
+            # nothing the fixes changed (its lines, codes and dates too: the same scope) would
+            # only find known ones and is not run; later rounds may have replaced some.
+            changed = changed_facts(billing, reading.billing) if round_ == 0 else None
+            again = run_checks(
+                reading.billing,
+                self.knowledge,
+                as_of,
+                None if changed is None else scope,
+                automatic_only=True,
+                changed=changed,
+            )
             revealed = [
                 f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known
             ]
@@ -156,7 +169,7 @@ class ClaimChecker:
             replaced = {(f.rule, f.line) for f in revealed}
             kept = [f for f in findings if (f.rule, f.line) not in replaced]
             findings = sorted([*kept, *revealed], key=finding_order)
-            correction = correct(claim, findings, self.knowledge.codes)
+            correction = correct(claim, findings, self.knowledge.codes, plain)
         return self._report(reference, billing, findings, correction.claim, scope)
 
     @staticmethod

@@ -37,15 +37,19 @@ def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> J
     return correct(claim, findings, codes).claim
 
 
-def correct(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> Correction:
-    """`apply_fixes`, saying which items were left as they were."""
-    corrected, faithful = _deep_copy(claim)
-    items = corrected.get("item")
-    original_items = list(items) if isinstance(items, list) else []
+def correct(
+    claim: Json, findings: Iterable[Finding], codes: CodeFacts, plain: bool = False
+) -> Correction:
+    """`apply_fixes`, saying which items were left as they were. `plain`: the claim holds
+    only values JSON holds as they are (it was parsed by orjson), so the corrected copy may
+    share with it what no fix edits."""
     fixes = sorted(
         (f for f in findings if f.fix.automatic),
         key=lambda f: _ORDER[f.fix.action],
     )
+    corrected, faithful = (_shared_copy(claim, fixes), True) if plain else _deep_copy(claim)
+    items = corrected.get("item")
+    original_items = list(items) if isinstance(items, list) else []
     removed: set[int] = set()
     edited: set[int] = set()  # id() of the items changed
     diagnoses_changed = False
@@ -81,6 +85,39 @@ def _deep_copy(claim: Json) -> tuple[Json, bool]:
     except TypeError:  # e.g. an integer beyond 64 bits
         return copy.deepcopy(claim), True
     return copied, copied == claim
+
+
+def _shared_copy(claim: Json, fixes: list[Finding]) -> Json:
+    """A copy of a plain claim that shares what no fix edits: only the items fixed are
+    copied (every item when a line is removed: its minutes and diagnoses merge into another),
+    the diagnoses when one is replaced, and the total. The bulk scan copies little this way."""
+    copied = dict(claim)
+    actions = {f.fix.action for f in fixes}
+    items = claim.get("item")
+    if isinstance(items, list):
+        if FixAction.REMOVE_LINE in actions:
+            copied["item"] = _json_copy(items)
+        else:
+            lines = {f.line for f in fixes}
+            copied["item"] = [
+                _json_copy(it) if isinstance(it, dict) and _sequence_in(it, lines) else it
+                for it in items
+            ]
+    if FixAction.REPLACE_DIAGNOSIS in actions and "diagnosis" in claim:
+        copied["diagnosis"] = _json_copy(claim["diagnosis"])
+    if "total" in claim:
+        copied["total"] = _json_copy(claim["total"])
+    return copied
+
+
+def _json_copy(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value))
+
+
+def _sequence_in(item: Json, lines: set[int | None]) -> bool:
+    """What `_item` finds by `==`: an unhashable sequence equals no line number."""
+    sequence = item.get("sequence")
+    return not isinstance(sequence, list | dict) and sequence in lines
 
 
 def _merge_removed_lines(

@@ -4,19 +4,39 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
-from typing import Any
+from operator import attrgetter
+from typing import Any, Literal, get_args
 
 from rules.findings import Finding, Fix
 from rules.knowledge.model import CodeFacts, Knowledge, RuleSpec
 from rules.model import BillingClaim, ClaimLine, PayerProfile, Severity
-from rules.verdict import Scope, scope_of
+from rules.verdict import Scope, judged_scope
 
 Check = Callable[[BillingClaim, "RuleContext"], Iterable[Finding | None]]
 # The procedure codes a check reports on, read from the code facts: on a claim with a line of
 # none of them the check reports nothing, so the engine does not run it.
 OnlyWith = Callable[[CodeFacts], Iterable[str]]
+# What a fix may change on a claim while its lines, their codes, dates and positions, and the
+# payer stay as they were: a line's field of that name, or the claim's diagnoses. A check
+# declares which of them it reads (`@check(reads=...)`); every check reads the rest.
+Fact = Literal[
+    "modifiers",
+    "units",
+    "net",
+    "pos",
+    "minutes",
+    "text",
+    "diagnoses",
+    "diagnosis_pointers",
+    "regions",
+    "performers",
+    "encounter",
+    "revenue",
+    "claim.diagnoses",
+]
+FACTS: frozenset[str] = frozenset(get_args(Fact))
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +47,9 @@ class RegisteredCheck:
     # automatic fixes cannot use its findings (`run_checks(automatic_only=True)` skips it).
     review_only: bool = False
     only_with: OnlyWith | None = None
+    # The facts it reads (None: any): after fixes that changed none of them, it would find
+    # what it found before, so the first re-check does not run it.
+    reads: frozenset[str] | None = None
 
 
 SelectedCheck = tuple[Check, frozenset[str] | None]
@@ -36,14 +59,20 @@ _LOADED: list[tuple[RegisteredCheck, ...]] = []  # the registry once rules.check
 
 
 def check(
-    *rule_ids: str, review_only: bool = False, only_with: OnlyWith | None = None
+    *rule_ids: str,
+    review_only: bool = False,
+    only_with: OnlyWith | None = None,
+    reads: Iterable[Fact] | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check function for the rule ids it may report; `review_only` when none of
-    its fixes is ever automatic, `only_with` when it reports only on lines of certain codes
-    (both left out when in doubt: the check then always runs)."""
+    its fixes is ever automatic, `only_with` when it reports only on lines of certain codes,
+    `reads` the `Fact`s it reads (all left out when in doubt: the check then always runs)."""
+    read = None if reads is None else frozenset(reads)
+    if read is not None and not read <= FACTS:
+        raise ValueError(f"not facts a fix changes: {sorted(read - FACTS)}")
 
     def register(function: Check) -> Check:
-        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only, only_with))
+        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only, only_with, read))
         return function
 
     return register
@@ -107,10 +136,14 @@ class RuleContext:
     def citation(self, spec: RuleSpec) -> str:
         """The rule's citation, saying so when the rule, or the payer setting that switched it
         on for this payer, rests on sources we could not confirm."""
+        payer = self.payer
+        if spec.confirmed and (
+            payer is None or spec.families is None or payer.family in spec.families
+        ):
+            return spec.citation  # most findings: nothing to add, and no string built
         notes = []
         if not spec.confirmed:
             notes.append("UNCONFIRMED: secondary sources")
-        payer = self.payer
         if payer is not None and spec.families is not None and payer.family not in spec.families:
             unconfirmed = set(payer.settings.get("unconfirmed") or ())
             enabling = [flag for flag in spec.payer_flags if payer.settings.get(flag)]
@@ -149,6 +182,8 @@ class RuleSelector:
         self.flags = tuple(sorted({flag for spec in self.rules for flag in spec.payer_flags}))
         self._memo: dict[tuple[object, ...], frozenset[str]] = {}
         self._checks: dict[tuple[frozenset[str], bool], tuple[SelectedCheck, ...]] = {}
+        self._rechecks: dict[tuple[frozenset[str], frozenset[str]], tuple[SelectedCheck, ...]] = {}
+        self._reads: dict[Check, frozenset[str] | None] = {}
         self._registry: tuple[RegisteredCheck, ...] = ()
 
     def checks_for(
@@ -158,10 +193,7 @@ class RuleSelector:
         selection is one of the few `select` returns, so this is a lookup per claim), each
         with the codes one of which a claim must hold for it to run (None: it always runs);
         `automatic_only`: without the checks declared review-only."""
-        registry = registered_checks()
-        if registry is not self._registry:  # a check registered (or a test's stand-in) since
-            self._checks.clear()
-            self._registry = registry
+        registry = self._current()
         key = (selected, automatic_only)
         found = self._checks.get(key)
         if found is None:
@@ -172,6 +204,34 @@ class RuleSelector:
             )
             self._checks[key] = found
         return found
+
+    def rechecks_for(
+        self, selected: frozenset[str], changed: frozenset[str]
+    ) -> tuple[SelectedCheck, ...]:
+        """`checks_for(selected, automatic_only=True)` less the checks that read none of the
+        `changed` facts (one of a few sets of fixes: a lookup per claim, the memo bounded)."""
+        self._current()
+        key = (selected, changed)
+        found = self._rechecks.get(key)
+        if found is None:
+            found = tuple(
+                (function, needed)
+                for function, needed in self.checks_for(selected, automatic_only=True)
+                if (reads := self._reads.get(function)) is None or not reads.isdisjoint(changed)
+            )
+            if len(self._rechecks) >= _MAX_RECHECK_SETS:
+                self._rechecks.clear()
+            self._rechecks[key] = found
+        return found
+
+    def _current(self) -> tuple[RegisteredCheck, ...]:
+        registry = registered_checks()
+        if registry is not self._registry:  # a check registered (or a test's stand-in) since
+            self._checks.clear()
+            self._rechecks.clear()
+            self._reads = {c.function: c.reads for c in registry}
+            self._registry = registry
+        return registry
 
     def _codes_needed(self, registered: RegisteredCheck) -> frozenset[str] | None:
         if registered.only_with is None or self.codes is None:
@@ -213,6 +273,9 @@ class RuleSelector:
         )
 
 
+_MAX_RECHECK_SETS = 512  # (selection, changed facts) pairs; a few dozen in a real export
+
+
 def _selector(knowledge: Knowledge) -> RuleSelector:
     selector = knowledge.derived.get(RuleSelector)
     if not isinstance(selector, RuleSelector):
@@ -226,12 +289,15 @@ def run_checks(
     as_of: date | None = None,
     scope: Scope | None = None,
     automatic_only: bool = False,
+    changed: frozenset[str] | None = None,
 ) -> list[Finding]:
     """Every finding on the lines the engine judges, ordered by line, then severity, then rule
     id; none on a claim out of scope (`rules.verdict.scope_of`; a caller that has computed the
     claim's scope already passes it). `automatic_only`: the checks declared review-only are
-    not run, so the findings with an automatic fix are all there, the others may not be."""
-    scope = scope or scope_of(claim, knowledge, as_of)
+    not run, so the findings with an automatic fix are all there, the others may not be.
+    `changed` (the `changed_facts` of a corrected claim, with `automatic_only`): only the checks
+    that read one of them run; the others would find what they found on the claim before."""
+    scope = scope or judged_scope(claim, knowledge)
     if scope.out_of_scope:
         return []
     ctx = RuleContext(
@@ -243,13 +309,48 @@ def run_checks(
     )
     found: dict[tuple[object, ...], Finding] = {}
     present = frozenset(line.code for line in claim.lines)
-    for function, needed in _selector(knowledge).checks_for(ctx.selected, automatic_only):
+    selector = _selector(knowledge)
+    if changed is None:
+        selected = selector.checks_for(ctx.selected, automatic_only)
+    else:
+        selected = selector.rechecks_for(ctx.selected, changed)
+    for function, needed in selected:
         if needed is not None and present.isdisjoint(needed):
             continue
         for finding in function(claim, ctx):
             if finding is not None:
                 found.setdefault((finding.rule, finding.line, finding.fix), finding)
     return sorted(found.values(), key=finding_order)
+
+
+# BillingClaim fields no check reads (`tests/rules/test_check_reads.py`), and the ones a check
+# reads as a fact; a change in any other field (or in the lines but for their facts) makes
+# `changed_facts` None. Derived from the model's fields, so a new field counts as changed.
+_UNREAD = frozenset({"id", "unread"})
+_LINE_FACTS = tuple(sorted(f for f in FACTS if not f.startswith("claim.")))
+_line_facts = attrgetter(*_LINE_FACTS)
+_line_fixed = attrgetter(*(f.name for f in fields(ClaimLine) if f.compare and f.name not in FACTS))
+_claim_fixed = attrgetter(
+    *(f.name for f in fields(BillingClaim) if f.name not in {"lines", "diagnoses", *_UNREAD})
+)
+
+
+def changed_facts(before: BillingClaim, after: BillingClaim) -> frozenset[str] | None:
+    """The `Fact`s that differ between a claim and a corrected copy of it; None when more
+    differs (a line removed, a code replaced), so that every check must run again."""
+    if len(before.lines) != len(after.lines) or _claim_fixed(before) != _claim_fixed(after):
+        return None
+    changed = set()
+    if before.diagnoses != after.diagnoses:
+        changed.add("claim.diagnoses")
+    for old, new in zip(before.lines, after.lines, strict=True):
+        if old is new:  # a line the fixes left alone is reused by the re-read
+            continue
+        if _line_fixed(old) != _line_fixed(new):
+            return None
+        olds, news = _line_facts(old), _line_facts(new)
+        changed.update(name for name, a, b in zip(_LINE_FACTS, olds, news, strict=True) if a != b)
+    return frozenset(changed)
 
 
 def finding_order(finding: Finding) -> tuple[int, int, str]:

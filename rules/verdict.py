@@ -81,29 +81,9 @@ def _line_code_problem(line: ClaimLine, knowledge: Knowledge) -> tuple[str, bool
 
 def scope_of(claim: BillingClaim, knowledge: Knowledge, as_of: date | None = None) -> Scope:
     """Which lines are judged and what could not be; the reason when none are."""
-    scope = knowledge.claim_scope
-    if scope is not None:
-        if claim.claim_type is not None and claim.claim_type not in scope.claim_types:
-            return _out(f"a {claim.claim_type} claim: only professional and institutional claims")
-        if claim.use is not None and claim.use not in scope.claim_uses:
-            return _out(f"Claim.use is {claim.use}: only claims for payment (use = claim)")
-    judged: set[int] = set()
-    unreadable: list[Unchecked] = []
-    other_systems = therapy = 0
-    for line in claim.lines:
-        problem = _line_code_problem(line, knowledge)
-        if problem is None:
-            if is_therapy_code(line.code, knowledge):
-                therapy += 1
-                judged.add(line.index)
-            elif scope is None or scope.is_beside_code(line.code):
-                judged.add(line.index)
-        else:
-            reason, other_system = problem
-            other_systems += other_system
-            unreadable.append(Unchecked(line.sequence, reason))
-    if not therapy and len(unreadable) == other_systems:
-        return _out("no therapy code on the claim (97xxx physical medicine, G0283...)")
+    out, judged, unreadable = _judged(claim, knowledge)
+    if out is not None:
+        return out
     lines = [ln for ln in claim.lines if ln.index in judged]
     unchecked = [
         *claim.unread,
@@ -114,6 +94,88 @@ def scope_of(claim: BillingClaim, knowledge: Knowledge, as_of: date | None = Non
     unchecked += _performers(lines, knowledge)
     unchecked += _diagnoses(claim, lines, knowledge)
     return Scope(None, frozenset(judged), tuple(dict.fromkeys(unchecked)))
+
+
+def judged_scope(claim: BillingClaim, knowledge: Knowledge) -> Scope:
+    """`scope_of` without looking for what could not be checked (`unchecked` is empty): the
+    lines judged, or why none, is all the engine reads of a scope."""
+    out, judged, _ = _judged(claim, knowledge)
+    return out if out is not None else Scope(None, frozenset(judged), ())
+
+
+def _judged(
+    claim: BillingClaim, knowledge: Knowledge
+) -> tuple[Scope | None, set[int], list[Unchecked]]:
+    """The scope of a claim out of scope, else the lines judged and the lines unreadable."""
+    scope = knowledge.claim_scope
+    if scope is not None:
+        if claim.claim_type is not None and claim.claim_type not in scope.claim_types:
+            reason = f"a {claim.claim_type} claim: only professional and institutional claims"
+            return _out(reason), set(), []
+        if claim.use is not None and claim.use not in scope.claim_uses:
+            reason = f"Claim.use is {claim.use}: only claims for payment (use = claim)"
+            return _out(reason), set(), []
+    judged: set[int] = set()
+    unreadable: list[Unchecked] = []
+    other_systems = therapy = 0
+    kinds = _CodeKinds.of(knowledge)
+    for line in claim.lines:
+        kind = kinds.get(line.code, line.code_system)
+        if kind is not None:
+            therapy += kind is _THERAPY
+            if kind is not _NOT_JUDGED:
+                judged.add(line.index)
+            continue
+        problem = _line_code_problem(line, knowledge)
+        if problem is not None:
+            reason, other_system = problem
+            other_systems += other_system
+            unreadable.append(Unchecked(line.sequence, reason))
+    if not therapy and len(unreadable) == other_systems:
+        reason = "no therapy code on the claim (97xxx physical medicine, G0283...)"
+        return _out(reason), set(), []
+    return None, judged, unreadable
+
+
+_THERAPY, _BESIDE, _NOT_JUDGED = "therapy", "beside", "not judged"
+
+
+class _CodeKinds:
+    """What `scope_of` makes of a line's code and code system (None: a code it cannot read),
+    kept per Knowledge: claims repeat a few codes. Bounded, as the codes come from claims."""
+
+    LIMIT = 4096
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.kinds: dict[tuple[str, str | None], str | None] = {}
+
+    def get(self, code: str, system: str | None) -> str | None:
+        key = (code, system)
+        try:
+            return self.kinds[key]
+        except KeyError:
+            pass
+        knowledge, scope = self.knowledge, self.knowledge.claim_scope
+        kind: str | None = None
+        if _line_code_problem(ClaimLine(0, 0, code, system), knowledge) is None:
+            if is_therapy_code(code, knowledge):
+                kind = _THERAPY
+            elif scope is None or scope.is_beside_code(code):
+                kind = _BESIDE
+            else:
+                kind = _NOT_JUDGED
+        if len(self.kinds) >= self.LIMIT:
+            self.kinds.clear()
+        self.kinds[key] = kind
+        return kind
+
+    @classmethod
+    def of(cls, knowledge: Knowledge) -> _CodeKinds:
+        found = knowledge.derived.get(cls)
+        if not isinstance(found, cls):
+            found = knowledge.derived[cls] = cls(knowledge)
+        return found
 
 
 def _out(reason: str) -> Scope:

@@ -92,7 +92,7 @@ class ChunkChecker:
         reference = claim_reference(claim, f"{chunk.file}#{number}")
         try:
             report = self.checker.check(
-                ClaimInput(reference, claim, self.index if index is None else index),
+                ClaimInput(reference, claim, self.index if index is None else index, plain=True),
                 self.as_of,
                 self.corrected,
             )

@@ -9,7 +9,7 @@ from rules.findings import Finding, Fix
 from rules.model import BillingClaim, Severity
 
 
-@check("MCR-PTA-CQ")
+@check("MCR-PTA-CQ", reads={"performers", "modifiers"})
 def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare pays assistants' therapy at 85% and knows it by CQ (PTA) or CO (OTA)."""
     codes = ctx.knowledge.codes

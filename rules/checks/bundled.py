@@ -9,7 +9,7 @@ from rules.findings import Finding, Fix
 from rules.model import BillingClaim
 
 
-@check("MCR-STATUS-B", only_with=lambda codes: codes.pfs_status_b)
+@check("MCR-STATUS-B", only_with=lambda codes: codes.pfs_status_b, reads=())
 def status_b(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Status B codes (97010 hot/cold packs) are paid inside the day's other services only."""
     bundled = ctx.knowledge.codes.pfs_status_b

@@ -24,7 +24,7 @@ def statutorily_excluded(line: ClaimLine, codes: CodeFacts) -> bool:
     )
 
 
-@check("MCR-CHIRO-GY")
+@check("MCR-CHIRO-GY", reads={"performers", "modifiers"})
 def chiropractor_excluded_service(
     claim: BillingClaim, ctx: RuleContext
 ) -> Iterator[Finding | None]:
@@ -52,7 +52,11 @@ def chiropractor_excluded_service(
         )
 
 
-@check("MCR-CHIRO-AT", only_with=lambda codes: codes.medicare_chiropractor_covered)
+@check(
+    "MCR-CHIRO-AT",
+    only_with=lambda codes: codes.medicare_chiropractor_covered,
+    reads={"modifiers"},
+)
 def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare covers manipulation only as active/corrective treatment, shown by AT."""
     codes = ctx.knowledge.codes
@@ -71,7 +75,7 @@ def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
         )
 
 
-@check("ABN-MOD-CONFLICT")
+@check("ABN-MOD-CONFLICT", reads={"performers", "modifiers"})
 def one_liability_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """GA, GY and GZ state different liabilities: a line carries one of them."""
     codes = ctx.knowledge.codes

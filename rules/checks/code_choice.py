@@ -44,7 +44,7 @@ def bundled_partner(
     return None
 
 
-@check(MANUAL)
+@check(MANUAL, reads={"text", "minutes", "units", "modifiers"})
 def manual_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Manual traction is a 97140 technique, billed by the minute; 97012 is mechanical."""
     codes = ctx.knowledge.codes
@@ -122,7 +122,7 @@ def _pooled(
     return f"bill {code}; the day's {total:g} timed minutes with {others} give {split}"
 
 
-@check(DECOMPRESSION)
+@check(DECOMPRESSION, reads={"text", "modifiers", "performers"})
 def decompression(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Spinal decompression is not 97012: Medicare does not cover it, others pay its own code."""
     clue = ctx.knowledge.codes.decompression
@@ -189,7 +189,7 @@ def _own_code(
     )
 
 
-@check(INTERSEGMENTAL)
+@check(INTERSEGMENTAL, reads={"text"})
 def intersegmental_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A roller table is neither mechanical traction nor axial decompression: the payer says
     what it is billed as (payer setting intersegmental_traction_code)."""
@@ -236,7 +236,7 @@ def flexion_distraction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findi
             )
 
 
-@check(MEDICARE_CODE, only_with=lambda codes: codes.medicare_replacements)
+@check(MEDICARE_CODE, only_with=lambda codes: codes.medicare_replacements, reads=())
 def medicare_code(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare does not recognise 97014: unattended e-stim is G0283, one unit."""
     codes = ctx.knowledge.codes

@@ -80,7 +80,9 @@ def _usable(line: ClaimLine, claim: BillingClaim, ctx: RuleContext) -> list[Diag
     ]
 
 
-@check("DX-POINTER-MISSING")
+@check(
+    "DX-POINTER-MISSING", reads={"claim.diagnoses", "diagnosis_pointers", "diagnoses", "regions"}
+)
 def pointer_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A line points to 1-4 diagnoses that are on the claim, or the line is rejected."""
     listed_on_claim = {d.sequence for d in claim.diagnoses}
@@ -184,7 +186,7 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
     return _Judgement(line, on, verdict, Fix.review(verdict.candidates[:CANDIDATE_LIMIT]))
 
 
-@check("DX-CODE-INVALID")
+@check("DX-CODE-INVALID", reads={"claim.diagnoses", "diagnosis_pointers"})
 def code_invalid(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """ICD-10-CM codes must be valid and billable (full length) on the date of service."""
     for dx in claim.diagnoses:
@@ -210,7 +212,7 @@ def _invalid_message(dx: Diagnosis, on: date | None, verdict: Validity, fix: Fix
     return f"{text}: choose {shown}{more}."
 
 
-@check("DX-SUPPORT-TRACTION")
+@check("DX-SUPPORT-TRACTION", reads={"claim.diagnoses", "diagnosis_pointers", "diagnoses"})
 def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Traction is paid for cervical or lumbar radicular and disc conditions, not against
     cord compression, infection, malignancy, fracture or instability."""

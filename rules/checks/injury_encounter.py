@@ -27,7 +27,7 @@ def active_treatment_injury(dx: Diagnosis, codes: CodeFacts) -> bool:
     )
 
 
-@check("DX-INJURY-7TH")
+@check("DX-INJURY-7TH", reads={"claim.diagnoses", "diagnosis_pointers", "modifiers"})
 def injury_seventh_character(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Advise D on an injury code that only therapy lines point to and that carries A."""
     knowledge = ctx.knowledge

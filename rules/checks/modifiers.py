@@ -16,7 +16,7 @@ NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Z]")
 WELL_FORMED = re.compile(r"[0-9A-Z]{2}")
 
 
-@check("MOD-INVALID")
+@check("MOD-INVALID", reads={"modifiers"})
 def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Each modifier is a CPT or HCPCS Level II modifier; a line has room for four."""
     known = ctx.knowledge.modifiers
@@ -66,7 +66,7 @@ def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
             )
 
 
-@check("MOD-51-THERAPY")
+@check("MOD-51-THERAPY", reads={"modifiers"})
 def no_multiple_procedure_on_therapy(
     claim: BillingClaim, ctx: RuleContext
 ) -> Iterator[Finding | None]:

@@ -14,7 +14,7 @@ from rules.service_days import by_date
 PER_LINE = 1  # MAI 1: the claim line; MAI 2 (policy) and 3 (clinical): the date of service
 
 
-@check("MUE-UNITS")
+@check("MUE-UNITS", reads={"units"})
 def mue_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Units over a code's MUE deny the line (MAI 1) or the day's lines over it (MAI 2/3)."""
     knowledge = ctx.knowledge

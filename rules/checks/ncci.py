@@ -57,7 +57,12 @@ def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:
     return [m for m in line.modifiers if m == generic or m in codes.x_modifiers]
 
 
-@check("NCCI-PTP-MOD-MISSING", "NCCI-PTP-MOD0", "NCCI-PTP-MOD-MISPLACED")
+@check(
+    "NCCI-PTP-MOD-MISSING",
+    "NCCI-PTP-MOD0",
+    "NCCI-PTP-MOD-MISPLACED",
+    reads={"modifiers", "regions", "encounter", "performers"},
+)
 def ncci_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Column 2 of an active pair is denied unless an NCCI-associated modifier unbundles it."""
     codes = ctx.knowledge.codes
@@ -192,7 +197,7 @@ def _regions(line: ClaimLine) -> str:
     return "/".join(sorted(line.regions)).replace("_", " ")
 
 
-@check("MOD-59-X-DUP")
+@check("MOD-59-X-DUP", reads={"modifiers"})
 def one_unbundling_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """59 is the generic form of X{EPSU}: a line carries 59 or one X modifier, never more."""
     codes = ctx.knowledge.codes

@@ -10,7 +10,7 @@ from rules.findings import Finding, Fix
 from rules.model import BillingClaim
 
 
-@check("POS-MISSING")
+@check("POS-MISSING", reads={"pos", "performers"})
 def place_of_service_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A line without a POS is rejected; the claim's other lines usually tell which one."""
     codes = ctx.knowledge.codes

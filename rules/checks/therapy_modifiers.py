@@ -23,7 +23,7 @@ def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
     return wanted.pop() if len(wanted) == 1 else None
 
 
-@check("THERAPY-MOD-MISSING")
+@check("THERAPY-MOD-MISSING", reads={"modifiers", "performers"})
 def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Always-therapy codes need GP, GO or GN, or Medicare (and UHC, Anthem) returns the claim."""
     codes = ctx.knowledge.codes
@@ -54,7 +54,7 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
         )
 
 
-@check("THERAPY-MOD-CONFLICT")
+@check("THERAPY-MOD-CONFLICT", reads={"modifiers", "performers"})
 def therapy_modifier_conflict(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """One therapy modifier per line, and the one that matches the performer's discipline."""
     codes = ctx.knowledge.codes

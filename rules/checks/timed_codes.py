@@ -96,7 +96,7 @@ class TimedDay:
         return units_for_minutes(minutes, self.minutes_per_unit)
 
 
-@check(EIGHT_MINUTES, UNDER_EIGHT, ONE_LINE)
+@check(EIGHT_MINUTES, UNDER_EIGHT, ONE_LINE, reads={"minutes", "units", "modifiers"})
 def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Per date of service: units no more than the timed minutes allow, each code on one line."""
     codes = ctx.knowledge.codes

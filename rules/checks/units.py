@@ -15,7 +15,7 @@ def _whole(units: float | None) -> bool:
     return units is not None and units > 0 and float(units).is_integer()
 
 
-@check("T97012-UNITS-ONE")
+@check("T97012-UNITS-ONE", reads={"units"})
 def untimed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """97012 is untimed: one unit per date of service, however long it ran."""
     for line in claim.lines_with_code(ctx.knowledge.codes.traction_code):
@@ -28,7 +28,7 @@ def untimed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | N
             )
 
 
-@check("T97012-DUP-DOS")
+@check("T97012-DUP-DOS", reads=())
 def one_traction_line_per_day(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A second 97012 line on the same day is denied by the date-of-service MUE."""
     for day, lines in by_date(claim.lines_with_code(ctx.knowledge.codes.traction_code)).items():
@@ -43,7 +43,7 @@ def one_traction_line_per_day(claim: BillingClaim, ctx: RuleContext) -> Iterator
             )
 
 
-@check("CLAIM-QTY-INVALID")
+@check("CLAIM-QTY-INVALID", reads={"units", "minutes"})
 def whole_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Units are a positive whole number; we say which number when the code or minutes tell."""
     codes = ctx.knowledge.codes
