@@ -73,7 +73,7 @@ def no_multiple_procedure_on_therapy(
     """Modifier 51 does not apply to physical medicine and rehabilitation codes."""
     codes = ctx.knowledge.codes
     for line in claim.lines:
-        if line.has_modifier(MULTIPLE_PROCEDURES) and codes.is_physical_medicine(line.code):
+        if MULTIPLE_PROCEDURES in line.modifiers and codes.is_physical_medicine(line.code):
             yield ctx.finding(
                 "MOD-51-THERAPY",
                 line,

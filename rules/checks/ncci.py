@@ -79,7 +79,7 @@ def ncci_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None
                 f"indicator 0): remove line {line.sequence}.",
             )
             continue
-        if line.has_modifier(*codes.ncci_associated):
+        if not codes.ncci_associated.isdisjoint(line.modifiers):
             continue
         misplaced = [
             (p.column1, m)
