@@ -86,9 +86,9 @@ def pointer_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
     listed_on_claim = {d.sequence for d in claim.diagnoses}
     for line in claim.lines:
         pointers = line.diagnosis_pointers
-        dangling = [p for p in pointers if p not in listed_on_claim]
-        if pointers and not dangling and len(pointers) <= MAX_POINTERS:
+        if pointers and len(pointers) <= MAX_POINTERS and listed_on_claim.issuperset(pointers):
             continue
+        dangling = [p for p in pointers if p not in listed_on_claim]
         if pointers and not dangling:
             codes = tuple(d.code for d in line.diagnoses)
             yield ctx.finding(

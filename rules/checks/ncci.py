@@ -197,8 +197,11 @@ def one_unbundling_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[F
     """59 is the generic form of X{EPSU}: a line carries 59 or one X modifier, never more."""
     codes = ctx.knowledge.codes
     generic = codes.distinct_service_modifiers.distinct_procedural
+    x_modifiers = codes.x_modifiers
     for line in claim.lines:
-        xs = list(dict.fromkeys(m for m in line.modifiers if m in codes.x_modifiers))
+        if x_modifiers.isdisjoint(line.modifiers):
+            continue  # most lines: without an X modifier there is nothing to keep apart
+        xs = list(dict.fromkeys(m for m in line.modifiers if m in x_modifiers))
         if generic in line.modifiers and xs:
             yield ctx.finding(
                 "MOD-59-X-DUP",
