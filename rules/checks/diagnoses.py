@@ -166,11 +166,13 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
         # An unpointed diagnosis is still on the claim: it must hold on every date of it.
         claim_dates = list(dict.fromkeys(ctx.date_for(ln) for ln in claim.lines)) or [ctx.as_of]
         uses = [(None, on) for on in claim_dates]
-    verdicts = {on: _validity(dx.code, on, knowledge) for _, on in uses}
-    bad = next(((ln, on) for ln, on in uses if not verdicts[on].billable), None)
-    if bad is None:
+    verdicts: dict[date | None, Validity] = {}
+    for _, on in uses:  # each date once: a claim's lines mostly share one
+        if on not in verdicts:
+            verdicts[on] = _validity(dx.code, on, knowledge)
+    if all(verdict.billable for verdict in verdicts.values()):
         return None
-    line, on = bad
+    line, on = next((ln, on) for ln, on in uses if not verdicts[on].billable)
     verdict = verdicts[on]
     replacement = verdict.replacement
     # Automatic only for a pointed diagnosis whose one replacement holds wherever it is used;

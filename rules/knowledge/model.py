@@ -392,7 +392,7 @@ class Knowledge:
     claim_scope: ClaimScope | None = None
     telehealth: Mapping[str, tuple[TelehealthEntry, ...]] = field(default_factory=dict)
     considered: tuple[ConsideredItem, ...] = ()
-    _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
+    _dx_group_memo: dict[str, Mapping[str, DiagnosisGroupEntry]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _regions_memo: dict[str, frozenset[str]] = field(
@@ -419,16 +419,28 @@ class Knowledge:
 
     def dx_group_entry(self, group: str, icd10: str) -> DiagnosisGroupEntry | None:
         """The longest prefix of `group` that contains the ICD-10-CM code, or None."""
-        key = (group, icd10)
-        if key in self._dx_group_memo:  # hot in bulk scans; the groups never change once loaded
-            return self._dx_group_memo[key]
-        hits = [e for e in self.dx_groups.get(group, ()) if e.contains(icd10)]
-        found = max(hits, key=lambda e: len(e.prefix)) if hits else None
-        self._dx_group_memo[key] = found
-        return found
+        return self.dx_group_entries(icd10).get(group)
 
     def in_dx_group(self, icd10: str, *groups: str) -> bool:
-        return any(self.dx_group_entry(group, icd10) is not None for group in groups)
+        return not self.dx_group_entries(icd10).keys().isdisjoint(groups)
+
+    def dx_group_entries(self, icd10: str) -> Mapping[str, DiagnosisGroupEntry]:
+        """The groups the ICD-10-CM code is in, each with its longest prefix that contains it."""
+        memo = self._dx_group_memo
+        found = memo.get(icd10)
+        if found is None:  # hot: every diagnosis of every claim, in several checks
+            if len(memo) >= _MEMO_LIMIT:  # codes come from input: keep the memo bounded
+                memo.clear()
+            found = memo[icd10] = self._dx_group_entries(icd10)
+        return found
+
+    def _dx_group_entries(self, icd10: str) -> dict[str, DiagnosisGroupEntry]:
+        found = {}
+        for group, entries in self.dx_groups.items():
+            hits = [e for e in entries if e.contains(icd10)]
+            if hits:
+                found[group] = max(hits, key=lambda e: len(e.prefix))
+        return found
 
     def therapy_threshold(self, kind: str, year: int) -> TherapyThreshold | None:
         """The PT+SLP amount of `kind` for a calendar year, None when the year is not listed."""
