@@ -62,7 +62,7 @@ def therapy_modifier_conflict(claim: BillingClaim, ctx: RuleContext) -> Iterator
             continue
         present = [m for m in line.modifiers if m in modifiers]
         expected = expected_therapy_modifier(line, codes)
-        if len(set(present)) > 1:
+        if len(present) > 1 and len(set(present)) > 1:
             yield from _several(line, present, expected, ctx)
         elif expected is not None and present[0] != expected:
             yield ctx.finding(
