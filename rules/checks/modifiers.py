@@ -70,14 +70,6 @@ def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
             )
 
 
-def _listed(knowledge: Knowledge) -> frozenset[str]:
-    """The modifiers in our list, as a set (derived once per knowledge)."""
-    found = knowledge.derived.get(_listed)
-    if not isinstance(found, frozenset):
-        found = knowledge.derived[_listed] = frozenset(knowledge.modifiers)
-    return found
-
-
 @check("MOD-51-THERAPY")
 def no_multiple_procedure_on_therapy(
     claim: BillingClaim, ctx: RuleContext
@@ -93,3 +85,11 @@ def no_multiple_procedure_on_therapy(
                 f"{line.code} carries 51: Medicare applies the therapy multiple procedure payment "
                 "reduction itself, without 51; remove 51.",
             )
+
+
+def _listed(knowledge: Knowledge) -> frozenset[str]:
+    """The modifiers in our list, as a set (derived once per knowledge)."""
+    found = knowledge.derived.get(_listed)
+    if not isinstance(found, frozenset):
+        found = knowledge.derived[_listed] = frozenset(knowledge.modifiers)
+    return found
