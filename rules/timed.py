@@ -33,14 +33,14 @@ def allocate_units(
     total_units = units_for_minutes(sum(by_code.values()), minutes_per_unit)
     units = {code: floor(mins / minutes_per_unit) for code, mins in by_code.items()}
     left = total_units - sum(units.values())
-    position = {code: n for n, code in enumerate(by_code)}
-    order = sorted(
-        by_code, key=lambda c: (-(by_code[c] - units[c] * minutes_per_unit), position[c])
-    )
-    for code in order:
+    if left <= 0:  # the full units use up the day's: none to hand out, nothing to sort
+        return units
+    remaining = {code: mins - units[code] * minutes_per_unit for code, mins in by_code.items()}
+    # A stable sort, reverse or not, keeps equal remainders in listed order (the tie-break).
+    for code in sorted(remaining, key=remaining.__getitem__, reverse=True):
         if left <= 0:
             break
-        if by_code[code] - units[code] * minutes_per_unit > 0:
+        if remaining[code] > 0:
             units[code] += 1
             left -= 1
     return units

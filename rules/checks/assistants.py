@@ -18,13 +18,19 @@ def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Findin
     by_statute = spec.families is None or claim.payer.family in spec.families
     severity = None if by_statute else Severity.WARNING
     who = "" if by_statute else f" ({claim.payer.label} pays assistants' services at 85% with it)"
+    assisting = codes.assistant_modifiers.keys()
+    therapy_modifiers = codes.therapy_modifiers.keys()
     for line in claim.lines:
-        therapy = line.code in codes.always_therapy or line.has_modifier(*codes.therapy_modifiers)
+        if assisting.isdisjoint(line.disciplines):  # most lines: no assistant furnished them
+            continue
+        therapy = line.code in codes.always_therapy or not therapy_modifiers.isdisjoint(
+            line.modifiers
+        )
         if not therapy:
             continue
         for discipline in sorted(line.disciplines):
             modifier = codes.assistant_modifiers.get(discipline)
-            if modifier is None or line.has_modifier(modifier):
+            if modifier is None or modifier in line.modifiers:
                 continue
             yield ctx.finding(
                 "MCR-PTA-CQ",

@@ -9,10 +9,12 @@ from rules.findings import Finding, Fix
 from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, ClaimLine, Discipline
 
+CHIROPRACTOR_ONLY = frozenset({Discipline.CHIROPRACTOR})
+
 
 def by_chiropractor(line: ClaimLine) -> bool:
     """Every known performer of the line is a doctor of chiropractic."""
-    return line.disciplines == {Discipline.CHIROPRACTOR}
+    return line.disciplines == CHIROPRACTOR_ONLY
 
 
 def statutorily_excluded(line: ClaimLine, codes: CodeFacts) -> bool:
@@ -33,7 +35,7 @@ def chiropractor_excluded_service(
     excluded = codes.liability_modifiers.statutory_exclusion
     plan = codes.discipline_therapy_modifier.get(Discipline.CHIROPRACTOR, "")
     for line in claim.lines:
-        if not statutorily_excluded(line, codes) or line.has_modifier(excluded):
+        if not statutorily_excluded(line, codes) or excluded in line.modifiers:
             continue
         denials = [m for m in dict.fromkeys(line.modifiers) if m in codes.abn_modifiers]
         if len(denials) == 1:
@@ -64,7 +66,7 @@ def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
     for line in claim.lines:
         if line.code not in codes.medicare_chiropractor_covered:
             continue
-        if line.has_modifier(active, *codes.abn_modifiers):
+        if active in line.modifiers or not codes.abn_modifiers.isdisjoint(line.modifiers):
             continue
         yield ctx.finding(
             "MCR-CHIRO-AT",

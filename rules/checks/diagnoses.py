@@ -88,9 +88,9 @@ def pointer_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
     listed_on_claim = {d.sequence for d in claim.diagnoses}
     for line in claim.lines:
         pointers = line.diagnosis_pointers
-        dangling = [p for p in pointers if p not in listed_on_claim]
-        if pointers and not dangling and len(pointers) <= MAX_POINTERS:
+        if pointers and len(pointers) <= MAX_POINTERS and listed_on_claim.issuperset(pointers):
             continue
+        dangling = [p for p in pointers if p not in listed_on_claim]
         if pointers and not dangling:
             codes = tuple(d.code for d in line.diagnoses)
             yield ctx.finding(
@@ -168,11 +168,13 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
         # An unpointed diagnosis is still on the claim: it must hold on every date of it.
         claim_dates = list(dict.fromkeys(ctx.date_for(ln) for ln in claim.lines)) or [ctx.as_of]
         uses = [(None, on) for on in claim_dates]
-    verdicts = {on: _validity(dx.code, on, knowledge) for _, on in uses}
-    bad = next(((ln, on) for ln, on in uses if not verdicts[on].billable), None)
-    if bad is None:
+    verdicts: dict[date | None, Validity] = {}
+    for _, on in uses:  # each date once: a claim's lines mostly share one
+        if on not in verdicts:
+            verdicts[on] = _validity(dx.code, on, knowledge)
+    if all(verdict.billable for verdict in verdicts.values()):
         return None
-    line, on = bad
+    line, on = next((ln, on) for ln, on in uses if not verdicts[on].billable)
     verdict = verdicts[on]
     replacement = verdict.replacement
     # Automatic only for a pointed diagnosis whose one replacement holds wherever it is used;

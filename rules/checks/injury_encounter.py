@@ -14,7 +14,9 @@ from rules.model import BillingClaim, ClaimLine, Diagnosis
 
 
 def therapy_line(line: ClaimLine, codes: CodeFacts) -> bool:
-    return line.code in codes.always_therapy or line.has_modifier(*codes.therapy_modifiers)
+    return line.code in codes.always_therapy or not codes.therapy_modifiers.keys().isdisjoint(
+        line.modifiers
+    )
 
 
 def active_treatment_injury(dx: Diagnosis, codes: CodeFacts) -> bool:

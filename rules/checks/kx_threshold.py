@@ -39,7 +39,7 @@ def pt_slp_lines(claim: BillingClaim, ctx: RuleContext) -> list[ClaimLine]:
         line
         for line in claim.lines
         if plan_of_care(line, ctx) in plans
-        and not line.has_modifier(codes.liability_modifiers.statutory_exclusion)
+        and codes.liability_modifiers.statutory_exclusion not in line.modifiers
         and not statutorily_excluded(line, codes)
     ]
 
@@ -75,7 +75,7 @@ def kx_threshold(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | No
             continue
         amount = threshold.amount
         charges = sum(line.net or 0.0 for line in lines)
-        missing = [line for line in lines if not line.has_modifier(KX)]
+        missing = [line for line in lines if KX not in line.modifiers]
         if ytd >= amount:
             for line in missing:
                 yield ctx.finding(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from rules.code_shapes import shown
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
+from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, Severity
 
 MULTIPLE_PROCEDURES = "51"
@@ -20,7 +21,10 @@ WELL_FORMED = re.compile(r"[0-9A-Z]{2}")
 def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Each modifier is a CPT or HCPCS Level II modifier; a line has room for four."""
     known = ctx.knowledge.modifiers
+    listed = _listed(ctx.knowledge)
     for line in claim.lines:
+        if len(line.modifiers) <= MODIFIER_SLOTS and listed.issuperset(line.modifiers):
+            continue  # most lines: a few modifiers, all in our list
         valid: list[str] = []
         for modifier in dict.fromkeys(line.modifiers):
             if modifier in known:
@@ -73,7 +77,7 @@ def no_multiple_procedure_on_therapy(
     """Modifier 51 does not apply to physical medicine and rehabilitation codes."""
     codes = ctx.knowledge.codes
     for line in claim.lines:
-        if line.has_modifier(MULTIPLE_PROCEDURES) and codes.is_physical_medicine(line.code):
+        if MULTIPLE_PROCEDURES in line.modifiers and codes.is_physical_medicine(line.code):
             yield ctx.finding(
                 "MOD-51-THERAPY",
                 line,
@@ -81,3 +85,11 @@ def no_multiple_procedure_on_therapy(
                 f"{line.code} carries 51: Medicare applies the therapy multiple procedure payment "
                 "reduction itself, without 51; remove 51.",
             )
+
+
+def _listed(knowledge: Knowledge) -> frozenset[str]:
+    """The modifiers in our list, as a set (derived once per knowledge)."""
+    found = knowledge.derived.get(_listed)
+    if not isinstance(found, frozenset):
+        found = knowledge.derived[_listed] = frozenset(knowledge.modifiers)
+    return found

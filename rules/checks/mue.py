@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from rules.checks.timed_codes import trimmed_to_cap, whole_units
 from rules.engine import RuleContext, check
@@ -20,6 +20,8 @@ def mue_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]
     knowledge = ctx.knowledge
     # 97012's MUE is spoken for by T97012-UNITS-ONE and T97012-DUP-DOS, with their own texts.
     own_rules = {knowledge.codes.traction_code}
+    if not _over_on_claim(claim, knowledge.mue, own_rules):
+        return
     for lines in by_date(claim.lines).values():
         by_code: dict[str, list[ClaimLine]] = {}
         for line in lines:
@@ -37,6 +39,19 @@ def mue_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]
                     yield from _cap(line, [line], limit, ctx)
             else:
                 yield from _cap(group[0], group, limit, ctx)
+
+
+def _over_on_claim(claim: BillingClaim, mue: Mapping[str, MueLimit], skipped: set[str]) -> bool:
+    """Some code's units on the whole claim pass its MUE. Units only add up, so when none does,
+    no line or day can: most claims stop here, without grouping their lines by day."""
+    billed: dict[str, int] = {}
+    for line in claim.lines:
+        if line.code not in mue or line.code in skipped:
+            continue  # most therapy codes have no MUE in the pack
+        units = whole_units(line)
+        if units is not None:
+            billed[line.code] = billed.get(line.code, 0) + units
+    return any(units > mue[code].value for code, units in billed.items())
 
 
 def _cap(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from rules.engine import RuleContext, check
@@ -26,14 +26,18 @@ class BundledPair:
 def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair]:
     by_pair = ctx.knowledge.ncci_by_pair
     # A line whose code is in no edit pairs with nothing: only the others are grouped by day.
+    column2_of = column2_codes(ctx.knowledge)
     paired = paired_codes(ctx.knowledge)
     candidates = [line for line in claim.lines if line.code in paired]
     if len(candidates) < 2:
         return
     for day, lines in by_date(candidates).items():
         for first in lines:
+            partners = column2_of.get(first.code)
+            if partners is None:
+                continue  # column 2 only: its pairs are found from their column 1
             for second in lines:
-                if first is second:
+                if first is second or second.code not in partners:
                     continue
                 for edit in by_pair.get((first.code, second.code), ()):
                     if edit.modifier_indicator != "9" and edit.active_on(ctx.as_of or day):
@@ -47,6 +51,18 @@ def paired_codes(knowledge: Knowledge) -> frozenset[str]:
     if not isinstance(found, frozenset):
         found = frozenset(code for pair in knowledge.ncci_by_pair for code in pair)
         knowledge.derived[paired_codes] = found
+    return found
+
+
+def column2_codes(knowledge: Knowledge) -> Mapping[str, frozenset[str]]:
+    """The column-2 codes of each column-1 code's edits (derived once per knowledge)."""
+    found = knowledge.derived.get(column2_codes)
+    if not isinstance(found, dict):
+        partners: dict[str, set[str]] = {}
+        for column1, column2 in knowledge.ncci_by_pair:
+            partners.setdefault(column1, set()).add(column2)
+        found = {code: frozenset(codes) for code, codes in partners.items()}
+        knowledge.derived[column2_codes] = found
     return found
 
 
@@ -84,7 +100,7 @@ def ncci_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None
                 f"indicator 0): remove line {line.sequence}.",
             )
             continue
-        if line.has_modifier(*codes.ncci_associated):
+        if not codes.ncci_associated.isdisjoint(line.modifiers):
             continue
         misplaced = [
             (p.column1, m)
@@ -202,8 +218,11 @@ def one_unbundling_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[F
     """59 is the generic form of X{EPSU}: a line carries 59 or one X modifier, never more."""
     codes = ctx.knowledge.codes
     generic = codes.distinct_service_modifiers.distinct_procedural
+    x_modifiers = codes.x_modifiers
     for line in claim.lines:
-        xs = list(dict.fromkeys(m for m in line.modifiers if m in codes.x_modifiers))
+        if x_modifiers.isdisjoint(line.modifiers):
+            continue  # most lines: without an X modifier there is nothing to keep apart
+        xs = list(dict.fromkeys(m for m in line.modifiers if m in x_modifiers))
         if generic in line.modifiers and xs:
             yield ctx.finding(
                 "MOD-59-X-DUP",

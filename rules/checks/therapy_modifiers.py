@@ -10,25 +10,23 @@ from rules.knowledge.model import CodeFacts
 from rules.model import BillingClaim, ClaimLine, Severity
 
 
-def therapy_plans(line: ClaimLine, codes: CodeFacts) -> set[str]:
-    """The plan-of-care modifiers the line's performers imply. Disciplines without one (a
-    physician, who may furnish therapy under a PT or an OT plan; a student; other) are neutral."""
-    plans = codes.discipline_therapy_modifier
-    return {m for d in line.disciplines if (m := plans.get(d)) is not None}
+def therapy_plans(line: ClaimLine, codes: CodeFacts) -> frozenset[str]:
+    """The plan-of-care modifiers the line's performers imply (see `CodeFacts.therapy_plans`)."""
+    return codes.therapy_plans(line.disciplines).modifiers
 
 
 def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
     """The modifier of the performers' plan of care, or None when unknown or mixed."""
-    wanted = therapy_plans(line, codes)
-    return wanted.pop() if len(wanted) == 1 else None
+    return codes.therapy_plans(line.disciplines).expected
 
 
 @check("THERAPY-MOD-MISSING", reads={"modifiers", "performers"})
 def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Always-therapy codes need GP, GO or GN, or Medicare (and UHC, Anthem) returns the claim."""
     codes = ctx.knowledge.codes
+    modifiers = codes.therapy_modifiers.keys()
     for line in claim.lines:
-        if line.code not in codes.always_therapy or line.has_modifier(*codes.therapy_modifiers):
+        if line.code not in codes.always_therapy or not modifiers.isdisjoint(line.modifiers):
             continue
         expected = expected_therapy_modifier(line, codes)
         any_plan = "/".join(codes.therapy_modifiers)
@@ -58,12 +56,13 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
 def therapy_modifier_conflict(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """One therapy modifier per line, and the one that matches the performer's discipline."""
     codes = ctx.knowledge.codes
+    modifiers = codes.therapy_modifiers.keys()
     for line in claim.lines:
-        present = [m for m in line.modifiers if m in codes.therapy_modifiers]
-        if not present:
+        if modifiers.isdisjoint(line.modifiers):  # no list to build for a line without one
             continue
+        present = [m for m in line.modifiers if m in modifiers]
         expected = expected_therapy_modifier(line, codes)
-        if len(set(present)) > 1:
+        if len(present) > 1 and len(set(present)) > 1:
             yield from _several(line, present, expected, ctx)
         elif expected is not None and present[0] != expected:
             yield ctx.finding(

@@ -63,16 +63,19 @@ class TimedDay:
         by_code: dict[str, list[ClaimLine]] = {}
         by_billing_line: dict[tuple[str, frozenset[str]], list[ClaimLine]] = {}
         payment = self.payment_modifiers
+        known = True
+        spent = []
         for line in self.lines:
             by_code.setdefault(line.code, []).append(line)
             key = (line.code, payment.intersection(line.modifiers))
             by_billing_line.setdefault(key, []).append(line)
+            minutes = line.minutes
+            known = known and minutes is not None
+            spent.append(max(minutes or 0.0, 0.0))
         object.__setattr__(self, "by_code", by_code)
         object.__setattr__(self, "by_billing_line", by_billing_line)
-        known = all(line.minutes is not None for line in self.lines)
         object.__setattr__(self, "minutes_known", known)
-        total = sum(max(line.minutes or 0.0, 0.0) for line in self.lines)
-        object.__setattr__(self, "total_minutes", total)
+        object.__setattr__(self, "total_minutes", sum(spent))
 
     @property
     def when(self) -> str:
@@ -100,11 +103,11 @@ class TimedDay:
 def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Per date of service: units no more than the timed minutes allow, each code on one line."""
     codes = ctx.knowledge.codes
-    method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
     # Only the timed lines are grouped: most claims hold few, many none.
     timed_lines = [line for line in claim.lines if line.code in codes.timed]
     if not timed_lines:
         return
+    method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
     payment = payment_modifiers(ctx)
     for day, timed in by_date(timed_lines).items():
         yield from _day(TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment), ctx)
@@ -156,8 +159,10 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
             return units
         return as_billed[line.code] if fixed_elsewhere else 0
 
-    by_code = {code: sum(billed(line) for line in group) for code, group in groups.items()}
-    over = EIGHT_MINUTES in ctx.selected and sum(by_code.values()) > allowed
+    over = EIGHT_MINUTES in ctx.selected and sum(map(billed, day.lines)) > allowed
+    if not over and not split:
+        return  # about half the days: units within the minutes, one line per code
+    by_code = {code: sum(map(billed, group)) for code, group in groups.items()}
     excess = {code for code, units in by_code.items() if over and units > allocation[code]}
     unbillable = {code for code in excess if allocation[code] == 0}
     caps = {code: allocation[code] for code in excess - unbillable}

@@ -18,12 +18,14 @@ def _whole(units: float | None) -> bool:
 @check("T97012-UNITS-ONE", reads={"units"})
 def untimed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """97012 is untimed: one unit per date of service, however long it ran."""
-    for line in claim.lines_with_code(ctx.knowledge.codes.traction_code):
-        if _whole(line.units) and (line.units or 0) > ctx.knowledge.codes.units_per_session:
+    codes = ctx.knowledge.codes
+    per_session = codes.units_per_session
+    for line in claim.lines_with_code(codes.traction_code):
+        if line.units is not None and line.units > per_session and _whole(line.units):
             yield ctx.finding(
                 "T97012-UNITS-ONE",
                 line,
-                Fix.set_quantity(ctx.knowledge.codes.units_per_session),
+                Fix.set_quantity(per_session),
                 f"97012 billed x{line.units:g}: traction is untimed, bill 97012 x1 per session.",
             )
 
@@ -31,7 +33,11 @@ def untimed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | N
 @check("T97012-DUP-DOS", reads=())
 def one_traction_line_per_day(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """A second 97012 line on the same day is denied by the date-of-service MUE."""
-    for day, lines in by_date(claim.lines_with_code(ctx.knowledge.codes.traction_code)).items():
+    code = ctx.knowledge.codes.traction_code
+    traction = [line for line in claim.lines if line.code == code]
+    if len(traction) < 2:
+        return  # most claims: one 97012 line, no day to group
+    for day, lines in by_date(traction).items():
         keep, *extra = lines
         for line in extra:
             when = day.isoformat() if day else "the same day"
@@ -46,6 +52,8 @@ def one_traction_line_per_day(claim: BillingClaim, ctx: RuleContext) -> Iterator
 @check("CLAIM-QTY-INVALID", reads={"units", "minutes"})
 def whole_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Units are a positive whole number; we say which number when the code or minutes tell."""
+    if all(_whole(line.units) for line in claim.lines):
+        return  # most claims: nothing to say, so no need to group the lines by day
     codes = ctx.knowledge.codes
     for day_lines in by_date(claim.lines).values():
         allowed: dict[int, int] | None = None

@@ -129,10 +129,12 @@ class LiabilityModifiers:
     statutory_exclusion: str  # GY: excluded by statute, the patient is liable
     abn_on_file: str  # GA: an ABN is on file, the patient is liable
     no_abn: str  # GZ: no ABN, the provider is liable
+    # Built once: the checks ask for it on every line.
+    codes: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def codes(self) -> frozenset[str]:
-        return frozenset((self.statutory_exclusion, self.abn_on_file, self.no_abn))
+    def __post_init__(self) -> None:
+        codes = frozenset((self.statutory_exclusion, self.abn_on_file, self.no_abn))
+        object.__setattr__(self, "codes", codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +146,25 @@ class DistinctServiceModifiers:
     separate_structure: str  # XS
     unusual_non_overlapping: str  # XU
     distinct_procedural: str  # 59: where no X modifier says it better
+    # Built once: the checks ask for it on every line.
+    x_modifiers: frozenset[str] = field(init=False, repr=False, compare=False)
 
-    @property
-    def x_modifiers(self) -> frozenset[str]:
-        return frozenset(
-            (
-                self.separate_encounter,
-                self.different_practitioner,
-                self.separate_structure,
-                self.unusual_non_overlapping,
-            )
+    def __post_init__(self) -> None:
+        xs = (
+            self.separate_encounter,
+            self.different_practitioner,
+            self.separate_structure,
+            self.unusual_non_overlapping,
         )
+        object.__setattr__(self, "x_modifiers", frozenset(xs))
+
+
+@dataclass(frozen=True, slots=True)
+class TherapyPlans:
+    """The plan-of-care modifiers a line's performers imply; `expected` when there is one."""
+
+    modifiers: frozenset[str]
+    expected: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +215,30 @@ class CodeFacts:
     snf_pos: frozenset[str] = frozenset()
     nursing_facility_pos: frozenset[str] = frozenset()
     habilitative_modifiers: tuple[str, str] = ("", "")  # (habilitative 96, rehabilitative 97)
+    # Derived once: the checks ask for them on every line of every claim.
+    x_modifiers: frozenset[str] = field(init=False, repr=False, compare=False)
+    abn_modifiers: frozenset[str] = field(init=False, repr=False, compare=False)
+    # The plans of care per set of disciplines, filled as sets are met: at most one entry per
+    # subset of `Discipline`, so it stays small.
+    _plans: dict[frozenset[Discipline], TherapyPlans] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "x_modifiers", self.distinct_service_modifiers.x_modifiers)
+        object.__setattr__(self, "abn_modifiers", self.liability_modifiers.codes)
+
+    def therapy_plans(self, disciplines: frozenset[Discipline]) -> TherapyPlans:
+        """The plan-of-care modifiers these disciplines imply, and the one expected when they
+        imply exactly one. Disciplines without one (a physician, who may furnish therapy under a
+        PT or an OT plan; a student; other) are neutral."""
+        found = self._plans.get(disciplines)
+        if found is None:
+            per_discipline = self.discipline_therapy_modifier
+            plans = frozenset(m for d in disciplines if (m := per_discipline.get(d)) is not None)
+            expected = next(iter(plans)) if len(plans) == 1 else None
+            found = self._plans[disciplines] = TherapyPlans(plans, expected)
+        return found
 
     def subluxation_region(self, icd10: str) -> str | None:
         """The CPT spinal region a subluxation (segmental dysfunction) code names, or None."""
@@ -222,14 +256,6 @@ class CodeFacts:
             if found is not None:
                 return found
         return Discipline.OTHER
-
-    @property
-    def x_modifiers(self) -> frozenset[str]:
-        return self.distinct_service_modifiers.x_modifiers
-
-    @property
-    def abn_modifiers(self) -> frozenset[str]:
-        return self.liability_modifiers.codes
 
     def is_physical_medicine(self, code: str) -> bool:
         """A CPT code inside the Physical Medicine and Rehabilitation section (97001-97799)."""
@@ -366,7 +392,7 @@ class Knowledge:
     claim_scope: ClaimScope | None = None
     telehealth: Mapping[str, tuple[TelehealthEntry, ...]] = field(default_factory=dict)
     considered: tuple[ConsideredItem, ...] = ()
-    _dx_group_memo: dict[tuple[str, str], DiagnosisGroupEntry | None] = field(
+    _dx_group_memo: dict[str, Mapping[str, DiagnosisGroupEntry]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _regions_memo: dict[str, frozenset[str]] = field(
@@ -393,16 +419,28 @@ class Knowledge:
 
     def dx_group_entry(self, group: str, icd10: str) -> DiagnosisGroupEntry | None:
         """The longest prefix of `group` that contains the ICD-10-CM code, or None."""
-        key = (group, icd10)
-        if key in self._dx_group_memo:  # hot in bulk scans; the groups never change once loaded
-            return self._dx_group_memo[key]
-        hits = [e for e in self.dx_groups.get(group, ()) if e.contains(icd10)]
-        found = max(hits, key=lambda e: len(e.prefix)) if hits else None
-        self._dx_group_memo[key] = found
-        return found
+        return self.dx_group_entries(icd10).get(group)
 
     def in_dx_group(self, icd10: str, *groups: str) -> bool:
-        return any(self.dx_group_entry(group, icd10) is not None for group in groups)
+        return not self.dx_group_entries(icd10).keys().isdisjoint(groups)
+
+    def dx_group_entries(self, icd10: str) -> Mapping[str, DiagnosisGroupEntry]:
+        """The groups the ICD-10-CM code is in, each with its longest prefix that contains it."""
+        memo = self._dx_group_memo
+        found = memo.get(icd10)
+        if found is None:  # hot: every diagnosis of every claim, in several checks
+            if len(memo) >= _MEMO_LIMIT:  # codes come from input: keep the memo bounded
+                memo.clear()
+            found = memo[icd10] = self._dx_group_entries(icd10)
+        return found
+
+    def _dx_group_entries(self, icd10: str) -> dict[str, DiagnosisGroupEntry]:
+        found = {}
+        for group, entries in self.dx_groups.items():
+            hits = [e for e in entries if e.contains(icd10)]
+            if hits:
+                found[group] = max(hits, key=lambda e: len(e.prefix))
+        return found
 
     def therapy_threshold(self, kind: str, year: int) -> TherapyThreshold | None:
         """The PT+SLP amount of `kind` for a calendar year, None when the year is not listed."""
