@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 EHR_PORT ?= 8001
 
-.PHONY: install run demo test lint unit bench clean test-deps lock
+.PHONY: install run demo test lint unit bench bench-instructions clean test-deps lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_hooks.py
 	$(BIN)/python bench/bench_scan.py
+
+# Instructions per claim on the scan's check path (callgrind; needs valgrind): steady where
+# wall-clock rates are not, so a change to the engine is measured here first.
+bench-instructions: $(STAMP)
+	$(BIN)/python bench/bench_instructions.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
