@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
 
 import orjson
-from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from plugin.knowledge import default_knowledge
 from rules.knowledge.model import Knowledge, PackError
@@ -101,6 +100,8 @@ def with_database(run: Callable[[], Coroutine[Any, Any, T]], after: str = "") ->
     """Run against the database; a URL that does not parse or a database that does not answer
     is a configuration error (exit 3), one line, without the URL (it may hold a password) or
     the statement."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError  # the database commands alone need it
+
     try:
         return asyncio.run(run())
     except ArgumentError:

@@ -23,13 +23,12 @@ import time
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
-
-import httpx
-import uvicorn
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from cds_hooks.cli.common import EXIT_CLEAN, EXIT_CONFIG, EXIT_INPUT, CliError
-from cds_hooks.settings import is_loopback
+
+if TYPE_CHECKING:  # the servers are imported when the demo runs, not by every command
+    import uvicorn
 
 START_TIMEOUT_S = 60.0
 GRACEFUL_S = 5
@@ -104,6 +103,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_hooks.settings import is_loopback
+
     started = time.monotonic()
     host = "127.0.0.1" if args.host == "localhost" else args.host.strip("[]")
     if not is_loopback(host) or not host:
@@ -135,12 +136,16 @@ def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-class _QuietServer(uvicorn.Server):
+def _quiet_server(config: uvicorn.Config) -> uvicorn.Server:
     """A uvicorn server that leaves signals to `demo` (which stops both servers together)."""
+    import uvicorn
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+    class QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return QuietServer(config)
 
 
 async def _run(
@@ -188,7 +193,9 @@ async def _run(
         configure_logging(logging.WARNING)
     ehr_app = create_demo_ehr(ehr_config)
 
-    def server(app: Any, lifespan: Literal["on", "off"]) -> _QuietServer:
+    import uvicorn
+
+    def server(app: Any, lifespan: Literal["on", "off"]) -> uvicorn.Server:
         config = uvicorn.Config(
             app,
             log_level="info" if args.verbose else "warning",
@@ -196,7 +203,7 @@ async def _run(
             lifespan=lifespan,
             timeout_graceful_shutdown=GRACEFUL_S,
         )
-        return _QuietServer(config)
+        return _quiet_server(config)
 
     servers = [server(service_app, "on"), server(ehr_app, "off")]
     tasks = [
@@ -232,6 +239,8 @@ async def _until_answering(
     service_url: str, ehr_url: str, tasks: list[asyncio.Task[None]], stop: asyncio.Event
 ) -> bool:
     """Both servers answer over HTTP (service ready, EHR metadata) before any URL is printed."""
+    import httpx
+
     deadline = time.monotonic() + START_TIMEOUT_S
     checks = {f"{service_url}/readyz": False, f"{ehr_url}/fhir/metadata": False}
     async with httpx.AsyncClient(timeout=2.0) as http:

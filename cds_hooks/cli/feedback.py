@@ -6,10 +6,11 @@ import argparse
 from typing import Any, TextIO
 
 from cds_hooks.cli.common import EXIT_CLEAN, database_url, with_database, write_json
-from cds_hooks.storage.feedback import open_store
 
 
 async def _report(url: str) -> dict[str, Any]:
+    from cds_hooks.storage.feedback import open_store  # SQLAlchemy: only for this command
+
     async with open_store(url) as store:
         return await store.report()
 

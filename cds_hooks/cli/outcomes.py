@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from cds_hooks.cli.common import (
     EXIT_CLEAN,
@@ -21,11 +21,10 @@ from cds_hooks.cli.common import (
     with_database,
     write_json,
 )
-from cds_hooks.storage.remittance import ImportResult, open_outcomes
-from plugin.remittance.files import read_remit_file
-from plugin.remittance.model import RemitError, RemitFile
-from plugin.remittance.render import render_csv, render_text
-from rules.knowledge.model import PackError
+
+if TYPE_CHECKING:  # the readers and the database are imported by the command that runs
+    from cds_hooks.storage.remittance import ImportResult
+    from plugin.remittance.model import RemitFile
 
 
 def describe_file(remit: RemitFile) -> str:
@@ -44,6 +43,11 @@ def describe_file(remit: RemitFile) -> str:
 
 
 def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
+    from cds_hooks.storage.remittance import open_outcomes
+    from plugin.remittance.files import read_remit_file
+    from plugin.remittance.model import RemitError
+    from rules.knowledge.model import PackError
+
     parsed: list[RemitFile] = []
     for name in args.files:
         try:
@@ -69,6 +73,8 @@ def cmd_outcomes_import(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_outcomes_report(args: argparse.Namespace, out: TextIO) -> int:
+    from plugin.remittance.render import render_csv, render_text
+
     report = outcomes_for(database_url(args), [Path(p) for p in args.claims])
     if args.format == "json":
         write_json(out, report)
