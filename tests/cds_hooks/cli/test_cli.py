@@ -200,3 +200,15 @@ def test_as_of_before_the_edit_tables_is_incomplete_not_clean() -> None:
     (only,) = json.loads(out)["claims"]
     assert code == 4 and only["status"] == "incomplete"
     assert any("no NCCI edits known before" in u["reason"] for u in only["unchecked"])
+
+
+def test_the_cli_starts_without_the_service_stack() -> None:
+    """`check` and `scan` start in a fraction of a second: the database, the servers and the
+    HTTP client are imported by the commands that use them, not by `traction-cds` itself."""
+    import subprocess
+    import sys
+
+    heavy = ("sqlalchemy", "uvicorn", "httpx", "pydantic_settings", "fastapi")
+    code = f"import sys, cds_hooks.cli.main; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
