@@ -30,9 +30,12 @@ def allocate_units(
     by_code: dict[str, float] = {}
     for code, mins in minutes:
         by_code[code] = by_code.get(code, 0.0) + max(mins, 0.0)
-    total_units = units_for_minutes(sum(by_code.values()), minutes_per_unit)
-    units = {code: floor(mins / minutes_per_unit) for code, mins in by_code.items()}
-    left = total_units - sum(units.values())
+    units = {}
+    full = 0
+    for code, mins in by_code.items():
+        units[code] = whole = floor(mins / minutes_per_unit)
+        full += whole
+    left = units_for_minutes(sum(by_code.values()), minutes_per_unit) - full
     if left <= 0:  # the full units use up the day's: none to hand out, nothing to sort
         return units
     remaining = {code: mins - units[code] * minutes_per_unit for code, mins in by_code.items()}

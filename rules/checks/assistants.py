@@ -13,16 +13,18 @@ from rules.model import BillingClaim, Severity
 def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare pays assistants' therapy at 85% and knows it by CQ (PTA) or CO (OTA)."""
     codes = ctx.knowledge.codes
+    assisting = codes.assistant_modifiers.keys()
+    # Most claims: no line an assistant furnished, and no message begun.
+    assisted = [line for line in claim.lines if not assisting.isdisjoint(line.disciplines)]
+    if not assisted:
+        return
     spec = ctx.spec("MCR-PTA-CQ")
     # Statute for Original Medicare; for another payer its own setting, which we hold less surely.
     by_statute = spec.families is None or claim.payer.family in spec.families
     severity = None if by_statute else Severity.WARNING
     who = "" if by_statute else f" ({claim.payer.label} pays assistants' services at 85% with it)"
-    assisting = codes.assistant_modifiers.keys()
     therapy_modifiers = codes.therapy_modifiers.keys()
-    for line in claim.lines:
-        if assisting.isdisjoint(line.disciplines):  # most lines: no assistant furnished them
-            continue
+    for line in assisted:
         therapy = line.code in codes.always_therapy or not therapy_modifiers.isdisjoint(
             line.modifiers
         )

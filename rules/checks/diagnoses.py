@@ -191,7 +191,21 @@ def _judge(dx: Diagnosis, claim: BillingClaim, ctx: RuleContext) -> _Judgement |
 @check("DX-CODE-INVALID", reads={"claim.diagnoses", "diagnosis_pointers"})
 def code_invalid(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """ICD-10-CM codes must be valid and billable (full length) on the date of service."""
+    knowledge = ctx.knowledge
+    if knowledge.icd10_release is None:
+        return
+    systems = knowledge.codes.icd10cm_systems
+    # Most diagnoses are billable on every date of the claim, so on each date `_judge` would
+    # read: said from the claim's dates (mostly one), without the lines that point to them.
+    dates = {ctx.date_for(ln) for ln in claim.lines} or {ctx.as_of}
     for dx in claim.diagnoses:
+        if dx.system not in systems:
+            continue
+        for on in dates:
+            if not _validity(dx.code, on, knowledge).billable:
+                break
+        else:
+            continue
         judged = _judge(dx, claim, ctx)
         if judged is not None:
             message = _invalid_message(dx, judged.on, judged.verdict, judged.fix)
@@ -219,14 +233,13 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
     """Traction is paid for cervical or lumbar radicular and disc conditions, not against
     cord compression, infection, malignancy, fracture or instability."""
     knowledge = ctx.knowledge
+    code = knowledge.codes.traction_code
+    traction = [line for line in claim.lines if line.code == code]
+    if not traction:  # most claims: nothing sorted, no message begun
+        return
     on_claim = sorted(icd10cm_diagnoses(claim.diagnoses, knowledge), key=lambda d: d.sequence)
     groups = supporting_groups(claim)
-    lacking = (
-        "no spinal or radicular diagnosis"
-        if groups == SUPPORTING
-        else f"no diagnosis {claim.payer.label}'s traction policy accepts"
-    )
-    for line in claim.lines_with_code(knowledge.codes.traction_code):
+    for line in traction:
         if not line.diagnoses:
             continue  # DX-POINTER-MISSING speaks for a line that points to nothing
         pointed = icd10cm_diagnoses(line.diagnoses, knowledge)
@@ -242,6 +255,11 @@ def traction_support(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
             if contraindicated:
                 yield ctx.finding("DX-SUPPORT-TRACTION", line, Fix.review(), contraindicated)
             continue
+        lacking = (
+            "no spinal or radicular diagnosis"
+            if groups == SUPPORTING
+            else f"no diagnosis {claim.payer.label}'s traction policy accepts"
+        )
         listed = "/".join(d.code for d in line.diagnoses)
         other = next(
             (

@@ -57,11 +57,12 @@ def therapy_modifier_conflict(claim: BillingClaim, ctx: RuleContext) -> Iterator
     """One therapy modifier per line, and the one that matches the performer's discipline."""
     codes = ctx.knowledge.codes
     modifiers = codes.therapy_modifiers.keys()
+    plans = codes.therapy_plans
     for line in claim.lines:
         if modifiers.isdisjoint(line.modifiers):  # no list to build for a line without one
             continue
         present = [m for m in line.modifiers if m in modifiers]
-        expected = expected_therapy_modifier(line, codes)
+        expected = plans(line.disciplines).expected  # expected_therapy_modifier, inline: hot
         if len(present) > 1 and len(set(present)) > 1:
             yield from _several(line, present, expected, ctx)
         elif expected is not None and present[0] != expected:

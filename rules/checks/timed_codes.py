@@ -84,13 +84,7 @@ class TimedDay:
     def allocation(self, lines: Sequence[ClaimLine] | None = None) -> dict[str, int]:
         """Units per code: CMS pools the day's minutes, AMA counts each code alone."""
         chosen = self.lines if lines is None else lines
-        pairs = [(line.code, float(line.minutes or 0.0)) for line in chosen]
-        if self.method == CMS_METHOD:
-            return allocate_units(pairs, self.minutes_per_unit)
-        per_code: dict[str, float] = {}
-        for code, minutes in pairs:
-            per_code[code] = per_code.get(code, 0.0) + max(minutes, 0.0)
-        return allocate_units_per_code(per_code, self.minutes_per_unit)
+        return _allocation(chosen, self.method, self.minutes_per_unit)
 
     def most_units(self, minutes: float) -> int:
         """The most units a code with these minutes can earn, whatever the other codes ran."""
@@ -110,7 +104,48 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
     payment = payment_modifiers(ctx)
     for day, timed in by_date(timed_lines).items():
-        yield from _day(TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment), ctx)
+        # Most days bill within their minutes, one line per code: said without a TimedDay.
+        quick = _within_minutes(timed, method, codes.minutes_per_unit, ctx)
+        if quick is True:
+            continue
+        as_billed = quick or None
+        day_ = TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment)
+        yield from _day(day_, ctx, as_billed)
+
+
+def _allocation(lines: Sequence[ClaimLine], method: str, minutes_per_unit: int) -> dict[str, int]:
+    pairs = [(line.code, float(line.minutes or 0.0)) for line in lines]
+    if method == CMS_METHOD:
+        return allocate_units(pairs, minutes_per_unit)
+    per_code: dict[str, float] = {}
+    for code, minutes in pairs:
+        per_code[code] = per_code.get(code, 0.0) + max(minutes, 0.0)
+    return allocate_units_per_code(per_code, minutes_per_unit)
+
+
+def _within_minutes(
+    lines: list[ClaimLine], method: str, minutes_per_unit: int, ctx: RuleContext
+) -> dict[str, int] | bool:
+    """True when `_day` has nothing to say about the day: every line with its minutes and whole
+    units, each code on one line, and no more units than the minutes earn. Else False, or the
+    day's allocation when it was worked out (`_day` then need not work it out again)."""
+    spent = []
+    billed = 0
+    for line in lines:
+        minutes = line.minutes
+        units = line.units  # as `whole_units`, inline: this is every timed line of the scan
+        if minutes is None or units is None or units <= 0 or not float(units).is_integer():
+            return False
+        spent.append(max(minutes, 0.0))
+        billed += int(units)
+    if len(lines) > 1 and len({line.code for line in lines}) != len(lines):
+        return False
+    if units_for_minutes(sum(spent), minutes_per_unit) == 0:
+        return False  # TIMED-UNDER-8
+    if EIGHT_MINUTES not in ctx.selected:
+        return True
+    allocation = _allocation(lines, method, minutes_per_unit)
+    return True if billed <= sum(allocation.values()) else allocation
 
 
 def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
@@ -124,7 +159,10 @@ def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
     return found
 
 
-def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
+def _day(
+    day: TimedDay, ctx: RuleContext, as_billed: dict[str, int] | None = None
+) -> Iterator[Finding | None]:
+    """The day's findings (`as_billed`: its allocation, when the caller has it)."""
     groups = day.by_code
     split = {key for key, group in day.by_billing_line.items() if len(group) > 1}
     invalid = [line for line in day.lines if whole_units(line) is None]
@@ -138,7 +176,8 @@ def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
     # CLAIM-QTY-INVALID sets bad units to the allocation, and removes the lines that earn none:
     # judge the day as it will be billed, so the corrected claim reads the same.
     fixed_elsewhere = UNITS_INVALID in ctx.selected and not split
-    as_billed = day.allocation()
+    if as_billed is None:
+        as_billed = day.allocation()
     # Only a line with bad units can go (no bad units: nothing to look for).
     gone = _removed_for_units(day, ctx, as_billed) if invalid else []
     if gone:
