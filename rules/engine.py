@@ -124,13 +124,13 @@ class RuleContext:
         spec = self.knowledge.rules[rule_id]
         if line is not None and not spec.in_force(self.date_for(line)):
             return None
-        return Finding(
-            rule=rule_id,
-            severity=severity or spec.severity,
-            line=None if line is None else line.sequence,
-            message=message or spec.summary,
-            citation=self.citation(spec),
-            fix=fix,
+        return Finding.make(
+            rule_id,
+            severity or spec.severity,
+            None if line is None else line.sequence,
+            message or spec.summary,
+            self.citation(spec),
+            fix,
         )
 
     def citation(self, spec: RuleSpec) -> str:
