@@ -57,7 +57,7 @@ class ClaimReport:
         out: dict[str, Any] = {
             "claim": self.reference,
             "payer_profile": self.billing.payer.id,
-            "status": self.status.value,
+            "status": self.status._value_,  # `.value` without its descriptor
             "clean": self.clean,
             "findings": [f.to_json() for f in self.findings],
             "unchecked": [u.to_json() for u in self.unchecked],

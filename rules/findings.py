@@ -66,11 +66,24 @@ class Fix:
         return text
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"action": self.action.value}
-        for name in ("modifier", "replacement", "quantity", "code", "pointer", "pos", "diagnosis"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        # `_value_`, not `.value`: the same string, without the Python-level descriptor of
+        # `enum.property`; and the fields one by one, in their order, not by `getattr`: the
+        # scan writes the fix of every finding.
+        out: dict[str, Any] = {"action": self.action._value_}
+        if self.modifier is not None:
+            out["modifier"] = self.modifier
+        if self.replacement is not None:
+            out["replacement"] = self.replacement
+        if self.quantity is not None:
+            out["quantity"] = self.quantity
+        if self.code is not None:
+            out["code"] = self.code
+        if self.pointer is not None:
+            out["pointer"] = self.pointer
+        if self.pos is not None:
+            out["pos"] = self.pos
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis
         if self.candidates:
             out["candidates"] = list(self.candidates)
         if self.alternatives:
@@ -187,7 +200,7 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
-            "severity": self.severity.value,
+            "severity": self.severity._value_,  # `.value` without its descriptor
             "line": self.line,
             "message": self.message,
             "citation": self.citation,

@@ -75,3 +75,42 @@ def test_a_made_finding_is_a_constructed_finding() -> None:
     assert made.to_json() == constructed.to_json()
     with pytest.raises(FrozenInstanceError):
         made.rule = "X"  # type: ignore[misc]
+
+
+def _plain_json(fix: Fix) -> list[tuple[str, object]]:
+    """What `Fix.to_json` writes, read off the dataclass fields: the set ones, in field order."""
+    out: list[tuple[str, object]] = [("action", fix.action.value)]
+    for field in fields(Fix)[1:]:
+        value = getattr(fix, field.name)
+        if value is not None and value != ():
+            out.append((field.name, list(value) if isinstance(value, tuple) else value))
+    return out
+
+
+@pytest.mark.parametrize(
+    "fix",
+    [
+        *(constructed for _, constructed in MADE),
+        Fix(
+            FixAction.REPLACE_CODE,
+            "GP",
+            "GO",
+            2,
+            "97140",
+            3,
+            "11",
+            "M54.5",
+            ("a",),
+            ("b", "c"),
+        ),
+    ],
+)
+def test_fix_json_holds_every_set_field_in_field_order(fix: Fix) -> None:
+    assert list(fix.to_json().items()) == _plain_json(fix)
+    assert type(fix.to_json()["action"]) is str
+
+
+def test_finding_json_severity_is_a_plain_string() -> None:
+    finding = Finding.make("R", Severity.WARNING, None, "m", "c", Fix.review())
+    assert finding.to_json()["severity"] == "warning"
+    assert type(finding.to_json()["severity"]) is str
