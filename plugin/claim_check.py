@@ -13,7 +13,13 @@ from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
 from rules.corrections import correct
-from rules.engine import changed_facts, finding_order, registered_checks, run_checks
+from rules.engine import (
+    changed_facts,
+    finding_order,
+    registered_checks,
+    run_checks,
+    select_rules,
+)
 from rules.findings import Finding
 from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, Unchecked
@@ -51,7 +57,7 @@ class ClaimReport:
         out: dict[str, Any] = {
             "claim": self.reference,
             "payer_profile": self.billing.payer.id,
-            "status": self.status.value,
+            "status": self.status._value_,  # `.value` without its descriptor
             "clean": self.clean,
             "findings": [f.to_json() for f in self.findings],
             "unchecked": [u.to_json() for u in self.unchecked],
@@ -135,7 +141,8 @@ class ClaimChecker:
         reading = self.builder.read(claim, index, reference)
         billing = reading.billing
         scope = scope_of(billing, self.knowledge, as_of)
-        findings = run_checks(billing, self.knowledge, as_of, scope)
+        rules = select_rules(self.knowledge, billing, as_of)
+        findings = run_checks(billing, self.knowledge, as_of, scope, rules=rules)
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return self._report(reference, billing, findings, claim, scope)
         first = reading
@@ -159,6 +166,7 @@ class ClaimChecker:
                 None if changed is None else scope,
                 automatic_only=True,
                 changed=changed,
+                rules=None if changed is None else rules,
             )
             revealed = [
                 f for f in again if f.fix.automatic and (f.rule, f.line, f.fix) not in known

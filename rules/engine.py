@@ -124,13 +124,13 @@ class RuleContext:
         spec = self.knowledge.rules[rule_id]
         if line is not None and not spec.in_force(self.date_for(line)):
             return None
-        return Finding(
-            rule=rule_id,
-            severity=severity or spec.severity,
-            line=None if line is None else line.sequence,
-            message=message or spec.summary,
-            citation=self.citation(spec),
-            fix=fix,
+        return Finding.make(
+            rule_id,
+            severity or spec.severity,
+            None if line is None else line.sequence,
+            message or spec.summary,
+            self.citation(spec),
+            fix,
         )
 
     def citation(self, spec: RuleSpec) -> str:
@@ -290,25 +290,28 @@ def run_checks(
     scope: Scope | None = None,
     automatic_only: bool = False,
     changed: frozenset[str] | None = None,
+    rules: frozenset[str] | None = None,
 ) -> list[Finding]:
     """Every finding on the lines the engine judges, ordered by line, then severity, then rule
     id; none on a claim out of scope (`rules.verdict.scope_of`; a caller that has computed the
     claim's scope already passes it). `automatic_only`: the checks declared review-only are
     not run, so the findings with an automatic fix are all there, the others may not be.
     `changed` (the `changed_facts` of a corrected claim, with `automatic_only`): only the checks
-    that read one of them run; the others would find what they found on the claim before."""
+    that read one of them run; the others would find what they found on the claim before.
+    `rules`: `select_rules` of the claim, when the caller has it (a corrected copy with
+    `changed` facts has the claim's payer, type and dates, so its rules)."""
     scope = scope or judged_scope(claim, knowledge)
     if scope.out_of_scope:
         return []
     ctx = RuleContext(
         knowledge,
-        select_rules(knowledge, claim, as_of),
+        select_rules(knowledge, claim, as_of) if rules is None else rules,
         as_of,
         payer=claim.payer,
         judged=scope.judged,
     )
     found: dict[tuple[object, ...], Finding] = {}
-    present = frozenset(line.code for line in claim.lines)
+    present = {line.code for line in claim.lines}
     selector = _selector(knowledge)
     if changed is None:
         selected = selector.checks_for(ctx.selected, automatic_only)

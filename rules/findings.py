@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from rules.code_shapes import shown
 from rules.model import Severity
@@ -66,56 +66,106 @@ class Fix:
         return text
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"action": self.action.value}
-        for name in ("modifier", "replacement", "quantity", "code", "pointer", "pos", "diagnosis"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
+        # `_value_`, not `.value`: the same string, without the Python-level descriptor of
+        # `enum.property`; and the fields one by one, in their order, not by `getattr`: the
+        # scan writes the fix of every finding.
+        out: dict[str, Any] = {"action": self.action._value_}
+        if self.modifier is not None:
+            out["modifier"] = self.modifier
+        if self.replacement is not None:
+            out["replacement"] = self.replacement
+        if self.quantity is not None:
+            out["quantity"] = self.quantity
+        if self.code is not None:
+            out["code"] = self.code
+        if self.pointer is not None:
+            out["pointer"] = self.pointer
+        if self.pos is not None:
+            out["pos"] = self.pos
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis
         if self.candidates:
             out["candidates"] = list(self.candidates)
         if self.alternatives:
             out["alternatives"] = list(self.alternatives)
         return out
 
+    # The constructors below hand out one Fix per distinct value (`_memo`): a Fix is frozen, so
+    # a shared one is as good as a new one, and building a frozen dataclass of ten fields costs
+    # ten `object.__setattr__` calls; the scan builds one for each finding a check reports.
     @classmethod
     def add_modifier(cls, modifier: str, alternatives: tuple[str, ...] = ()) -> Fix:
-        return cls(FixAction.ADD_MODIFIER, modifier=modifier, alternatives=alternatives)
+        key = (cls, "add_modifier", modifier, alternatives)
+        return _FIXES.get(key) or _memo(
+            key, cls(FixAction.ADD_MODIFIER, modifier=modifier, alternatives=alternatives)
+        )
 
     @classmethod
     def remove_modifier(cls, modifier: str) -> Fix:
-        return cls(FixAction.REMOVE_MODIFIER, modifier=modifier)
+        key = (cls, "remove_modifier", modifier)
+        return _FIXES.get(key) or _memo(key, cls(FixAction.REMOVE_MODIFIER, modifier=modifier))
 
     @classmethod
     def replace_modifier(cls, modifier: str, replacement: str) -> Fix:
-        return cls(FixAction.REPLACE_MODIFIER, modifier=modifier, replacement=replacement)
+        key = (cls, "replace_modifier", modifier, replacement)
+        return _FIXES.get(key) or _memo(
+            key, cls(FixAction.REPLACE_MODIFIER, modifier=modifier, replacement=replacement)
+        )
 
     @classmethod
     def set_quantity(cls, quantity: int) -> Fix:
-        return cls(FixAction.SET_QUANTITY, quantity=quantity)
+        key = (cls, "set_quantity", quantity, type(quantity))
+        return _FIXES.get(key) or _memo(key, cls(FixAction.SET_QUANTITY, quantity=quantity))
 
     @classmethod
     def remove_line(cls) -> Fix:
-        return cls(FixAction.REMOVE_LINE)
+        key = (cls, "remove_line")
+        return _FIXES.get(key) or _memo(key, cls(FixAction.REMOVE_LINE))
 
     @classmethod
     def replace_code(cls, code: str, quantity: int | None = None) -> Fix:
-        return cls(FixAction.REPLACE_CODE, code=code, quantity=quantity)
+        key = (cls, "replace_code", code, quantity, type(quantity))
+        return _FIXES.get(key) or _memo(
+            key, cls(FixAction.REPLACE_CODE, code=code, quantity=quantity)
+        )
 
     @classmethod
     def replace_diagnosis(cls, diagnosis: str, replacement: str) -> Fix:
-        return cls(FixAction.REPLACE_DIAGNOSIS, diagnosis=diagnosis, replacement=replacement)
+        key = (cls, "replace_diagnosis", diagnosis, replacement)
+        return _FIXES.get(key) or _memo(
+            key, cls(FixAction.REPLACE_DIAGNOSIS, diagnosis=diagnosis, replacement=replacement)
+        )
 
     @classmethod
     def add_diagnosis_pointer(cls, pointer: int) -> Fix:
-        return cls(FixAction.ADD_DIAGNOSIS_POINTER, pointer=pointer)
+        key = (cls, "add_diagnosis_pointer", pointer, type(pointer))
+        return _FIXES.get(key) or _memo(key, cls(FixAction.ADD_DIAGNOSIS_POINTER, pointer=pointer))
 
     @classmethod
     def add_pos(cls, pos: str, alternatives: tuple[str, ...] = ()) -> Fix:
-        return cls(FixAction.ADD_POS, pos=pos, alternatives=alternatives)
+        key = (cls, "add_pos", pos, alternatives)
+        return _FIXES.get(key) or _memo(
+            key, cls(FixAction.ADD_POS, pos=pos, alternatives=alternatives)
+        )
 
     @classmethod
     def review(cls, candidates: tuple[str, ...] = ()) -> Fix:
-        return cls(FixAction.REVIEW, candidates=candidates)
+        key = (cls, "review", candidates)
+        return _FIXES.get(key) or _memo(key, cls(FixAction.REVIEW, candidates=candidates))
+
+
+_FIXES: dict[tuple[Any, ...], Fix] = {}
+_MAX_FIXES = 4096  # distinct fixes; a real export suggests a few hundred
+
+
+def _memo(key: tuple[Any, ...], fix: Fix) -> Fix:
+    """Keep `fix` for the next constructor call with the same values. The key starts with the
+    class and a plain string for the action (an enum member hashes in Python code); a number
+    comes with its type, as 1, 1.0 and True are equal keys but not the same JSON."""
+    if len(_FIXES) >= _MAX_FIXES:
+        _FIXES.clear()
+    _FIXES[key] = fix
+    return fix
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +179,42 @@ class Finding:
     citation: str
     fix: Fix
 
+    @staticmethod
+    def make(
+        rule: str, severity: Severity, line: int | None, message: str, citation: str, fix: Fix
+    ) -> Finding:
+        """`Finding(...)` for the engine, which builds one per issue reported: a frozen
+        dataclass stores each field through `object.__setattr__`; `_DraftFinding` has the same
+        slots without the frozen guard, so these are plain slot stores, and the finished object
+        becomes a `Finding` (same layout), as frozen as any other."""
+        finding: Any = object.__new__(_DraftFinding)
+        finding.rule = rule
+        finding.severity = severity
+        finding.line = line
+        finding.message = message
+        finding.citation = citation
+        finding.fix = fix
+        finding.__class__ = Finding
+        return cast(Finding, finding)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
-            "severity": self.severity.value,
+            "severity": self.severity._value_,  # `.value` without its descriptor
             "line": self.line,
             "message": self.message,
             "citation": self.citation,
             "fix": self.fix.to_json(),
         }
+
+
+class _DraftFinding(Finding):
+    """A `Finding` while `Finding.make` fills it in: the frozen guard lifted (both methods, or
+    CPython keeps the slow attribute path), no slots added (the layout stays a `Finding`'s)."""
+
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
 
 
 def _shown(value: str | None) -> str | None:

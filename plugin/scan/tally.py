@@ -86,7 +86,8 @@ class ScanTally:
         payer = report.billing.payer.id
         clean = report.clean
         self.claims += 1
-        status = report.status.value
+        # `_value_`: `.value` without the Python-level descriptor, once per claim and finding.
+        status = report.status._value_
         self.statuses[status] = self.statuses.get(status, 0) + 1
         if report.status is Status.OUT_OF_SCOPE:
             return  # not ours to judge: out of the payer table, billed and dollars at risk
@@ -105,7 +106,7 @@ class ScanTally:
         seen: set[str] = set()
         errors = warnings = 0
         for finding in report.findings:
-            severity = finding.severity.value
+            severity = finding.severity._value_
             errors += finding.severity is Severity.ERROR
             warnings += finding.severity is Severity.WARNING
             self.findings += 1
@@ -135,7 +136,7 @@ class ScanTally:
             return
         by_line: dict[int | None, list[tuple[str, str]]] = {}
         for f in report.findings:
-            by_line.setdefault(f.line, []).append((f.rule, f.severity.value))
+            by_line.setdefault(f.line, []).append((f.rule, f.severity._value_))
         lines = tuple(
             LineAtRisk(
                 ln.sequence,
