@@ -30,7 +30,7 @@ from rules.model import (
     Unchecked,
     performer_sets,
 )
-from rules.payers import resolve_payer
+from rules.payers import effective_dates, payer_era, resolve_payer
 
 CLAIM_INFO_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/claim-info"
 TIMED_MINUTES = "timed-minutes"
@@ -269,7 +269,7 @@ class _IndexMemo:
 
     def __init__(self, version: int) -> None:
         self.version = version
-        self.payers: dict[tuple[int, date | None], PayerProfile] = {}
+        self.payers: dict[tuple[int, int], PayerProfile] = {}  # by Coverage and `payer_era`
         self.taxonomies: dict[str, str | None] = {}
         self.performers: dict[tuple[str | None, str | None], Performer] = {}
 
@@ -290,6 +290,7 @@ class BillingModelBuilder:
         scope = knowledge.claim_scope
         self._revenue_systems = scope.revenue_systems if scope else frozenset()
         self._claim_type_systems = frozenset({scope.claim_type_system}) if scope else None
+        self._payer_dates = effective_dates(knowledge)
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -624,14 +625,15 @@ class BillingModelBuilder:
 
     def _payer(self, parts: _ClaimParts, on: date | None) -> PayerProfile:
         """The payer profile of the claim's Coverage as of `on`; once per Coverage of the index
-        and date (the claims of a bulk export share a few hundred Coverages)."""
+        and payer era of `on` (the claims of a bulk export share a few hundred Coverages, and
+        their dates fall in a few eras: keyed by date, nearly every claim missed)."""
         if parts.coverage is None or parts.insurance is None:
             return self._coverage_payer({}, parts.index, on)
         ref = unref(parts.insurance.get("coverage"))
         if ref is None or ref.startswith("#"):  # contained: a resource of this claim alone
             return self._coverage_payer(parts.coverage, parts.index, on)
         # The index holds the Coverage (and is unchanged while the memo lives): its id() is its.
-        key = (id(parts.coverage), on)
+        key = (id(parts.coverage), payer_era(self._payer_dates, on))
         payers = parts.memo.payers
         found = payers.get(key)
         if found is None:
