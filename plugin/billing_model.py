@@ -30,7 +30,7 @@ from rules.model import (
     Unchecked,
     performer_sets,
 )
-from rules.payers import resolve_payer
+from rules.payers import effective_dates, payer_era, resolve_payer
 
 CLAIM_INFO_SYSTEM = "https://traction-cds.dev/fhir/CodeSystem/claim-info"
 TIMED_MINUTES = "timed-minutes"
@@ -164,6 +164,18 @@ def _modifiers(concepts: Any, unreadable: list[str]) -> tuple[str, ...]:
     return modifiers
 
 
+def _units(quantity: Any, unreadable: list[str]) -> float | None:
+    """quantity.value; present but unreadable is noted."""
+    if isinstance(quantity, dict):
+        units = _number(quantity.get("value"))
+        if units is None and "value" in quantity:
+            unreadable.append("quantity.value")
+        return units
+    if quantity is not None:
+        unreadable.append("quantity.value")
+    return None
+
+
 def claim_reference(claim: Resource, full_url: str | None = None, position: int = 0) -> str:
     rid = claim.get("id")
     if isinstance(rid, str) and rid:
@@ -211,6 +223,10 @@ class ClaimReading:
     # Per Claim.item, the elements present that read as absent (`_unreadable_item_elements`).
     unreadable: tuple[tuple[str, ...], ...] = ()
 
+
+# The elements of an item `_line` reads on their own, each into fields nothing else gives: a
+# line whose item a fix edited only there is revised from the line before (`_revised`).
+_REVISABLE = frozenset({"modifier", "quantity", "net", "productOrService"})
 
 # What `rules.corrections.apply_fixes` may change on a Claim; anything else changed means the
 # claim-level pieces are read again.
@@ -269,7 +285,7 @@ class _IndexMemo:
 
     def __init__(self, version: int) -> None:
         self.version = version
-        self.payers: dict[tuple[int, date | None], PayerProfile] = {}
+        self.payers: dict[tuple[int, int], PayerProfile] = {}  # by Coverage and `payer_era`
         self.taxonomies: dict[str, str | None] = {}
         self.performers: dict[tuple[str | None, str | None], Performer] = {}
 
@@ -290,6 +306,7 @@ class BillingModelBuilder:
         scope = knowledge.claim_scope
         self._revenue_systems = scope.revenue_systems if scope else frozenset()
         self._claim_type_systems = frozenset({scope.claim_type_system}) if scope else None
+        self._payer_dates = effective_dates(knowledge)
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -336,8 +353,9 @@ class BillingModelBuilder:
         """
         parts = previous.parts
         original = parts.claim
+        edits: tuple[tuple[int, frozenset[str]] | None, ...] = ()
         if isinstance(corrected, Correction):
-            claim, sources = corrected.claim, corrected.sources
+            claim, sources, edits = corrected.claim, corrected.sources, corrected.edits
             if sources is None:
                 return self.read(claim, parts.index, previous.billing.id)
             diagnoses = (
@@ -375,14 +393,54 @@ class BillingModelBuilder:
                 continue
             source = sources[i] if i < len(sources) else None
             same = before.get(source) if source is not None else None
-            if same is None or source is None:
+            if same is not None and source is not None:
+                lines.append(same if same.index == i else same.revised(index=i))
+                unreadable.append(previous.unreadable[source])
+                continue
+            edit = edits[i] if i < len(edits) else None
+            revised = self._revised(i, item, edit, before, previous) if edit else None
+            if revised is not None:
+                lines.append(revised)
+                unreadable.append(())
+            else:
                 line, elements = self._line(i, item, parts)
                 lines.append(line)
                 unreadable.append(elements)
-            else:
-                lines.append(same if same.index == i else replace(same, index=i))
-                unreadable.append(previous.unreadable[source])
         return self._finish(parts, tuple(lines), tuple(unreadable), previous.billing.id, previous)
+
+    def _revised(
+        self,
+        position: int,
+        item: Resource,
+        edit: tuple[int, frozenset[str]],
+        before: dict[int, ClaimLine],
+        previous: ClaimReading,
+    ) -> ClaimLine | None:
+        """The line of an item a fix edited, revised from the line of the item it is a copy of
+        by reading again only the elements the fixes wrote, when each is one `_line` reads on
+        its own (`_REVISABLE`) and the item and these elements read whole. None: read the item
+        whole. Why: most corrected items differ by a modifier or a quantity."""
+        origin, elements = edit
+        line = before.get(origin)
+        if line is None or previous.unreadable[origin] or not elements <= _REVISABLE:
+            return None
+        get = item.get
+        changes: dict[str, Any] = {"index": position}
+        problems: list[str] = []
+        if "modifier" in elements:
+            changes["modifiers"] = _modifiers(get("modifier"), problems)
+        if "quantity" in elements:
+            changes["units"] = _units(get("quantity"), problems)
+        if "net" in elements:
+            changes["net"] = _number(_dict(get("net")).get("value"))
+        if "productOrService" in elements:
+            concept = self._product(item, problems)
+            code, changes["code_system"] = _first_code(concept, self._code_systems)
+            changes["code"] = _as_code(code)
+            info = previous.parts.info
+            linked = [info[s] for s in _ints(get("informationSequence")) if s in info]
+            changes["text"] = _line_text(concept.get("text"), linked)
+        return None if problems else line.revised(**changes)
 
     def _finish(
         self,
@@ -624,14 +682,15 @@ class BillingModelBuilder:
 
     def _payer(self, parts: _ClaimParts, on: date | None) -> PayerProfile:
         """The payer profile of the claim's Coverage as of `on`; once per Coverage of the index
-        and date (the claims of a bulk export share a few hundred Coverages)."""
+        and payer era of `on` (the claims of a bulk export share a few hundred Coverages, and
+        their dates fall in a few eras: keyed by date, nearly every claim missed)."""
         if parts.coverage is None or parts.insurance is None:
             return self._coverage_payer({}, parts.index, on)
         ref = unref(parts.insurance.get("coverage"))
         if ref is None or ref.startswith("#"):  # contained: a resource of this claim alone
             return self._coverage_payer(parts.coverage, parts.index, on)
         # The index holds the Coverage (and is unchanged while the memo lives): its id() is its.
-        key = (id(parts.coverage), on)
+        key = (id(parts.coverage), payer_era(self._payer_dates, on))
         payers = parts.memo.payers
         found = payers.get(key)
         if found is None:
@@ -674,14 +733,7 @@ class BillingModelBuilder:
         get = item.get
         unreadable: list[str] = []
         on = _service_date(item, unreadable)
-        quantity = get("quantity")
-        units = None
-        if isinstance(quantity, dict):
-            units = _number(quantity.get("value"))
-            if units is None and "value" in quantity:
-                unreadable.append("quantity.value")
-        elif quantity is not None:
-            unreadable.append("quantity.value")
+        units = _units(get("quantity"), unreadable)
         sequences: list[list[int]] = []
         for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
             value = get(key)
@@ -694,11 +746,7 @@ class BillingModelBuilder:
             sequences.append(numbers)
         pointers, team, linked_info = tuple(sequences[0]), sequences[1], sequences[2]
         modifiers = _modifiers(get("modifier"), unreadable)
-        concept = get("productOrService")
-        if not isinstance(concept, dict):
-            if "productOrService" in item:
-                unreadable.append("productOrService")
-            concept = {}
+        concept = self._product(item, unreadable)
         code, system = _first_code(concept, self._code_systems)
         pointed, regions = self._pointing(parts, pointers)
         site = get("bodySite")
@@ -734,6 +782,16 @@ class BillingModelBuilder:
             performing=performing,
         )
         return line, tuple(unreadable)
+
+    @staticmethod
+    def _product(item: Resource, unreadable: list[str]) -> Resource:
+        """The productOrService concept ({} when absent; noted when not an object)."""
+        concept = item.get("productOrService")
+        if isinstance(concept, dict):
+            return concept
+        if "productOrService" in item:
+            unreadable.append("productOrService")
+        return {}
 
     def _pointing(
         self, parts: _ClaimParts, pointers: tuple[int, ...]

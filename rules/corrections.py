@@ -30,6 +30,10 @@ class Correction:
     # not hold as they are, such as inf), so nothing can be taken as unchanged.
     sources: tuple[int | None, ...] | None
     diagnoses_changed: bool  # a Claim.diagnosis code was replaced
+    # Per item of the corrected Claim: for one a fix edited, the position in the original of
+    # the item it is an edited copy of, and the elements of it the fixes wrote (`_WRITES`), so
+    # a reader reads only those again; None for an item left alone. () when `sources` is None.
+    edits: tuple[tuple[int, frozenset[str]] | None, ...] = ()
 
 
 def apply_fixes(claim: Json, findings: Iterable[Finding], codes: CodeFacts) -> Json:
@@ -51,14 +55,14 @@ def correct(
     items = corrected.get("item")
     original_items = list(items) if isinstance(items, list) else []
     removed: set[int] = set()
-    edited: set[int] = set()  # id() of the items changed
+    edited: dict[int, set[str]] = {}  # id() of the items changed: the elements written
     diagnoses_changed = False
     for finding in fixes:
         item = _item(corrected, finding.line)
         if item is None:
             continue
         _apply(corrected, item, finding, codes, removed)
-        edited.add(id(item))
+        edited.setdefault(id(item), set()).update(_WRITES.get(finding.fix.action, _ANY))
         diagnoses_changed |= finding.fix.action is FixAction.REPLACE_DIAGNOSIS
     if removed:
         _merge_removed_lines(corrected, removed, codes, edited)
@@ -69,12 +73,19 @@ def correct(
         f.fix.action in (FixAction.SET_QUANTITY, FixAction.REPLACE_CODE) for f in fixes
     ):
         _retotal(corrected)
-    sources: tuple[int | None, ...] | None = None
-    if faithful:
-        position = {id(it): n for n, it in enumerate(original_items) if id(it) not in edited}
-        final = corrected.get("item")
-        sources = tuple(position.get(id(it)) for it in final) if isinstance(final, list) else ()
-    return Correction(corrected, sources, diagnoses_changed)
+    if not faithful:
+        return Correction(corrected, None, diagnoses_changed)
+    position = {id(it): n for n, it in enumerate(original_items)}
+    final = corrected.get("item")
+    final = final if isinstance(final, list) else []
+    sources = tuple(None if id(it) in edited else position.get(id(it)) for it in final)
+    edits = tuple(
+        (position[id(it)], frozenset(edited[id(it)]))
+        if id(it) in edited and id(it) in position
+        else None
+        for it in final
+    )
+    return Correction(corrected, sources, diagnoses_changed, edits)
 
 
 def _deep_copy(claim: Json) -> tuple[Json, bool]:
@@ -121,7 +132,7 @@ def _sequence_in(item: Json, lines: set[int | None]) -> bool:
 
 
 def _merge_removed_lines(
-    claim: Json, removed: set[int], codes: CodeFacts, edited: set[int]
+    claim: Json, removed: set[int], codes: CodeFacts, edited: dict[int, set[str]]
 ) -> None:
     """A removed timed line merges into the line kept for the same code and day: that line
     takes over its minutes (informationSequence, procedureSequence) and its diagnoses (up to
@@ -143,7 +154,7 @@ def _merge_removed_lines(
             ours = list(ours or [])
             merged = ours + [s for s in theirs if s not in ours]
             target[name] = merged[:_MAX_POINTERS] if name == "diagnosisSequence" else merged
-            edited.add(id(target))
+            edited.setdefault(id(target), set()).add(name)
 
 
 _MAX_POINTERS = 4  # 837P SV107: up to four diagnosis pointers per line
@@ -168,6 +179,22 @@ def _item(claim: Json, sequence: int | None) -> Json | None:
         if isinstance(item, dict) and item.get("sequence") == sequence:
             return item
     return None
+
+
+# The elements of its item each fix may write (`_apply`); a reader of the corrected copy reads
+# only these again, so a fix that writes another element must name it here.
+_WRITES: dict[FixAction, frozenset[str]] = {
+    FixAction.ADD_MODIFIER: frozenset({"modifier"}),
+    FixAction.REMOVE_MODIFIER: frozenset({"modifier"}),
+    FixAction.REPLACE_MODIFIER: frozenset({"modifier"}),
+    FixAction.SET_QUANTITY: frozenset({"quantity", "net"}),
+    FixAction.REMOVE_LINE: frozenset(),  # the item goes; `_merge_removed_lines` says its own
+    FixAction.REPLACE_CODE: frozenset({"productOrService", "quantity", "net"}),
+    FixAction.ADD_DIAGNOSIS_POINTER: frozenset({"diagnosisSequence"}),
+    FixAction.REPLACE_DIAGNOSIS: frozenset(),  # Claim.diagnosis: `diagnoses_changed`
+    FixAction.ADD_POS: frozenset({"locationCodeableConcept"}),
+}
+_ANY = frozenset({"*"})  # an action not listed: its item is read again whole
 
 
 def _apply(

@@ -135,6 +135,39 @@ class ClaimLine:
         line.__class__ = ClaimLine
         return cast(ClaimLine, line)
 
+    def revised(self, **changes: Any) -> ClaimLine:
+        """This line with `changes` (any fields but `performers`), as `dataclasses.replace`
+        would make it, without its ~19 frozen stores (see `assemble`): the reader of a
+        corrected copy revises a line for each item a fix edited."""
+        if "performers" in changes:
+            raise TypeError("revised() keeps the performers: assemble a new line")
+        line: Any = object.__new__(_DraftClaimLine)
+        line.index = self.index
+        line.sequence = self.sequence
+        line.code = self.code
+        line.code_system = self.code_system
+        line.modifiers = self.modifiers
+        line.units = self.units
+        line.date = self.date
+        line.pos = self.pos
+        line.diagnosis_pointers = self.diagnosis_pointers
+        line.diagnoses = self.diagnoses
+        line.performers = self.performers
+        line.minutes = self.minutes
+        line.regions = self.regions
+        line.text = self.text
+        line.net = self.net
+        line.encounter = self.encounter
+        line.revenue = self.revenue
+        line.disciplines = self.disciplines
+        line.performer_refs = self.performer_refs
+        for name, value in changes.items():
+            if name not in _REVISABLE:
+                raise TypeError(f"revised() got an unexpected field {name!r}")
+            setattr(line, name, value)
+        line.__class__ = ClaimLine
+        return cast(ClaimLine, line)
+
 
 class _DraftClaimLine(ClaimLine):
     """A `ClaimLine` while `ClaimLine.assemble` fills it in: the frozen guard lifted (both
@@ -144,6 +177,12 @@ class _DraftClaimLine(ClaimLine):
     __slots__ = ()
     __setattr__ = object.__setattr__
     __delattr__ = object.__delattr__
+
+
+_REVISABLE = frozenset(f for f in ClaimLine.__dataclass_fields__ if f != "performers") - {
+    "disciplines",
+    "performer_refs",
+}
 
 
 def performer_sets(

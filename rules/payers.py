@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date
 
@@ -18,6 +19,18 @@ def family_for_sopt(knowledge: Knowledge, sopt_codes: Sequence[str]) -> str | No
             if family is not None:
                 return family
     return None
+
+
+def effective_dates(knowledge: Knowledge) -> tuple[date, ...]:
+    """The payers' effective_from dates, in order: the only dates `resolve_payer` reads `on`
+    against."""
+    return tuple(sorted({e.effective_from for e in knowledge.payers.payers if e.effective_from}))
+
+
+def payer_era(dates: tuple[date, ...], on: date | None) -> int:
+    """How many of `dates` (`effective_dates`) `on` has reached: two dates of one era resolve
+    to the same payer profile, so it keys a memo of them."""
+    return len(dates) if on is None else bisect_right(dates, on)
 
 
 def _matches(entry: PayerEntry, payer_ids: Sequence[str], payer_names: Sequence[str]) -> bool:
