@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -267,11 +268,19 @@ def _set_quantity(item: Json, quantity: int) -> None:
     if not isinstance(quantity_json, dict):
         quantity_json = item["quantity"] = {}
     quantity_json["value"] = quantity
-    price = (item.get("unitPrice") or {}).get("value")
-    if price is not None:
-        factor = Decimal(str(item.get("factor", 1)))
-        net = Decimal(str(price)) * quantity * factor
-        item["net"] = {**(item.get("net") or item["unitPrice"]), "value": _number(net)}
+    # The net follows the units when the price reads as FHIR has it (Money, a numeric factor);
+    # a bulk export is not validated, so any other shape leaves the net as it was.
+    unit_price, net, factor = item.get("unitPrice"), item.get("net"), item.get("factor", 1)
+    if not isinstance(unit_price, dict) or not (net is None or isinstance(net, dict)):
+        return
+    price = unit_price.get("value")
+    if _numeric(price) and _numeric(factor):
+        value = Decimal(str(price)) * quantity * Decimal(str(factor))
+        item["net"] = {**(net or unit_price), "value": _number(value)}
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _replace_code(item: Json, code: str, codes: CodeFacts) -> None:

@@ -60,3 +60,36 @@ def test_generated_export(tmp_path: Path) -> None:
     for claim_input in export_claims(tmp_path, 400):
         assert_shared_copy_is_the_copy(claim_input)
     assert {"add_modifier", "set_quantity", "replace_code", "remove_line"} <= set(ACTIONS)
+
+
+@pytest.mark.parametrize(
+    ("prices", "net_after"),
+    [
+        ({"unitPrice": {"value": 40, "currency": "USD"}}, {"value": 40, "currency": "USD"}),
+        (
+            {"unitPrice": {"value": 40}, "net": {"value": 120, "currency": "USD"}},
+            {"value": 40, "currency": "USD"},
+        ),
+        ({"unitPrice": {"value": 40}, "factor": 0.5}, {"value": 20}),
+        # Shapes FHIR does not allow, which a bulk export may still hold (the scan does not
+        # validate): the units are fixed, the net is left as it was, nothing raises.
+        ({"unitPrice": 40, "net": 120}, 120),
+        ({"unitPrice": {"value": 40}, "net": 120}, 120),
+        ({"unitPrice": {"value": "forty"}, "net": {"value": 120}}, {"value": 120}),
+        ({"unitPrice": {"value": True}}, None),
+        ({"unitPrice": {"value": 40}, "factor": "half"}, None),
+    ],
+)
+def test_a_units_fix_recomputes_the_net_only_from_readable_prices(
+    prices: dict[str, Any], net_after: Any
+) -> None:
+    from rules.findings import Finding, Fix
+    from rules.model import Severity
+
+    item = {"sequence": 1, "productOrService": {"text": "x"}, "quantity": {"value": 3}, **prices}
+    claim = {"resourceType": "Claim", "item": [item]}
+    finding = Finding("T97012-UNITS", Severity.ERROR, 1, "m", "c", Fix.set_quantity(1))
+    for plain in (False, True):
+        fixed = correct(claim, [finding], KNOWLEDGE.codes, plain=plain).claim["item"][0]
+        assert fixed["quantity"] == {"value": 1}
+        assert fixed.get("net") == net_after
