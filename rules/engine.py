@@ -277,10 +277,11 @@ _MAX_RECHECK_SETS = 512  # (selection, changed facts) pairs; a few dozen in a re
 
 
 def _selector(knowledge: Knowledge) -> RuleSelector:
-    selector = knowledge.derived.get(RuleSelector)
-    if not isinstance(selector, RuleSelector):
-        selector = knowledge.derived[RuleSelector] = RuleSelector(knowledge.rules, knowledge.codes)
-    return selector
+    return knowledge.derive(_new_selector)
+
+
+def _new_selector(knowledge: Knowledge) -> RuleSelector:
+    return RuleSelector(knowledge.rules, knowledge.codes)
 
 
 def run_checks(

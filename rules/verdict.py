@@ -118,7 +118,7 @@ def _judged(
     judged: set[int] = set()
     unreadable: list[Unchecked] = []
     other_systems = therapy = 0
-    kinds = _CodeKinds.of(knowledge)
+    kinds = knowledge.derive(_CodeKinds)
     for line in claim.lines:
         kind = kinds.get(line.code, line.code_system)
         if kind is not None:
@@ -170,13 +170,6 @@ class _CodeKinds:
         self.kinds[key] = kind
         return kind
 
-    @classmethod
-    def of(cls, knowledge: Knowledge) -> _CodeKinds:
-        found = knowledge.derived.get(cls)
-        if not isinstance(found, cls):
-            found = knowledge.derived[cls] = cls(knowledge)
-        return found
-
 
 def _out(reason: str) -> Scope:
     return Scope(reason, frozenset(), (Unchecked(None, f"out of scope: {reason}"),))
@@ -195,7 +188,7 @@ def _dated(
     claim: BillingClaim, lines: list[ClaimLine], knowledge: Knowledge, as_of: date | None
 ) -> Iterator[Unchecked]:
     """Lines dated before the rules or the edit tables we hold begin."""
-    first_rule, ncci_codes, first_ncci = _TableDates.of(knowledge).facts
+    first_rule, ncci_codes, first_ncci = knowledge.derive(_TableDates).facts
     for line in lines:
         on = as_of or line.date
         if on is None:
@@ -232,13 +225,6 @@ class _TableDates:
             frozenset(c for pair in knowledge.ncci_by_pair for c in pair),
             min((e.effective for e in knowledge.ncci), default=None),
         )
-
-    @classmethod
-    def of(cls, knowledge: Knowledge) -> _TableDates:
-        found = knowledge.derived.get(cls)
-        if not isinstance(found, cls):
-            found = knowledge.derived[cls] = cls(knowledge)
-        return found
 
 
 def _performers(lines: list[ClaimLine], knowledge: Knowledge) -> Iterator[Unchecked]:

@@ -89,7 +89,8 @@ def no_multiple_procedure_on_therapy(
 
 def _listed(knowledge: Knowledge) -> frozenset[str]:
     """The modifiers in our list, as a set (derived once per knowledge)."""
-    found = knowledge.derived.get(_listed)
-    if not isinstance(found, frozenset):
-        found = knowledge.derived[_listed] = frozenset(knowledge.modifiers)
-    return found
+    return knowledge.derive(_modifier_set)
+
+
+def _modifier_set(knowledge: Knowledge) -> frozenset[str]:
+    return frozenset(knowledge.modifiers)

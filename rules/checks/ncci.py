@@ -47,23 +47,23 @@ def bundled_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[BundledPair
 
 def paired_codes(knowledge: Knowledge) -> frozenset[str]:
     """The codes that stand in some NCCI edit, either column (derived once per knowledge)."""
-    found = knowledge.derived.get(paired_codes)
-    if not isinstance(found, frozenset):
-        found = frozenset(code for pair in knowledge.ncci_by_pair for code in pair)
-        knowledge.derived[paired_codes] = found
-    return found
+    return knowledge.derive(_paired_codes)
+
+
+def _paired_codes(knowledge: Knowledge) -> frozenset[str]:
+    return frozenset(code for pair in knowledge.ncci_by_pair for code in pair)
 
 
 def column2_codes(knowledge: Knowledge) -> Mapping[str, frozenset[str]]:
     """The column-2 codes of each column-1 code's edits (derived once per knowledge)."""
-    found = knowledge.derived.get(column2_codes)
-    if not isinstance(found, dict):
-        partners: dict[str, set[str]] = {}
-        for column1, column2 in knowledge.ncci_by_pair:
-            partners.setdefault(column1, set()).add(column2)
-        found = {code: frozenset(codes) for code, codes in partners.items()}
-        knowledge.derived[column2_codes] = found
-    return found
+    return knowledge.derive(_column2_codes)
+
+
+def _column2_codes(knowledge: Knowledge) -> Mapping[str, frozenset[str]]:
+    partners: dict[str, set[str]] = {}
+    for column1, column2 in knowledge.ncci_by_pair:
+        partners.setdefault(column1, set()).add(column2)
+    return {code: frozenset(codes) for code, codes in partners.items()}
 
 
 def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:

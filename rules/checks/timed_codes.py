@@ -9,6 +9,7 @@ from math import ceil
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix, FixAction
+from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, ClaimLine
 from rules.service_days import by_date
 from rules.timed import allocate_units, allocate_units_per_code, units_for_minutes
@@ -150,13 +151,12 @@ def _within_minutes(
 
 def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
     """Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X)."""
-    derived = ctx.knowledge.derived
-    found = derived.get(payment_modifiers)
-    if not isinstance(found, frozenset):
-        codes = ctx.knowledge.codes
-        found = frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
-        derived[payment_modifiers] = found
-    return found
+    return ctx.knowledge.derive(_payment_modifiers)
+
+
+def _payment_modifiers(knowledge: Knowledge) -> frozenset[str]:
+    codes = knowledge.codes
+    return frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
 
 
 def _day(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from rules.claim_scope import ClaimScope
 from rules.icd10cm import CodeChange, CodeSet, dotted
 from rules.model import Discipline, Severity
+
+T = TypeVar("T")
 
 ALL_FAMILIES = "all"
 FAMILIES = ("medicare-part-b", "medicare-advantage", "medicaid", "commercial", "other")
@@ -403,6 +405,14 @@ class Knowledge:
     derived: dict[object, object] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    def derive(self, build: Callable[[Knowledge], T]) -> T:
+        """What `build` makes of the packs: built on first use, then kept in `derived` (keyed
+        by `build` itself, a function or a class taking the Knowledge)."""
+        found = self.derived.get(build)
+        if found is None:
+            found = self.derived[build] = build(self)
+        return cast(T, found)
 
     def __getstate__(self) -> dict[str, object]:
         """The packs without the memos and derived indexes: those hold the registered check
