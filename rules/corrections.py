@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -52,40 +52,37 @@ def correct(
         (f for f in findings if f.fix.automatic),
         key=lambda f: _ORDER[f.fix.action],
     )
-    corrected, faithful = (_shared_copy(claim, fixes), True) if plain else _deep_copy(claim)
+    actions = {f.fix.action for f in fixes}
+    corrected, faithful = (_shared_copy(claim, actions), True) if plain else _deep_copy(claim)
     items = corrected.get("item")
-    original_items = list(items) if isinstance(items, list) else []
+    items = items if isinstance(items, list) else []
+    position = _positions(items)
     removed: set[int] = set()
-    edited: dict[int, set[str]] = {}  # id() of the items changed: the elements written
     diagnoses_changed = False
+    # Per position of an item changed, the elements written; in a plain claim, an item is
+    # copied when it is first changed (`_own`), so being here also says it is no longer shared.
+    edited: dict[int, frozenset[str]] = {}
     for finding in fixes:
-        item = _item(corrected, finding.line)
-        if item is None:
+        n = position.get(finding.line)
+        if n is None:
             continue
+        item = _own(items, n, edited, plain)
         _apply(corrected, item, finding, codes, removed)
-        edited.setdefault(id(item), set()).update(_WRITES.get(finding.fix.action, _ANY))
-        diagnoses_changed |= finding.fix.action is FixAction.REPLACE_DIAGNOSIS
+        action = finding.fix.action
+        writes = _WRITES.get(action, _ANY)
+        edited[n] = edited[n] | writes if n in edited else writes
+        diagnoses_changed |= action is FixAction.REPLACE_DIAGNOSIS
+    kept: Sequence[int] = range(len(items))
     if removed:
-        _merge_removed_lines(corrected, removed, codes, edited)
-        corrected["item"] = [
-            it for it in corrected.get("item", []) if it.get("sequence") not in removed
-        ]
-    if removed or any(
-        f.fix.action in (FixAction.SET_QUANTITY, FixAction.REPLACE_CODE) for f in fixes
-    ):
+        _merge_removed_lines(items, removed, codes, edited, plain)
+        kept = [n for n, it in enumerate(items) if it.get("sequence") not in removed]
+        corrected["item"] = [items[n] for n in kept]
+    if removed or FixAction.SET_QUANTITY in actions or FixAction.REPLACE_CODE in actions:
         _retotal(corrected)
     if not faithful:
         return Correction(corrected, None, diagnoses_changed)
-    position = {id(it): n for n, it in enumerate(original_items)}
-    final = corrected.get("item")
-    final = final if isinstance(final, list) else []
-    sources = tuple(None if id(it) in edited else position.get(id(it)) for it in final)
-    edits = tuple(
-        (position[id(it)], frozenset(edited[id(it)]))
-        if id(it) in edited and id(it) in position
-        else None
-        for it in final
-    )
+    sources = tuple(None if n in edited else n for n in kept)
+    edits = tuple((n, edited[n]) if n in edited else None for n in kept)
     return Correction(corrected, sources, diagnoses_changed, edits)
 
 
@@ -99,63 +96,74 @@ def _deep_copy(claim: Json) -> tuple[Json, bool]:
     return copied, copied == claim
 
 
-def _shared_copy(claim: Json, fixes: list[Finding]) -> Json:
-    """A copy of a plain claim that shares what no fix edits: only the items fixed are
-    copied (every item when a line is removed: its minutes and diagnoses merge into another),
-    the diagnoses when one is replaced, and the total. The bulk scan copies little this way."""
+def _shared_copy(claim: Json, actions: set[FixAction]) -> Json:
+    """A copy of a plain claim that shares what no fix edits: its own list of items, in which
+    `_own` puts a copy of each item a fix changes, and its own diagnoses when one is replaced
+    (Claim.total is replaced, not written into: `_retotal`). The bulk scan copies little."""
     copied = dict(claim)
-    actions = {f.fix.action for f in fixes}
     items = claim.get("item")
     if isinstance(items, list):
-        if FixAction.REMOVE_LINE in actions:
-            copied["item"] = _json_copy(items)
-        else:
-            lines = {f.line for f in fixes}
-            copied["item"] = [
-                _json_copy(it) if isinstance(it, dict) and _sequence_in(it, lines) else it
-                for it in items
-            ]
+        copied["item"] = list(items)
     if FixAction.REPLACE_DIAGNOSIS in actions and "diagnosis" in claim:
-        copied["diagnosis"] = _json_copy(claim["diagnosis"])
-    if "total" in claim:
-        copied["total"] = _json_copy(claim["total"])
+        copied["diagnosis"] = orjson.loads(orjson.dumps(claim["diagnosis"]))
     return copied
 
 
-def _json_copy(value: Any) -> Any:
-    return orjson.loads(orjson.dumps(value))
+def _own(items: list[Any], n: int, edited: dict[int, frozenset[str]], plain: bool) -> Json:
+    """The item at `n`, to write: in a plain claim a copy of the claim's own on the first
+    write. A fix writes elements of its item and never into them (`_WRITES`), so a copy of
+    the item's object is enough."""
+    if plain and n not in edited:
+        items[n] = dict(items[n])
+    item: Json = items[n]
+    return item
 
 
-def _sequence_in(item: Json, lines: set[int | None]) -> bool:
-    """What `_item` finds by `==`: an unhashable sequence equals no line number."""
-    sequence = item.get("sequence")
-    return not isinstance(sequence, list | dict) and sequence in lines
+def _positions(items: list[Any]) -> dict[Any, int]:
+    """Per `sequence`, the position of the first item holding it: the item a finding's line
+    is, by `==` (1.0 and True are line 1 too). No line is None, and none is a list."""
+    position: dict[Any, int] = {}
+    for n, item in enumerate(items):
+        if isinstance(item, dict):
+            sequence = item.get("sequence")
+            if sequence is not None and not isinstance(sequence, list | dict):
+                position.setdefault(sequence, n)
+    return position
 
 
 def _merge_removed_lines(
-    claim: Json, removed: set[int], codes: CodeFacts, edited: dict[int, set[str]]
+    items: list[Any],
+    removed: set[int],
+    codes: CodeFacts,
+    edited: dict[int, frozenset[str]],
+    plain: bool,
 ) -> None:
     """A removed timed line merges into the line kept for the same code and day: that line
     takes over its minutes (informationSequence, procedureSequence) and its diagnoses (up to
     the four pointers a line carries), so what the merged service treated survives."""
-    items = [it for it in claim.get("item") or [] if isinstance(it, dict)]
-    gone = [it for it in items if isinstance(it.get("sequence"), int) and it["sequence"] in removed]
-    kept = [it for it in items if all(it is not g for g in gone)]
-    for item in gone:
+    lines = [n for n, it in enumerate(items) if isinstance(it, dict)]
+    gone = [
+        n
+        for n in lines
+        if isinstance(items[n].get("sequence"), int) and items[n]["sequence"] in removed
+    ]
+    kept = [n for n in lines if n not in gone]
+    for item in [items[n] for n in gone]:
         key = _code_and_day(item)
         if key is None or key[0] not in codes.timed:
             continue
-        target = next((it for it in kept if _code_and_day(it) == key), None)
-        if target is None:
+        at = next((n for n in kept if _code_and_day(items[n]) == key), None)
+        if at is None:
             continue
         for name in ("informationSequence", "procedureSequence", "diagnosisSequence"):
-            theirs, ours = item.get(name), target.get(name)
+            theirs, ours = item.get(name), items[at].get(name)
             if not isinstance(theirs, list) or not isinstance(ours, list | None):
                 continue
             ours = list(ours or [])
             merged = ours + [s for s in theirs if s not in ours]
+            target = _own(items, at, edited, plain)
             target[name] = merged[:_MAX_POINTERS] if name == "diagnosisSequence" else merged
-            edited.setdefault(id(target), set()).add(name)
+            edited[at] = edited.get(at, frozenset()) | {name}
 
 
 _MAX_POINTERS = 4  # 837P SV107: up to four diagnosis pointers per line
@@ -173,17 +181,9 @@ def _code_and_day(item: Json) -> tuple[str, str] | None:
     return code.strip().upper(), day[:10]
 
 
-def _item(claim: Json, sequence: int | None) -> Json | None:
-    if sequence is None:
-        return None
-    for item in claim.get("item") or []:
-        if isinstance(item, dict) and item.get("sequence") == sequence:
-            return item
-    return None
-
-
 # The elements of its item each fix may write (`_apply`); a reader of the corrected copy reads
-# only these again, so a fix that writes another element must name it here.
+# only these again, so a fix that writes another element must name it here. A fix replaces
+# an element, never writes into it: the copy of a plain claim shares what is inside (`_own`).
 _WRITES: dict[FixAction, frozenset[str]] = {
     FixAction.ADD_MODIFIER: frozenset({"modifier"}),
     FixAction.REMOVE_MODIFIER: frozenset({"modifier"}),
@@ -242,11 +242,9 @@ def modifier_codes(item: Json) -> list[str]:
 def _add_modifier(item: Json, modifier: str, codes: CodeFacts) -> None:
     if modifier in modifier_codes(item):
         return
-    coding = {"system": codes.modifier_system(modifier), "code": modifier}
+    concept = {"coding": [{"system": codes.modifier_system(modifier), "code": modifier}]}
     concepts = item.get("modifier")
-    if not isinstance(concepts, list):
-        concepts = item["modifier"] = []
-    concepts.append({"coding": [coding]})
+    item["modifier"] = [*concepts, concept] if isinstance(concepts, list) else [concept]
 
 
 def _remove_modifier(item: Json, modifier: str) -> None:
@@ -265,9 +263,11 @@ def _remove_modifier(item: Json, modifier: str) -> None:
 
 def _set_quantity(item: Json, quantity: int) -> None:
     quantity_json = item.get("quantity")
-    if not isinstance(quantity_json, dict):
-        quantity_json = item["quantity"] = {}
-    quantity_json["value"] = quantity
+    item["quantity"] = (
+        {**quantity_json, "value": quantity}
+        if isinstance(quantity_json, dict)
+        else {"value": quantity}
+    )
     # The net follows the units when the price reads as FHIR has it (Money, a numeric factor);
     # a bulk export is not validated, so any other shape leaves the net as it was.
     unit_price, net, factor = item.get("unitPrice"), item.get("net"), item.get("factor", 1)
@@ -285,9 +285,9 @@ def _numeric(value: Any) -> bool:
 
 def _replace_code(item: Json, code: str, codes: CodeFacts) -> None:
     system = codes.cpt_system if code[:1].isdigit() else codes.hcpcs_system
-    concept = item.setdefault("productOrService", {})
-    concept["coding"] = [{"system": system, "code": code}]
+    concept = {**item.get("productOrService", {}), "coding": [{"system": system, "code": code}]}
     concept.pop("text", None)
+    item["productOrService"] = concept
 
 
 def _add_diagnosis_pointer(claim: Json, item: Json, pointer: int) -> None:
@@ -318,7 +318,7 @@ def _retotal(claim: Json) -> None:
     nets = [(it.get("net") or {}).get("value") for it in claim.get("item") or []]
     if any(n is None for n in nets):
         return
-    total["value"] = _number(sum((Decimal(str(n)) for n in nets), Decimal(0)))
+    claim["total"] = {**total, "value": _number(sum((Decimal(str(n)) for n in nets), Decimal(0)))}
 
 
 def _number(value: Decimal) -> int | float:

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
 
 from plugin.claim_check import ClaimInput, claims_in
 from rules.corrections import correct
 from rules.engine import run_checks
+from rules.findings import Finding, Fix
+from rules.model import Severity
 from tests.rules.test_check_declarations import BUILDER, CHECKER, export_claims
-from tests.rules.test_properties import KNOWLEDGE, claims
+from tests.rules.test_properties import ITEM_KEYS, KNOWLEDGE, claims, json_values
 from tests.support.claims import bundle_files
 
 ACTIONS: Counter[str] = Counter()
@@ -83,9 +87,6 @@ def test_generated_export(tmp_path: Path) -> None:
 def test_a_units_fix_recomputes_the_net_only_from_readable_prices(
     prices: dict[str, Any], net_after: Any
 ) -> None:
-    from rules.findings import Finding, Fix
-    from rules.model import Severity
-
     item = {"sequence": 1, "productOrService": {"text": "x"}, "quantity": {"value": 3}, **prices}
     claim = {"resourceType": "Claim", "item": [item]}
     finding = Finding("T97012-UNITS", Severity.ERROR, 1, "m", "c", Fix.set_quantity(1))
@@ -93,3 +94,120 @@ def test_a_units_fix_recomputes_the_net_only_from_readable_prices(
         fixed = correct(claim, [finding], KNOWLEDGE.codes, plain=plain).claim["item"][0]
         assert fixed["quantity"] == {"value": 1}
         assert fixed.get("net") == net_after
+
+
+# Claims of odd shapes, and fixes of every kind on their lines, for the copy of a plain claim.
+MODIFIERS = st.sampled_from(["GP", "59", "XS", "KX"])
+CODINGS = st.sampled_from(["97110", "97140", "97012"]).map(lambda c: {"coding": [{"code": c}]})
+FIXES = st.one_of(
+    MODIFIERS.map(Fix.add_modifier),
+    MODIFIERS.map(Fix.remove_modifier),
+    st.tuples(MODIFIERS, MODIFIERS).map(lambda m: Fix.replace_modifier(*m)),
+    st.sampled_from([0, 1, 2]).map(Fix.set_quantity),
+    st.just(Fix.remove_line()),
+    st.tuples(st.sampled_from(["97140", "G0283"]), st.sampled_from([None, 2])).map(
+        lambda c: Fix.replace_code(*c)
+    ),
+    st.just(Fix.replace_diagnosis("M54.5", "M54.50")),
+    st.sampled_from([1, 2, 5]).map(Fix.add_diagnosis_pointer),
+    st.just(Fix.add_pos("11")),
+)
+ITEMS = st.fixed_dictionaries(
+    {
+        "sequence": st.sampled_from([1, 2, 3, 1.0, True, "1", None, [1]]),
+        "productOrService": st.one_of(CODINGS, json_values),
+        "servicedDate": st.sampled_from(["2025-06-10", "2025-06-11"]),
+    },
+    optional={
+        "modifier": st.one_of(
+            st.lists(MODIFIERS.map(lambda m: {"coding": [{"code": m}]})), json_values
+        ),
+        "quantity": st.one_of(st.builds(dict, value=st.integers(0, 4)), json_values),
+        "unitPrice": st.one_of(st.builds(dict, value=st.just(40)), json_values),
+        "net": st.one_of(st.builds(dict, value=st.just(120)), json_values),
+        "diagnosisSequence": st.one_of(st.lists(st.integers(1, 3), max_size=4), json_values),
+        "informationSequence": st.one_of(st.lists(st.integers(1, 3), max_size=4), json_values),
+        "locationCodeableConcept": json_values,
+    },
+)
+DIAGNOSES = st.lists(
+    st.builds(
+        dict,
+        sequence=st.integers(1, 3),
+        diagnosisCodeableConcept=st.just({"coding": [{"code": "M54.5", "display": "d"}]}),
+    ),
+    max_size=3,
+)
+ODD_CLAIMS = st.fixed_dictionaries(
+    {
+        "resourceType": st.just("Claim"),
+        "item": st.lists(
+            st.one_of(ITEMS, ITEMS, st.dictionaries(st.sampled_from(ITEM_KEYS), json_values)),
+            max_size=5,
+        ),
+    },
+    optional={
+        "total": st.one_of(st.builds(dict, value=st.just(1)), json_values),
+        "diagnosis": st.one_of(DIAGNOSES, json_values),
+    },
+)
+
+
+def written(original: Any, corrected: Any) -> Iterator[Any]:
+    """The containers of `corrected` on a path to a value that differs from `original`: where a
+    fix wrote. A container the copy shares, or moved as it was (a modifier kept), is not."""
+    if corrected is original or (corrected == original and type(corrected) is type(original)):
+        return
+    if isinstance(corrected, dict):
+        yield corrected
+        if isinstance(original, dict):
+            for key in corrected.keys() & original.keys():
+                yield from written(original[key], corrected[key])
+    elif isinstance(corrected, list):
+        yield corrected
+        if isinstance(original, list) and len(original) == len(corrected):
+            for before, after in zip(original, corrected, strict=True):
+                if all(after is not value for value in original):
+                    yield from written(before, after)
+
+
+def containers(value: Any) -> Iterator[Any]:
+    if isinstance(value, dict | list):
+        yield value
+        for inner in value.values() if isinstance(value, dict) else value:
+            yield from containers(inner)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ODD_CLAIMS, st.lists(st.tuples(st.sampled_from([1, 2, 3, None]), FIXES), max_size=6))
+def test_a_plain_copy_shares_nothing_a_fix_wrote(
+    document: dict[str, Any], fixes: list[tuple[int | None, Fix]]
+) -> None:
+    """What a fix wrote in the copy of a plain claim is the copy's own (a later write to the
+    corrected claim leaves the claim as it was), and the copy is the deep copy's."""
+    try:
+        claim = orjson.loads(orjson.dumps(document))
+    except TypeError:  # an integer beyond 64 bits: a claim orjson cannot have parsed
+        reject()
+    before = orjson.dumps(claim)
+    findings = [Finding("R", Severity.ERROR, line, "m", "c", fix) for line, fix in fixes]
+    try:
+        copied = correct(claim, findings, KNOWLEDGE.codes)
+    except (AttributeError, TypeError) as exc:  # a fix on a shape no check reads
+        with pytest.raises(type(exc)):
+            correct(claim, findings, KNOWLEDGE.codes, plain=True)
+        assert orjson.dumps(claim) == before
+        return
+    shared = correct(claim, findings, KNOWLEDGE.codes, plain=True)
+    assert orjson.dumps(claim) == before
+    assert orjson.dumps(shared.claim) == orjson.dumps(copied.claim)
+    assert (shared.sources, shared.edits) == (copied.sources, copied.edits)
+    assert shared.diagnoses_changed == copied.diagnoses_changed
+    assert shared.sources is not None
+    own = list(written(claim, shared.claim))
+    for item, edit, source in zip(shared.claim["item"], shared.edits, shared.sources, strict=True):
+        position = edit[0] if edit else source  # the item it is a copy of
+        if position is not None:
+            own += written(claim["item"][position], item)
+    theirs = {id(value) for value in containers(claim)}
+    assert all(id(value) not in theirs for value in own)
