@@ -7,6 +7,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -19,6 +20,10 @@ Json = dict[str, Any]
 # Order matters: edit lines first, remove lines last, so a line's sequence still finds it.
 _ORDER = {action: n for n, action in enumerate(FixAction)}
 _ORDER[FixAction.REMOVE_LINE] = len(_ORDER)
+
+
+def _rank(finding: Finding) -> int:
+    return _ORDER[finding.fix.action]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +53,9 @@ def correct(
     """`apply_fixes`, saying which items were left as they were. `plain`: the claim holds
     only values JSON holds as they are (it was parsed by orjson), so the corrected copy may
     share with it what no fix edits."""
-    fixes = sorted(
-        (f for f in findings if f.fix.automatic),
-        key=lambda f: _ORDER[f.fix.action],
-    )
+    fixes = [f for f in findings if f.fix.automatic]
+    if len(fixes) > 1:
+        fixes.sort(key=_rank)
     actions = {f.fix.action for f in fixes}
     corrected, faithful = (_shared_copy(claim, actions), True) if plain else _deep_copy(claim)
     items = corrected.get("item")
@@ -81,8 +85,8 @@ def correct(
         _retotal(corrected)
     if not faithful:
         return Correction(corrected, None, diagnoses_changed)
-    sources = tuple(None if n in edited else n for n in kept)
-    edits = tuple((n, edited[n]) if n in edited else None for n in kept)
+    sources = tuple([None if n in edited else n for n in kept])
+    edits = tuple([(n, edited[n]) if n in edited else None for n in kept])
     return Correction(corrected, sources, diagnoses_changed, edits)
 
 
@@ -126,8 +130,9 @@ def _positions(items: list[Any]) -> dict[Any, int]:
     for n, item in enumerate(items):
         if isinstance(item, dict):
             sequence = item.get("sequence")
-            if sequence is not None and not isinstance(sequence, list | dict):
-                position.setdefault(sequence, n)
+            if not isinstance(sequence, (list, dict)) and sequence not in position:
+                position[sequence] = n
+    position.pop(None, None)
     return position
 
 
@@ -275,8 +280,14 @@ def _set_quantity(item: Json, quantity: int) -> None:
         return
     price = unit_price.get("value")
     if _numeric(price) and _numeric(factor):
-        value = Decimal(str(price)) * quantity * Decimal(str(factor))
-        item["net"] = {**(net or unit_price), "value": _number(value)}
+        item["net"] = {**(net or unit_price), "value": _net(price, quantity, factor)}
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _net(price: int | float, quantity: int, factor: int | float) -> int | float:
+    """The price times the units and the factor, in decimal as the claim writes them; kept,
+    since the lines of a bulk export repeat a few prices (`typed`: 2 and 2.0 stay apart)."""
+    return _number(Decimal(str(price)) * quantity * Decimal(str(factor)))
 
 
 def _numeric(value: Any) -> bool:
