@@ -225,6 +225,10 @@ class CodeFacts:
     _plans: dict[frozenset[Discipline], TherapyPlans] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    # The system of each modifier a fix adds, filled as fixes add them (codes of the packs).
+    _modifier_systems: dict[str, str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "x_modifiers", self.distinct_service_modifiers.x_modifiers)
@@ -275,7 +279,11 @@ class CodeFacts:
 
     def modifier_system(self, modifier: str) -> str:
         """The code system a modifier is written in when we add it to a claim."""
-        return self.cpt_system if self.cpt_modifier_pattern.match(modifier) else self.hcpcs_system
+        found = self._modifier_systems.get(modifier)
+        if found is None:
+            cpt = self.cpt_modifier_pattern.match(modifier)
+            found = self._modifier_systems[modifier] = self.cpt_system if cpt else self.hcpcs_system
+        return found
 
 
 @dataclass(frozen=True, slots=True)
