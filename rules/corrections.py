@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from rules.findings import Finding, FixAction
+from rules.findings import Finding, Fix, FixAction
 from rules.knowledge.model import CodeFacts
 
 Json = dict[str, Any]
@@ -62,7 +62,6 @@ def correct(
     items = items if isinstance(items, list) else []
     position = _positions(items)
     removed: set[int] = set()
-    diagnoses_changed = False
     # Per position of an item changed, the elements written; in a plain claim, an item is
     # copied when it is first changed (`_own`), so being here also says it is no longer shared.
     edited: dict[int, frozenset[str]] = {}
@@ -71,18 +70,22 @@ def correct(
         if n is None:
             continue
         item = _own(items, n, edited, plain)
-        _apply(corrected, item, finding, codes, removed)
-        action = finding.fix.action
-        writes = _WRITES.get(action, _ANY)
+        fix = finding.fix
+        apply = _APPLY.get(fix.action)
+        if apply is not None:
+            apply(corrected, item, fix, codes, removed)
+        writes = _WRITES.get(fix.action, _ANY)
         edited[n] = edited[n] | writes if n in edited else writes
-        diagnoses_changed |= action is FixAction.REPLACE_DIAGNOSIS
     kept: Sequence[int] = range(len(items))
     if removed:
         _merge_removed_lines(items, removed, codes, edited, plain)
         kept = [n for n, it in enumerate(items) if it.get("sequence") not in removed]
         corrected["item"] = [items[n] for n in kept]
-    if removed or FixAction.SET_QUANTITY in actions or FixAction.REPLACE_CODE in actions:
+    if removed or not actions.isdisjoint(_NET_CHANGED):
         _retotal(corrected)
+    diagnoses_changed = FixAction.REPLACE_DIAGNOSIS in actions and any(
+        f.fix.action is FixAction.REPLACE_DIAGNOSIS and f.line in position for f in fixes
+    )
     if not faithful:
         return Correction(corrected, None, diagnoses_changed)
     sources = tuple([None if n in edited else n for n in kept])
@@ -200,38 +203,89 @@ _WRITES: dict[FixAction, frozenset[str]] = {
     FixAction.REPLACE_DIAGNOSIS: frozenset(),  # Claim.diagnosis: `diagnoses_changed`
     FixAction.ADD_POS: frozenset({"locationCodeableConcept"}),
 }
+# The fixes that change a line's net, which Claim.total follows (as does a removed line).
+_NET_CHANGED = frozenset({FixAction.SET_QUANTITY, FixAction.REPLACE_CODE})
 _ANY = frozenset({"*"})  # an action not listed: its item is read again whole
 
 
-def _apply(
-    claim: Json, item: Json | None, finding: Finding, codes: CodeFacts, removed: set[int]
+def _apply_add_modifier(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
 ) -> None:
-    fix = finding.fix
-    if item is None:
-        return
-    action = fix.action
-    if action is FixAction.ADD_MODIFIER and fix.modifier:
+    if fix.modifier:
         _add_modifier(item, fix.modifier, codes)
-    elif action is FixAction.REMOVE_MODIFIER and fix.modifier:
+
+
+def _apply_remove_modifier(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    if fix.modifier:
         _remove_modifier(item, fix.modifier)
-    elif action is FixAction.REPLACE_MODIFIER and fix.modifier and fix.replacement:
+
+
+def _apply_replace_modifier(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    if fix.modifier and fix.replacement:
         _remove_modifier(item, fix.modifier)
         _add_modifier(item, fix.replacement, codes)
-    elif action is FixAction.SET_QUANTITY and fix.quantity is not None:
+
+
+def _apply_set_quantity(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    if fix.quantity is not None:
         _set_quantity(item, fix.quantity)
-    elif action is FixAction.REMOVE_LINE:
-        removed.add(int(item["sequence"]))
-    elif action is FixAction.REPLACE_CODE and fix.code:
+
+
+def _apply_remove_line(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    removed.add(int(item["sequence"]))
+
+
+def _apply_replace_code(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    if fix.code:
         _replace_code(item, fix.code, codes)
         if fix.quantity is not None:
             _set_quantity(item, fix.quantity)
-    elif action is FixAction.ADD_DIAGNOSIS_POINTER and fix.pointer is not None:
+
+
+def _apply_add_diagnosis_pointer(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    if fix.pointer is not None:
         _add_diagnosis_pointer(claim, item, fix.pointer)
-    elif action is FixAction.REPLACE_DIAGNOSIS and fix.diagnosis and fix.replacement:
+
+
+def _apply_replace_diagnosis(
+    claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]
+) -> None:
+    if fix.diagnosis and fix.replacement:
         _replace_diagnosis(claim, fix.diagnosis, fix.replacement)
-    elif action is FixAction.ADD_POS and fix.pos:
+
+
+def _apply_add_pos(claim: Json, item: Json, fix: Fix, codes: CodeFacts, removed: set[int]) -> None:
+    if fix.pos:
         system = min(codes.pos_systems)
         item["locationCodeableConcept"] = {"coding": [{"system": system, "code": fix.pos}]}
+
+
+# How each action applies a fix to its item (of `claim`; a removed line's sequence goes to
+# `removed`). A table, not a chain of `action is FixAction.X`: a member of an Enum class costs
+# a slow class attribute lookup each time it is named.
+_APPLY: dict[FixAction, Callable[[Json, Json, Fix, CodeFacts, set[int]], None]] = {
+    FixAction.ADD_MODIFIER: _apply_add_modifier,
+    FixAction.REMOVE_MODIFIER: _apply_remove_modifier,
+    FixAction.REPLACE_MODIFIER: _apply_replace_modifier,
+    FixAction.SET_QUANTITY: _apply_set_quantity,
+    FixAction.REMOVE_LINE: _apply_remove_line,
+    FixAction.REPLACE_CODE: _apply_replace_code,
+    FixAction.ADD_DIAGNOSIS_POINTER: _apply_add_diagnosis_pointer,
+    FixAction.REPLACE_DIAGNOSIS: _apply_replace_diagnosis,
+    FixAction.ADD_POS: _apply_add_pos,
+}
 
 
 def modifier_codes(item: Json) -> list[str]:
