@@ -109,9 +109,10 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
         quick = _within_minutes(timed, method, codes.minutes_per_unit, ctx)
         if quick is True:
             continue
-        as_billed = quick or None
-        day_ = TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment)
-        yield from _day(day_, ctx, as_billed)
+        if quick:
+            yield from _over_minutes(day, timed, quick, method, codes.minutes_per_unit, ctx)
+            continue
+        yield from _day(TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment), ctx)
 
 
 def _allocation(lines: Sequence[ClaimLine], method: str, minutes_per_unit: int) -> dict[str, int]:
@@ -129,7 +130,7 @@ def _within_minutes(
 ) -> dict[str, int] | bool:
     """True when `_day` has nothing to say about the day: every line with its minutes and whole
     units, each code on one line, and no more units than the minutes earn. Else False, or the
-    day's allocation when it was worked out (`_day` then need not work it out again)."""
+    day's allocation when that is all that is wrong (`_over_minutes` then says the day)."""
     spent = []
     billed = 0
     for line in lines:
@@ -149,6 +150,30 @@ def _within_minutes(
     return True if billed <= sum(allocation.values()) else allocation
 
 
+def _over_minutes(
+    day: date | None,
+    lines: list[ClaimLine],
+    allocation: dict[str, int],
+    method: str,
+    minutes_per_unit: int,
+    ctx: RuleContext,
+) -> Iterator[Finding | None]:
+    """What `_day` finds on a day `_within_minutes` worked out the allocation of (every line
+    with its minutes and whole units, each code on one line, more units than the minutes
+    earn), without grouping the day: a code over its units is reduced, or removed when it
+    earns none. Most days of an export that bill over their minutes are such days."""
+    allowed = sum(allocation.values())
+    total = sum([max(line.minutes or 0.0, 0.0) for line in lines])
+    excess = [line for line in lines if int(line.units or 0) > allocation[line.code]]
+    unbillable = {line.code for line in excess if allocation[line.code] == 0}
+    if unbillable:
+        timed = TimedDay(day, tuple(lines), method, minutes_per_unit)
+        yield from _unbillable(timed, unbillable, allocation, allowed, True, ctx)
+    for line in excess:
+        if cap := allocation[line.code]:
+            yield from _reduce(total, [line], cap, allowed, True, ctx)
+
+
 def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
     """Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X)."""
     return ctx.knowledge.derive(_payment_modifiers)
@@ -159,10 +184,8 @@ def _payment_modifiers(knowledge: Knowledge) -> frozenset[str]:
     return frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
 
 
-def _day(
-    day: TimedDay, ctx: RuleContext, as_billed: dict[str, int] | None = None
-) -> Iterator[Finding | None]:
-    """The day's findings (`as_billed`: its allocation, when the caller has it)."""
+def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
+    """The day's findings."""
     groups = day.by_code
     split = {key for key, group in day.by_billing_line.items() if len(group) > 1}
     invalid = [line for line in day.lines if whole_units(line) is None]
@@ -176,8 +199,7 @@ def _day(
     # CLAIM-QTY-INVALID sets bad units to the allocation, and removes the lines that earn none:
     # judge the day as it will be billed, so the corrected claim reads the same.
     fixed_elsewhere = UNITS_INVALID in ctx.selected and not split
-    if as_billed is None:
-        as_billed = day.allocation()
+    as_billed = day.allocation()
     # Only a line with bad units can go (no bad units: nothing to look for).
     gone = _removed_for_units(day, ctx, as_billed) if invalid else []
     if gone:
@@ -215,7 +237,7 @@ def _day(
     for code, cap in caps.items():
         if code not in merged_codes:
             reduced.add(code)
-            yield from _reduce(day, groups[code], cap, allowed, automatic, ctx)
+            yield from _reduce(day.total_minutes, groups[code], cap, allowed, automatic, ctx)
     kept = {key for key in merged_here if key[0] not in unbillable}
     merge_caps = {code: cap for code, cap in caps.items() if code in merged_codes}
     yield from _merge(day, kept, merge_caps, not invalid, ctx, reduced)
@@ -260,7 +282,7 @@ def _removed_for_units(
 
 
 def _reduce(
-    day: TimedDay,
+    total_minutes: float,
     group: list[ClaimLine],
     cap: int,
     allowed: int,
@@ -273,7 +295,7 @@ def _reduce(
             EIGHT_MINUTES,
             line,
             fix if automatic else Fix.review(),
-            f"{day.total_minutes:g} timed minutes = {allowed} unit{'s' if allowed != 1 else ''}"
+            f"{total_minutes:g} timed minutes = {allowed} unit{'s' if allowed != 1 else ''}"
             f": bill {line.code} x{cap}"
             + ("." if len(group) == 1 else f" in all (this line x{keep})."),
         )

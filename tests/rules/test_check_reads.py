@@ -171,7 +171,8 @@ def test_generated_export(tmp_path: Path) -> None:
 
 def test_recorder_sees_what_a_check_reads() -> None:
     """A declaration that leaves out a fact the check reads fails `undeclared_reads`."""
-    billing = BUILDER.build(*_input(claim("1").line("97110", mods=["GP"], minutes=20, units=3)))
+    two_lines = claim("1").line("97110", mods=["GP"], minutes=20, units=3)
+    billing = BUILDER.build(*_input(two_lines.line("97110", mods=["GP"], minutes=10)))
     (timed,) = [c for c in registered_checks() if c.function.__name__ == "timed_units"]
     assert {"units", "minutes", "modifiers"} <= reads_of(timed.function, billing)
     assert reads_of(lambda claim, ctx: [hash(claim.lines[0])], billing) >= {"*"}
