@@ -9,7 +9,6 @@ from math import ceil
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix, FixAction
-from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, ClaimLine
 from rules.service_days import by_date
 from rules.timed import allocate_units, allocate_units_per_code, units_for_minutes
@@ -94,7 +93,13 @@ class TimedDay:
         return units_for_minutes(minutes, self.minutes_per_unit)
 
 
-@check(EIGHT_MINUTES, UNDER_EIGHT, ONE_LINE, reads={"minutes", "units", "modifiers"})
+@check(
+    EIGHT_MINUTES,
+    UNDER_EIGHT,
+    ONE_LINE,
+    reads={"minutes", "units"},
+    reads_modifiers=lambda codes: codes.payment_modifiers,
+)
 def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Per date of service: units no more than the timed minutes allow, each code on one line."""
     codes = ctx.knowledge.codes
@@ -103,7 +108,7 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
     if not timed_lines:
         return
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
-    payment = payment_modifiers(ctx)
+    payment = codes.payment_modifiers
     for day, timed in by_date(timed_lines).items():
         # Most days bill within their minutes, one line per code: said without a TimedDay.
         quick = _within_minutes(timed, method, codes.minutes_per_unit, ctx)
@@ -172,16 +177,6 @@ def _over_minutes(
     for line in excess:
         if cap := allocation[line.code]:
             yield from _reduce(total, [line], cap, allowed, True, ctx)
-
-
-def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
-    """Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X)."""
-    return ctx.knowledge.derive(_payment_modifiers)
-
-
-def _payment_modifiers(knowledge: Knowledge) -> frozenset[str]:
-    codes = knowledge.codes
-    return frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
 
 
 def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
@@ -257,7 +252,7 @@ def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) 
     timed = tuple(line for line in lines if line.code in codes.timed)
     if not timed:
         return []
-    day = TimedDay(None, timed, method, codes.minutes_per_unit, payment_modifiers(ctx))
+    day = TimedDay(None, timed, method, codes.minutes_per_unit, codes.payment_modifiers)
     removed = [
         finding.line
         for finding in _day(day, ctx)

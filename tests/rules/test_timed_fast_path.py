@@ -14,7 +14,6 @@ from rules.checks.timed_codes import (
     _day,
     _over_minutes,
     _within_minutes,
-    payment_modifiers,
 )
 from rules.engine import RuleContext, finding_order
 from rules.model import ClaimLine
@@ -47,7 +46,7 @@ def test_the_fast_path_agrees_with_the_day(
     selected = EVERY_RULE if eight_selected else EVERY_RULE - {EIGHT_MINUTES}
     ctx = RuleContext(KNOWLEDGE, selected)
     per_unit = KNOWLEDGE.codes.minutes_per_unit
-    day = TimedDay(None, tuple(day_lines), method, per_unit, payment_modifiers(ctx))
+    day = TimedDay(None, tuple(day_lines), method, per_unit, KNOWLEDGE.codes.payment_modifiers)
     found = [f for f in _day(day, ctx) if f is not None]
     quick = _within_minutes(day_lines, method, per_unit, ctx)
     if quick is True:
