@@ -6,7 +6,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
-from operator import attrgetter
+from itertools import compress, filterfalse
+from operator import attrgetter, ne
 from typing import Any, Literal, get_args
 
 from rules.findings import Finding, Fix
@@ -37,6 +38,11 @@ Fact = Literal[
     "claim.diagnoses",
 ]
 FACTS: frozenset[str] = frozenset(get_args(Fact))
+# A check that reads only some modifiers names them (`@check(reads_modifiers=...)`, from the code
+# facts), and reads them as the line lists them; besides "modifiers", a fix that adds, removes
+# or moves modifiers changes the fact MODIFIER + code of each (`changed_facts`), so a fix that
+# adds GP does not run again the checks that read only CQ/CO, 59 or X{EPSU}.
+MODIFIER = "modifier:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,8 @@ class RegisteredCheck:
     # The facts it reads (None: any): after fixes that changed none of them, it would find
     # what it found before, so the first re-check does not run it.
     reads: frozenset[str] | None = None
+    # The modifiers it reads, when not "modifiers" (all of them).
+    reads_modifiers: OnlyWith | None = None
 
 
 SelectedCheck = tuple[Check, frozenset[str] | None]
@@ -63,16 +71,24 @@ def check(
     review_only: bool = False,
     only_with: OnlyWith | None = None,
     reads: Iterable[Fact] | None = None,
+    reads_modifiers: OnlyWith | None = None,
 ) -> Callable[[Check], Check]:
     """Register a check function for the rule ids it may report; `review_only` when none of
     its fixes is ever automatic, `only_with` when it reports only on lines of certain codes,
-    `reads` the `Fact`s it reads (all left out when in doubt: the check then always runs)."""
+    `reads` the `Fact`s it reads (all left out when in doubt: the check then always runs),
+    `reads_modifiers` the modifiers it reads when it reads some only ("modifiers" not in
+    `reads`)."""
     read = None if reads is None else frozenset(reads)
     if read is not None and not read <= FACTS:
         raise ValueError(f"not facts a fix changes: {sorted(read - FACTS)}")
+    if reads_modifiers is not None and (read is None or "modifiers" in read):
+        raise ValueError("reads_modifiers names some modifiers: leave 'modifiers' out of reads")
 
     def register(function: Check) -> Check:
-        _CHECKS.append(RegisteredCheck(rule_ids, function, review_only, only_with, read))
+        registered = RegisteredCheck(
+            rule_ids, function, review_only, only_with, read, reads_modifiers
+        )
+        _CHECKS.append(registered)
         return function
 
     return register
@@ -122,14 +138,19 @@ class RuleContext:
         if line is not None and self.judged is not None and line.index not in self.judged:
             return None  # a line we do not judge (not therapy, nor billed beside it)
         spec = self.knowledge.rules[rule_id]
-        if line is not None and not spec.in_force(self.date_for(line)):
+        if line is not None and not spec.in_force(self.as_of or line.date):  # `date_for`
             return None
+        payer = self.payer
+        # Most findings: the citation as it stands, without the call that would say so.
+        plain = spec.confirmed and (
+            payer is None or spec.families is None or payer.family in spec.families
+        )
         return Finding.make(
             rule_id,
             severity or spec.severity,
             None if line is None else line.sequence,
             message or spec.summary,
-            self.citation(spec),
+            spec.citation if plain else self.citation(spec),
             fix,
         )
 
@@ -229,9 +250,18 @@ class RuleSelector:
         if registry is not self._registry:  # a check registered (or a test's stand-in) since
             self._checks.clear()
             self._rechecks.clear()
-            self._reads = {c.function: c.reads for c in registry}
+            self._reads = {c.function: self._facts_read(c) for c in registry}
             self._registry = registry
         return registry
+
+    def _facts_read(self, registered: RegisteredCheck) -> frozenset[str] | None:
+        """Its `reads`, with a fact for each modifier it reads when it names them."""
+        reads, modifiers = registered.reads, registered.reads_modifiers
+        if reads is None or modifiers is None:
+            return reads
+        if self.codes is None:
+            return reads | {"modifiers"}
+        return reads | {MODIFIER + modifier for modifier in modifiers(self.codes)}
 
     def _codes_needed(self, registered: RegisteredCheck) -> frozenset[str] | None:
         if registered.only_with is None or self.codes is None:
@@ -340,8 +370,9 @@ _claim_fixed = attrgetter(
 
 
 def changed_facts(before: BillingClaim, after: BillingClaim) -> frozenset[str] | None:
-    """The `Fact`s that differ between a claim and a corrected copy of it; None when more
-    differs (a line removed, a code replaced), so that every check must run again."""
+    """The `Fact`s that differ between a claim and a corrected copy of it, and MODIFIER + code
+    of each modifier added, removed or moved; None when more differs (a line removed, a code
+    replaced), so that every check must run again."""
     if len(before.lines) != len(after.lines) or _claim_fixed(before) != _claim_fixed(after):
         return None
     changed = set()
@@ -352,9 +383,22 @@ def changed_facts(before: BillingClaim, after: BillingClaim) -> frozenset[str] |
             continue
         if _line_fixed(old) != _line_fixed(new):
             return None
-        olds, news = _line_facts(old), _line_facts(new)
-        changed.update(name for name, a, b in zip(_LINE_FACTS, olds, news, strict=True) if a != b)
+        changed.update(compress(_LINE_FACTS, map(ne, _line_facts(old), _line_facts(new))))
+        if old.modifiers != new.modifiers:
+            changed.update(_modifiers_changed(old.modifiers, new.modifiers))
     return frozenset(changed)
+
+
+def _modifiers_changed(old: tuple[str, ...], new: tuple[str, ...]) -> Iterable[str]:
+    """The facts of the modifiers a fix added or removed; of all the line's modifiers when it
+    also moved the others, or removed one of two copies (a check reads its modifiers in their
+    order on the line)."""
+    if new[:-1] == old:  # one appended: the usual fix
+        return (MODIFIER + new[-1],)
+    differ = {*old} ^ {*new}
+    if [*filterfalse(differ.__contains__, old)] != [*filterfalse(differ.__contains__, new)]:
+        differ = {*old, *new}
+    return map(MODIFIER.__add__, differ)
 
 
 def finding_order(finding: Finding) -> tuple[int, int, str]:

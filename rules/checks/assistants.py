@@ -9,7 +9,11 @@ from rules.findings import Finding, Fix
 from rules.model import BillingClaim, Severity
 
 
-@check("MCR-PTA-CQ", reads={"performers", "modifiers"})
+@check(
+    "MCR-PTA-CQ",
+    reads={"performers"},
+    reads_modifiers=lambda codes: {*codes.therapy_modifiers, *codes.assistant_modifiers.values()},
+)
 def assistant_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare pays assistants' therapy at 85% and knows it by CQ (PTA) or CO (OTA)."""
     codes = ctx.knowledge.codes

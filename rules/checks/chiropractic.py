@@ -26,7 +26,14 @@ def statutorily_excluded(line: ClaimLine, codes: CodeFacts) -> bool:
     )
 
 
-@check("MCR-CHIRO-GY", reads={"performers", "modifiers"})
+@check(
+    "MCR-CHIRO-GY",
+    reads={"performers"},
+    reads_modifiers=lambda codes: {
+        *codes.abn_modifiers,
+        *codes.discipline_therapy_modifier.values(),
+    },
+)
 def chiropractor_excluded_service(
     claim: BillingClaim, ctx: RuleContext
 ) -> Iterator[Finding | None]:
@@ -57,7 +64,8 @@ def chiropractor_excluded_service(
 @check(
     "MCR-CHIRO-AT",
     only_with=lambda codes: codes.medicare_chiropractor_covered,
-    reads={"modifiers"},
+    reads=(),
+    reads_modifiers=lambda codes: {codes.active_treatment_modifier, *codes.abn_modifiers},
 )
 def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Medicare covers manipulation only as active/corrective treatment, shown by AT."""
@@ -77,7 +85,7 @@ def active_treatment(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding 
         )
 
 
-@check("ABN-MOD-CONFLICT", reads={"performers", "modifiers"})
+@check("ABN-MOD-CONFLICT", reads={"performers"}, reads_modifiers=lambda codes: codes.abn_modifiers)
 def one_liability_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """GA, GY and GZ state different liabilities: a line carries one of them."""
     codes = ctx.knowledge.codes

@@ -44,7 +44,11 @@ def bundled_partner(
     return None
 
 
-@check(MANUAL, reads={"text", "minutes", "units", "modifiers"})
+@check(
+    MANUAL,
+    reads={"text", "minutes", "units"},
+    reads_modifiers=lambda codes: codes.payment_modifiers | codes.ncci_associated,
+)
 def manual_traction(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Manual traction is a 97140 technique, billed by the minute; 97012 is mechanical."""
     codes = ctx.knowledge.codes
@@ -122,7 +126,11 @@ def _pooled(
     return f"bill {code}; the day's {total:g} timed minutes with {others} give {split}"
 
 
-@check(DECOMPRESSION, reads={"text", "modifiers", "performers"})
+@check(
+    DECOMPRESSION,
+    reads={"text", "performers"},
+    reads_modifiers=lambda codes: codes.abn_modifiers | codes.ncci_associated,
+)
 def decompression(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Spinal decompression is not 97012: Medicare does not cover it, others pay its own code."""
     clue = ctx.knowledge.codes.decompression

@@ -29,7 +29,11 @@ def active_treatment_injury(dx: Diagnosis, codes: CodeFacts) -> bool:
     )
 
 
-@check("DX-INJURY-7TH", reads={"claim.diagnoses", "diagnosis_pointers", "modifiers"})
+@check(
+    "DX-INJURY-7TH",
+    reads={"claim.diagnoses", "diagnosis_pointers"},
+    reads_modifiers=lambda codes: codes.therapy_modifiers,
+)
 def injury_seventh_character(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Advise D on an injury code that only therapy lines point to and that carries A."""
     knowledge = ctx.knowledge

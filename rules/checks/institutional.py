@@ -19,7 +19,11 @@ def _institutional(claim: BillingClaim, ctx: RuleContext) -> ClaimScope | None:
     return ctx.knowledge.claim_scope if claim.claim_type == INSTITUTIONAL else None
 
 
-@check("INST-REV-MODIFIER", reads={"revenue", "modifiers", "performers"})
+@check(
+    "INST-REV-MODIFIER",
+    reads={"revenue", "performers"},
+    reads_modifiers=lambda codes: codes.therapy_modifiers,
+)
 def revenue_code_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """042x is physical therapy (GP), 043x occupational (GO), 044x speech-language (GN)."""
     scope = _institutional(claim, ctx)

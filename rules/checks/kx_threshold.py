@@ -53,7 +53,15 @@ def years_without_threshold(claim: BillingClaim, ctx: RuleContext) -> list[int]:
     return sorted(y for y in years if ctx.knowledge.therapy_threshold("kx", y) is None)
 
 
-@check("MCR-KX", reads={"modifiers", "performers", "net"})
+@check(
+    "MCR-KX",
+    reads={"performers", "net"},
+    reads_modifiers=lambda codes: {
+        *codes.therapy_modifiers,
+        codes.liability_modifiers.statutory_exclusion,
+        KX,
+    },
+)
 def kx_threshold(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """KX on every PT/SLP line once the year's incurred amount has reached the threshold.
 

@@ -70,7 +70,7 @@ def valid_modifiers(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding |
             )
 
 
-@check("MOD-51-THERAPY", reads={"modifiers"})
+@check("MOD-51-THERAPY", reads=(), reads_modifiers=lambda codes: (MULTIPLE_PROCEDURES,))
 def no_multiple_procedure_on_therapy(
     claim: BillingClaim, ctx: RuleContext
 ) -> Iterator[Finding | None]:

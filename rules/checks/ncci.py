@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix
-from rules.knowledge.model import Knowledge, NcciEdit
+from rules.knowledge.model import CodeFacts, Knowledge, NcciEdit
 from rules.model import BillingClaim, ClaimLine, Severity
 from rules.service_days import by_date
 
@@ -66,6 +66,11 @@ def _column2_codes(knowledge: Knowledge) -> Mapping[str, frozenset[str]]:
     return {code: frozenset(codes) for code, codes in partners.items()}
 
 
+def _unbundling_modifiers(codes: CodeFacts) -> frozenset[str]:
+    """59 and the X modifiers."""
+    return codes.x_modifiers | {codes.distinct_service_modifiers.distinct_procedural}
+
+
 def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:
     """The 59/X modifiers a line carries (the ones that can move to another line)."""
     codes = ctx.knowledge.codes
@@ -77,7 +82,8 @@ def _unbundling(line: ClaimLine, ctx: RuleContext) -> list[str]:
     "NCCI-PTP-MOD-MISSING",
     "NCCI-PTP-MOD0",
     "NCCI-PTP-MOD-MISPLACED",
-    reads={"modifiers", "regions", "encounter", "performers"},
+    reads={"regions", "encounter", "performers"},
+    reads_modifiers=lambda codes: codes.ncci_associated | _unbundling_modifiers(codes),
 )
 def ncci_pairs(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Column 2 of an active pair is denied unless an NCCI-associated modifier unbundles it."""
@@ -213,7 +219,7 @@ def _regions(line: ClaimLine) -> str:
     return "/".join(sorted(line.regions)).replace("_", " ")
 
 
-@check("MOD-59-X-DUP", reads={"modifiers"})
+@check("MOD-59-X-DUP", reads=(), reads_modifiers=_unbundling_modifiers)
 def one_unbundling_modifier(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """59 is the generic form of X{EPSU}: a line carries 59 or one X modifier, never more."""
     codes = ctx.knowledge.codes

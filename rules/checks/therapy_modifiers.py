@@ -20,7 +20,11 @@ def expected_therapy_modifier(line: ClaimLine, codes: CodeFacts) -> str | None:
     return codes.therapy_plans(line.disciplines).expected
 
 
-@check("THERAPY-MOD-MISSING", reads={"modifiers", "performers"})
+@check(
+    "THERAPY-MOD-MISSING",
+    reads={"performers"},
+    reads_modifiers=lambda codes: codes.therapy_modifiers,
+)
 def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Always-therapy codes need GP, GO or GN, or Medicare (and UHC, Anthem) returns the claim."""
     codes = ctx.knowledge.codes
@@ -52,7 +56,11 @@ def therapy_modifier_missing(claim: BillingClaim, ctx: RuleContext) -> Iterator[
         )
 
 
-@check("THERAPY-MOD-CONFLICT", reads={"modifiers", "performers"})
+@check(
+    "THERAPY-MOD-CONFLICT",
+    reads={"performers"},
+    reads_modifiers=lambda codes: codes.therapy_modifiers,
+)
 def therapy_modifier_conflict(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """One therapy modifier per line, and the one that matches the performer's discipline."""
     codes = ctx.knowledge.codes

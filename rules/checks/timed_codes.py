@@ -9,7 +9,6 @@ from math import ceil
 
 from rules.engine import RuleContext, check
 from rules.findings import Finding, Fix, FixAction
-from rules.knowledge.model import Knowledge
 from rules.model import BillingClaim, ClaimLine
 from rules.service_days import by_date
 from rules.timed import allocate_units, allocate_units_per_code, units_for_minutes
@@ -94,7 +93,13 @@ class TimedDay:
         return units_for_minutes(minutes, self.minutes_per_unit)
 
 
-@check(EIGHT_MINUTES, UNDER_EIGHT, ONE_LINE, reads={"minutes", "units", "modifiers"})
+@check(
+    EIGHT_MINUTES,
+    UNDER_EIGHT,
+    ONE_LINE,
+    reads={"minutes", "units"},
+    reads_modifiers=lambda codes: codes.payment_modifiers,
+)
 def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | None]:
     """Per date of service: units no more than the timed minutes allow, each code on one line."""
     codes = ctx.knowledge.codes
@@ -103,15 +108,16 @@ def timed_units(claim: BillingClaim, ctx: RuleContext) -> Iterator[Finding | Non
     if not timed_lines:
         return
     method = str(claim.payer.settings.get("timed_units_method", CMS_METHOD))
-    payment = payment_modifiers(ctx)
+    payment = codes.payment_modifiers
     for day, timed in by_date(timed_lines).items():
         # Most days bill within their minutes, one line per code: said without a TimedDay.
         quick = _within_minutes(timed, method, codes.minutes_per_unit, ctx)
         if quick is True:
             continue
-        as_billed = quick or None
-        day_ = TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment)
-        yield from _day(day_, ctx, as_billed)
+        if quick:
+            yield from _over_minutes(day, timed, quick, method, codes.minutes_per_unit, ctx)
+            continue
+        yield from _day(TimedDay(day, tuple(timed), method, codes.minutes_per_unit, payment), ctx)
 
 
 def _allocation(lines: Sequence[ClaimLine], method: str, minutes_per_unit: int) -> dict[str, int]:
@@ -129,7 +135,7 @@ def _within_minutes(
 ) -> dict[str, int] | bool:
     """True when `_day` has nothing to say about the day: every line with its minutes and whole
     units, each code on one line, and no more units than the minutes earn. Else False, or the
-    day's allocation when it was worked out (`_day` then need not work it out again)."""
+    day's allocation when that is all that is wrong (`_over_minutes` then says the day)."""
     spent = []
     billed = 0
     for line in lines:
@@ -149,20 +155,32 @@ def _within_minutes(
     return True if billed <= sum(allocation.values()) else allocation
 
 
-def payment_modifiers(ctx: RuleContext) -> frozenset[str]:
-    """Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X)."""
-    return ctx.knowledge.derive(_payment_modifiers)
-
-
-def _payment_modifiers(knowledge: Knowledge) -> frozenset[str]:
-    codes = knowledge.codes
-    return frozenset({*codes.assistant_modifiers.values(), "59", *codes.x_modifiers})
-
-
-def _day(
-    day: TimedDay, ctx: RuleContext, as_billed: dict[str, int] | None = None
+def _over_minutes(
+    day: date | None,
+    lines: list[ClaimLine],
+    allocation: dict[str, int],
+    method: str,
+    minutes_per_unit: int,
+    ctx: RuleContext,
 ) -> Iterator[Finding | None]:
-    """The day's findings (`as_billed`: its allocation, when the caller has it)."""
+    """What `_day` finds on a day `_within_minutes` worked out the allocation of (every line
+    with its minutes and whole units, each code on one line, more units than the minutes
+    earn), without grouping the day: a code over its units is reduced, or removed when it
+    earns none. Most days of an export that bill over their minutes are such days."""
+    allowed = sum(allocation.values())
+    total = sum([max(line.minutes or 0.0, 0.0) for line in lines])
+    excess = [line for line in lines if int(line.units or 0) > allocation[line.code]]
+    unbillable = {line.code for line in excess if allocation[line.code] == 0}
+    if unbillable:
+        timed = TimedDay(day, tuple(lines), method, minutes_per_unit)
+        yield from _unbillable(timed, unbillable, allocation, allowed, True, ctx)
+    for line in excess:
+        if cap := allocation[line.code]:
+            yield from _reduce(total, [line], cap, allowed, True, ctx)
+
+
+def _day(day: TimedDay, ctx: RuleContext) -> Iterator[Finding | None]:
+    """The day's findings."""
     groups = day.by_code
     split = {key for key, group in day.by_billing_line.items() if len(group) > 1}
     invalid = [line for line in day.lines if whole_units(line) is None]
@@ -176,8 +194,7 @@ def _day(
     # CLAIM-QTY-INVALID sets bad units to the allocation, and removes the lines that earn none:
     # judge the day as it will be billed, so the corrected claim reads the same.
     fixed_elsewhere = UNITS_INVALID in ctx.selected and not split
-    if as_billed is None:
-        as_billed = day.allocation()
+    as_billed = day.allocation()
     # Only a line with bad units can go (no bad units: nothing to look for).
     gone = _removed_for_units(day, ctx, as_billed) if invalid else []
     if gone:
@@ -215,7 +232,7 @@ def _day(
     for code, cap in caps.items():
         if code not in merged_codes:
             reduced.add(code)
-            yield from _reduce(day, groups[code], cap, allowed, automatic, ctx)
+            yield from _reduce(day.total_minutes, groups[code], cap, allowed, automatic, ctx)
     kept = {key for key in merged_here if key[0] not in unbillable}
     merge_caps = {code: cap for code, cap in caps.items() if code in merged_codes}
     yield from _merge(day, kept, merge_caps, not invalid, ctx, reduced)
@@ -235,7 +252,7 @@ def timed_lines_left(lines: Sequence[ClaimLine], method: str, ctx: RuleContext) 
     timed = tuple(line for line in lines if line.code in codes.timed)
     if not timed:
         return []
-    day = TimedDay(None, timed, method, codes.minutes_per_unit, payment_modifiers(ctx))
+    day = TimedDay(None, timed, method, codes.minutes_per_unit, codes.payment_modifiers)
     removed = [
         finding.line
         for finding in _day(day, ctx)
@@ -260,7 +277,7 @@ def _removed_for_units(
 
 
 def _reduce(
-    day: TimedDay,
+    total_minutes: float,
     group: list[ClaimLine],
     cap: int,
     allowed: int,
@@ -273,7 +290,7 @@ def _reduce(
             EIGHT_MINUTES,
             line,
             fix if automatic else Fix.review(),
-            f"{day.total_minutes:g} timed minutes = {allowed} unit{'s' if allowed != 1 else ''}"
+            f"{total_minutes:g} timed minutes = {allowed} unit{'s' if allowed != 1 else ''}"
             f": bill {line.code} x{cap}"
             + ("." if len(group) == 1 else f" in all (this line x{keep})."),
         )

@@ -220,6 +220,8 @@ class CodeFacts:
     # Derived once: the checks ask for them on every line of every claim.
     x_modifiers: frozenset[str] = field(init=False, repr=False, compare=False)
     abn_modifiers: frozenset[str] = field(init=False, repr=False, compare=False)
+    # Modifiers that make a line bill apart from another line of its code (CQ/CO, 59, X).
+    payment_modifiers: frozenset[str] = field(init=False, repr=False, compare=False)
     # The plans of care per set of disciplines, filled as sets are met: at most one entry per
     # subset of `Discipline`, so it stays small.
     _plans: dict[frozenset[Discipline], TherapyPlans] = field(
@@ -233,6 +235,8 @@ class CodeFacts:
     def __post_init__(self) -> None:
         object.__setattr__(self, "x_modifiers", self.distinct_service_modifiers.x_modifiers)
         object.__setattr__(self, "abn_modifiers", self.liability_modifiers.codes)
+        payment = {*self.assistant_modifiers.values(), "59", *self.x_modifiers}
+        object.__setattr__(self, "payment_modifiers", frozenset(payment))
 
     def therapy_plans(self, disciplines: frozenset[Discipline]) -> TherapyPlans:
         """The plan-of-care modifiers these disciplines imply, and the one expected when they

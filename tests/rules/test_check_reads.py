@@ -1,7 +1,7 @@
-"""What a check declares it reads (`@check(reads=...)`), so the first re-check of a corrected
-claim runs only the checks that read a fact the fixes changed: every check, on many claims
-and their corrected copies, reads no fact it did not declare, and the reports are the same as
-when every check runs again."""
+"""What a check declares it reads (`@check(reads=..., reads_modifiers=...)`), so the first
+re-check of a corrected claim runs only the checks that read a fact the fixes changed: every
+check, on many claims and their corrected copies, reads no fact (and no modifier) it did not
+declare, and the reports are the same as when every check runs again."""
 
 from __future__ import annotations
 
@@ -17,10 +17,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 import plugin.claim_check
+import rules.findings
 from plugin.billing_model import BillingModelBuilder
 from plugin.claim_check import ClaimChecker, ClaimInput, claims_in
 from rules import engine
-from rules.engine import FACTS, RuleContext, changed_facts, check, registered_checks, select_rules
+from rules.engine import (
+    FACTS,
+    MODIFIER,
+    RegisteredCheck,
+    RuleContext,
+    changed_facts,
+    check,
+    registered_checks,
+    select_rules,
+)
 from rules.findings import Finding, Fix
 from rules.model import BillingClaim, ClaimLine
 from rules.verdict import scope_of
@@ -73,6 +83,8 @@ class Recorded:
         if name == "lines" and self._prefix:
             self._reads.add("lines")
             return self._lines
+        if name == "modifiers" and not self._prefix:
+            return RecordedModifiers(self._real.modifiers, self._reads)
         self._reads.add(self._prefix + DERIVED.get(name, name))
         return getattr(self._real, name)
 
@@ -85,8 +97,127 @@ class Recorded:
         return hash(self._real)
 
 
+class RecordedModifiers(tuple[str, ...]):
+    """A line's modifiers that note which of them a check reads: `in` notes the modifier asked
+    for (MODIFIER + code); iterating hands each one out as a `RecordedModifier`; what reads
+    them all (their number, a position, the whole tuple) notes "modifiers". Not seen: a count
+    of them made by iterating."""
+
+    _reads: set[str]
+
+    def __new__(cls, modifiers: tuple[str, ...], reads: set[str]) -> RecordedModifiers:
+        recorded = super().__new__(cls, modifiers)
+        recorded._reads = reads
+        return recorded
+
+    def __contains__(self, modifier: object) -> bool:
+        self._reads.add(MODIFIER + str(modifier))
+        return tuple.__contains__(self, modifier)
+
+    def __iter__(self) -> Iterator[str]:
+        return (RecordedModifier(m, self._reads) for m in tuple.__iter__(self))
+
+    def _all(self) -> tuple[str, ...]:
+        self._reads.add("modifiers")
+        return tuple(tuple.__iter__(self))
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._all()[index]
+
+    def __eq__(self, other: object) -> bool:
+        return self._all() == other
+
+    def __ne__(self, other: object) -> bool:
+        return self._all() != other
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __add__(self, other: Any) -> Any:
+        return self._all() + other
+
+    def __radd__(self, other: Any) -> Any:
+        return other + self._all()
+
+    def __reversed__(self) -> Iterator[str]:
+        return reversed(self._all())
+
+    def count(self, value: Any) -> int:
+        return self._all().count(value)
+
+    def index(self, value: Any, *args: Any) -> int:
+        return self._all().index(value, *args)
+
+
+class RecordedModifier(str):
+    """One modifier of a line: comparing it notes the modifier it is compared with (a set or
+    dict looks it up comparing it only with an equal member, so a modifier the check does not
+    look for is not noted); any other use of its text notes it."""
+
+    _reads: set[str]
+
+    def __new__(cls, modifier: str, reads: set[str]) -> RecordedModifier:
+        recorded = super().__new__(cls, modifier)
+        object.__setattr__(recorded, "_reads", reads)
+        return recorded
+
+    def __getattribute__(self, name: str) -> Any:
+        if name not in _OWN:
+            self._text()
+        return object.__getattribute__(self, name)
+
+    def _text(self) -> str:
+        """Its text, noted as read."""
+        text = str.__str__(self)
+        self._reads.add(MODIFIER + text)
+        return text
+
+    def _noted(self, other: object) -> str:
+        """Its text; `other` noted when it is a modifier the check holds, not one of a line's."""
+        if isinstance(other, str) and not isinstance(other, RecordedModifier):
+            self._reads.add(MODIFIER + str.__str__(other))
+        return str.__str__(self)
+
+    def __eq__(self, other: object) -> bool:
+        return str.__eq__(self._noted(other), other)
+
+    def __ne__(self, other: object) -> bool:
+        return str.__ne__(self._noted(other), other)
+
+    def __hash__(self) -> int:
+        return str.__hash__(self)
+
+    def __str__(self) -> str:
+        return self._text()
+
+    def __format__(self, spec: str) -> str:
+        return format(self._text(), spec)
+
+    def __lt__(self, other: str) -> bool:
+        return self._text() < other
+
+    def __gt__(self, other: str) -> bool:
+        return self._text() > other
+
+    def __add__(self, other: str) -> str:
+        return self._text() + other
+
+    def __getitem__(self, index: Any) -> str:
+        return self._text()[index]
+
+    def __len__(self) -> int:
+        return len(self._text())
+
+
+_OWN = frozenset({"_reads", "_text", "_noted"})
+
+
 def reads_of(function: Any, billing: BillingClaim) -> set[str]:
-    """What `function` reads of the claim, under the claim's rules and under every rule."""
+    """What `function` reads of the claim, under the claim's rules and under every rule (the
+    fixes it builds of recorded modifiers are not kept for other claims)."""
     reads: set[str] = set()
     lines = tuple(Recorded(line, reads, "") for line in billing.lines)
     recorded: Any = Recorded(billing, reads, "claim.", lines)
@@ -96,17 +227,33 @@ def reads_of(function: Any, billing: BillingClaim) -> set[str]:
         (EVERY_RULE, None),
     ):
         ctx = RuleContext(KNOWLEDGE, selected, payer=billing.payer, judged=judged)
-        list(function(recorded, ctx))
+        with mock.patch.dict(rules.findings._FIXES):
+            list(function(recorded, ctx))
     return reads
 
 
+def declared(registered: RegisteredCheck) -> set[str]:
+    """Its `reads`, with MODIFIER + code for each modifier it names (all when it reads
+    "modifiers")."""
+    assert registered.reads is not None
+    found = set(registered.reads)
+    if registered.reads_modifiers is not None:
+        found |= {MODIFIER + m for m in registered.reads_modifiers(KNOWLEDGE.codes)}
+    return found
+
+
 def undeclared_reads(billing: BillingClaim) -> list[str]:
-    return [
-        f"{registered.function.__name__} reads {sorted(extra)}"
-        for registered in registered_checks()
-        if registered.reads is not None
-        and (extra := reads_of(registered.function, billing) - ALWAYS - registered.reads)
-    ]
+    found = []
+    for registered in registered_checks():
+        if registered.reads is None:
+            continue
+        reads = declared(registered)
+        extra = reads_of(registered.function, billing) - ALWAYS - reads
+        if "modifiers" in reads:
+            extra = {read for read in extra if not read.startswith(MODIFIER)}
+        if extra:
+            found.append(f"{registered.function.__name__} reads {sorted(extra)}")
+    return found
 
 
 def readings(claim_input: ClaimInput) -> Iterator[BillingClaim]:
@@ -171,9 +318,11 @@ def test_generated_export(tmp_path: Path) -> None:
 
 def test_recorder_sees_what_a_check_reads() -> None:
     """A declaration that leaves out a fact the check reads fails `undeclared_reads`."""
-    billing = BUILDER.build(*_input(claim("1").line("97110", mods=["GP"], minutes=20, units=3)))
+    two_lines = claim("1").line("97110", mods=["GP"], minutes=20, units=3)
+    billing = BUILDER.build(*_input(two_lines.line("97110", mods=["GP", "59"], minutes=10)))
     (timed,) = [c for c in registered_checks() if c.function.__name__ == "timed_units"]
-    assert {"units", "minutes", "modifiers"} <= reads_of(timed.function, billing)
+    assert {"units", "minutes", MODIFIER + "59"} <= reads_of(timed.function, billing)
+    assert MODIFIER + "GP" not in reads_of(timed.function, billing)  # not a payment modifier
     assert reads_of(lambda claim, ctx: [hash(claim.lines[0])], billing) >= {"*"}
 
 
@@ -206,7 +355,7 @@ def test_changed_facts() -> None:
 
     assert after(lambda c: None) == frozenset()
     assert after(quantity) == {"units"}
-    assert after(modifier) == {"modifiers"}
+    assert after(modifier) == {"modifiers", MODIFIER + "GP"}
     assert after(code) is None
     assert after(removed) is None
 
@@ -252,4 +401,6 @@ def test_a_check_reading_no_changed_fact_is_not_run_again(stand_in: list[Any]) -
     assert len(calls) == 1  # so the fix it would reveal is missed...
     assert "MOD-51-THERAPY" not in {f.rule for f in report.findings}
     billing = BUILDER.build(*_input(claim("1").line("97110", mods=["GP"], minutes=15)))
-    assert undeclared_reads(billing) == ["gp_then_59 reads ['modifiers']"]  # ...and caught
+    assert undeclared_reads(billing) == [  # ...and caught
+        f"gp_then_59 reads ['{MODIFIER}59', '{MODIFIER}GP']"
+    ]
