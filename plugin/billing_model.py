@@ -86,7 +86,19 @@ def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[st
     return fallback
 
 
+def _code(concept: Any) -> str:
+    """`_first_code(concept)[0]`, the usual first coding with a string code read here: this runs
+    for every modifier and place of service of every bulk-scanned line."""
+    codings = concept.get("coding") if type(concept) is dict else None
+    first = codings[0] if type(codings) is list and codings else None
+    code = first.get("code") if type(first) is dict else None
+    return code.strip() if type(code) is str else _first_code(concept)[0]
+
+
 def _number(value: Any) -> float | None:
+    kind = type(value)
+    if kind is float or kind is int:  # the usual: no bool or union to test against
+        return float(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -110,6 +122,16 @@ def _ints(value: Any) -> list[int]:
     if not isinstance(value, list):
         return []
     return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def _sequence(value: Any, key: str, unreadable: list[str]) -> list[int]:
+    """`_ints` of a sequence array; one present with anything else in it is noted."""
+    if value is None:
+        return []
+    numbers = _ints(value)
+    if not isinstance(value, list) or len(numbers) != len(value):
+        unreadable.append(key)
+    return numbers
 
 
 def _date(value: Any) -> date | None:
@@ -157,7 +179,13 @@ def _modifiers(concepts: Any, unreadable: list[str]) -> tuple[str, ...]:
     if not isinstance(concepts, list):
         unreadable.append("modifier")
         return ()
-    modifiers = tuple([_first_code(concept)[0].upper() for concept in concepts])
+    if len(concepts) == 1:  # the usual line: no list to build and test
+        code = _code(concepts[0]).upper()
+        if code:
+            return (code,)
+        unreadable.append("modifier")
+        return ()
+    modifiers = tuple([_code(concept).upper() for concept in concepts])
     if not all(modifiers):
         unreadable.append("modifier")
         return tuple(m for m in modifiers if m)
@@ -724,62 +752,126 @@ class BillingModelBuilder:
 
     # -- one line --------------------------------------------------------------------------
 
-    def _line(
+    def _line(  # noqa: PLR0915  (inlined: it runs for every line of every scanned claim)
         self, position: int, item: Resource, parts: _ClaimParts
     ) -> tuple[ClaimLine, tuple[str, ...]]:
         """The line, and the elements of its item present but read as absent (the bulk scan
         does not validate FHIR per claim, so a shape `check` would refuse must not pass as
-        clean: issue #18). One pass: this runs for every line of every bulk-scanned claim."""
+        clean: issue #18).
+
+        This runs for every line of every bulk-scanned claim, so each element of the usual
+        shape (a date string, a number, sequences of one number, a first coding with a string
+        code) is read here, and any other by the helper that reads it whole and notes what it
+        cannot read, in the same order (tests/plugin/test_billing_model_fast_paths.py reads
+        odd items both ways)."""
         get = item.get
         unreadable: list[str] = []
-        on = _service_date(item, unreadable)
-        units = _units(get("quantity"), unreadable)
-        sequences: list[list[int]] = []
-        for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
-            value = get(key)
-            if value is None:
-                sequences.append([])
-                continue
-            numbers = _ints(value)
-            if not isinstance(value, list) or len(numbers) != len(value):
-                unreadable.append(key)
-            sequences.append(numbers)
-        pointers, team, linked_info = tuple(sequences[0]), sequences[1], sequences[2]
+        served = get("servicedDate")
+        on = _day(served[:10]) if type(served) is str and len(served) >= 10 else None
+        if on is None or "servicedPeriod" in item:
+            on = _service_date(item, unreadable)
+        quantity = get("quantity")
+        value = quantity.get("value") if type(quantity) is dict else None
+        if type(value) is int or type(value) is float:
+            units: float | None = float(value)
+        else:
+            units = _units(quantity, unreadable)
+        dx, team_sequence, linked_info = (
+            get("diagnosisSequence"),
+            get("careTeamSequence"),
+            get("informationSequence"),
+        )
+        team = team_sequence
+        if not (
+            type(dx) is list
+            and len(dx) == 1
+            and type(dx[0]) is int
+            and type(team) is list
+            and len(team) == 1
+            and type(team[0]) is int
+            and (
+                linked_info is None
+                or (
+                    type(linked_info) is list
+                    and len(linked_info) == 1
+                    and type(linked_info[0]) is int
+                )
+            )
+        ):
+            dx, team, linked_info = (
+                _sequence(get(key), key, unreadable)
+                for key in ("diagnosisSequence", "careTeamSequence", "informationSequence")
+            )
         modifiers = _modifiers(get("modifier"), unreadable)
-        concept = self._product(item, unreadable)
-        code, system = _first_code(concept, self._code_systems)
-        pointed, regions = self._pointing(parts, pointers)
+        concept = get("productOrService")
+        if type(concept) is not dict:
+            concept = self._product(item, unreadable)
+        codings = concept.get("coding")
+        first: Any = codings[0] if type(codings) is list and codings else None
+        code: Any = first.get("code") if type(first) is dict else None
+        system = first.get("system") if type(code) is str else None
+        if type(system) is str and system in self._code_systems:
+            code = code.strip()
+        else:
+            code, system = _first_code(concept, self._code_systems)
+        pointers = tuple(dx)
+        pointing = parts.pointing.get(pointers) or self._pointing(parts, pointers)
+        pointed, regions = pointing
         site = get("bodySite")
         if isinstance(site, dict):  # named body sites come before what the diagnoses say
             regions = self._site_regions(site) or regions
-        sole = not get("careTeamSequence") and len(parts.care_team) == 1
-        performers, performing = _performing(parts, None if sole else tuple(team))
+        # None: the claim's sole performer (`_performing`)
+        performing = None if not team_sequence and len(parts.care_team) == 1 else tuple(team)
+        performers, sets = parts.performing.get(performing) or _performing(parts, performing)
         info = parts.info
-        linked = [info[s] for s in linked_info if s in info]
+        if not linked_info:
+            linked = []
+        elif len(linked_info) == 1:
+            linked = [info[linked_info[0]]] if linked_info[0] in info else []
+        else:
+            linked = [info[s] for s in linked_info if s in info]
         minutes = (
             self._minutes(item, linked, parts.procedures) if linked or parts.procedures else None
         )
+        text = concept.get("text")
+        if linked:
+            text = _line_text(text, linked)
+        elif not isinstance(text, str):
+            text = ""
+        sequence = get("sequence")
+        if type(sequence) is not int:
+            sequence = _int(sequence) or 0
+        net = get("net")
+        value = net.get("value") if type(net) is dict else None
+        net = float(value) if type(value) is int or type(value) is float else _number(value)
+        encounters = get("encounter")
+        first = encounters[0] if type(encounters) is list and encounters else None
+        encounter = first.get("reference") if type(first) is dict else None
+        if not (type(encounter) is str and encounter):
+            encounter = _first_reference(encounters)
         pos = get("locationCodeableConcept")
+        if pos is not None:
+            pos = _code(pos)
         revenue = get("revenue")
         line = ClaimLine.assemble(
             index=position,
-            sequence=_int(get("sequence")) or 0,
-            code=_as_code(code),
+            sequence=sequence,
+            code=_CODE_FORMS.get(code) or _as_code(code),
             code_system=system,
             modifiers=modifiers,
             units=units,
             date=on or parts.default_date,
-            pos=(_as_code(_first_code(pos)[0]) or None) if pos is not None else None,
+            pos=(_CODE_FORMS.get(pos) or _as_code(pos) or None) if pos is not None else None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
             performers=performers,
             minutes=minutes,
             regions=regions,
-            text=_line_text(concept.get("text"), linked),
-            net=_number(_dict(get("net")).get("value")),
-            encounter=_first_reference(get("encounter")),
+            text=text,
+            net=net,
+            encounter=encounter,
             revenue=(_first_code(revenue, self._revenue_systems)[0] or None) if revenue else None,
-            performing=performing,
+            performing=sets,
         )
         return line, tuple(unreadable)
 
@@ -811,9 +903,16 @@ class BillingModelBuilder:
         linked: list[tuple[str, float | None, str]],
         procedures: dict[int, float],
     ) -> float | None:
-        values = [value for code, value, _ in linked if code == TIMED_MINUTES and value is not None]
-        if values:
-            return sum(values)
+        total: float = 0  # summed as `sum` would, from 0; a loop: a line links one or two
+        timed = False
+        for code, value, _ in linked:
+            if code == TIMED_MINUTES and value is not None:
+                total += value
+                timed = True
+        if timed:
+            return total
+        if not procedures:
+            return None
         spans = [procedures[s] for s in _ints(item.get("procedureSequence")) if s in procedures]
         return sum(spans) if spans else None
 
@@ -852,6 +951,11 @@ def _line_text(text: Any, linked: list[tuple[str, float | None, str]]) -> str:
     """The productOrService text and the texts of the supportingInfo the line links."""
     if not linked:  # the usual line: no list to build and join
         return text if isinstance(text, str) else ""
+    if len(linked) == 1:  # the usual linked line: no list to build and join
+        other = linked[0][2]
+        if not isinstance(text, str) or not text:
+            return other
+        return f"{text} {other}" if other else text
     texts = [text, *(linked_text for _, _, linked_text in linked)]
     return " ".join(t for t in texts if isinstance(t, str) and t)
 
@@ -871,14 +975,24 @@ def _as_code(value: str) -> str:
     code at all (markup, a link, a paragraph), its `shown` form, which no code table holds."""
     if len(value) > _LONGEST_CODE:
         return shown(value)
-    return _short_code(value)
+    found = _CODE_FORMS.get(value)
+    if found is None:
+        if len(_CODE_FORMS) >= _CODE_FORMS_LIMIT:
+            _CODE_FORMS.clear()
+        found = _CODE_FORMS[value] = _short_code(value)
+    return found
 
 
 # CODE_LIKE matches at most 16 characters, and a newline after them (`$`).
 _LONGEST_CODE = 17
 
 
-@lru_cache(maxsize=4096)  # hot: every code of every line; codes repeat across claims
+# `_as_code` of short values: codes repeat across claims, and the bulk reader looks one up here
+# before it calls `_as_code` (a dict lookup in place of two calls).
+_CODE_FORMS: dict[str, str] = {}
+_CODE_FORMS_LIMIT = 4096
+
+
 def _short_code(value: str) -> str:
     if not value or CODE_LIKE.match(value):
         return value.upper()
