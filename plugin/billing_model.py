@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -29,6 +29,7 @@ from rules.model import (
     Performer,
     Unchecked,
     performer_sets,
+    unguarded,
 )
 from rules.payers import effective_dates, payer_era, resolve_payer
 
@@ -216,7 +217,7 @@ Performing = tuple[int, ...] | None
 PerformerSets = tuple[frozenset[Discipline], frozenset[str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one for each claim and copy, and a frozen store is slow
 class _ClaimParts:
     """The claim-level pieces every line is read against."""
 
@@ -250,6 +251,21 @@ class ClaimReading:
     payer_date: date | None
     # Per Claim.item, the elements present that read as absent (`_unreadable_item_elements`).
     unreadable: tuple[tuple[str, ...], ...] = ()
+
+
+_DraftReading = unguarded(ClaimReading)
+
+_UNTYPED = Unchecked(None, "Claim.type is missing: read as a professional claim")
+
+
+def _item_unread(position: int, item: Any, elements: tuple[str, ...]) -> list[Unchecked]:
+    """What the model could not read of one item (`elements`: those `_line` read as absent)."""
+    if not isinstance(item, dict):
+        return [Unchecked(None, f"Claim.item[{position}] is not an object: not checked")]
+    sequence = _int(item.get("sequence"))
+    if sequence is None:
+        return [Unchecked(None, f"Claim.item[{position}].sequence is missing: not checked")]
+    return [Unchecked(sequence, f"Claim.item[{position}].{e} cannot be read") for e in elements]
 
 
 # The elements of an item `_line` reads on their own, each into fields nothing else gives: a
@@ -361,14 +377,18 @@ class BillingModelBuilder:
         )
         lines: list[ClaimLine] = []
         unreadable: list[tuple[str, ...]] = []
+        problems: list[Unchecked] = []  # `_item_unread` of each item, walked once here
         for i, item in enumerate(_list(claim.get("item"))):
             if isinstance(item, dict):
                 line, elements = self._line(i, item, parts)
                 lines.append(line)
                 unreadable.append(elements)
+                if elements or not line.sequence:
+                    problems += _item_unread(i, item, elements)
             else:
                 unreadable.append(())
-        return self._finish(parts, tuple(lines), tuple(unreadable), reference, None)
+                problems += _item_unread(i, item, ())
+        return self._finish(parts, tuple(lines), tuple(unreadable), problems, reference, None)
 
     def reread(self, previous: ClaimReading, corrected: Resource | Correction) -> ClaimReading:
         """`read` of a corrected copy of `previous.claim`: the same model a fresh read gives.
@@ -415,26 +435,31 @@ class BillingModelBuilder:
         before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
         unreadable: list[tuple[str, ...]] = []
+        problems: list[Unchecked] = []
         for i, item in enumerate(_list(claim.get("item"))):
             if not isinstance(item, dict):
                 unreadable.append(())
+                problems += _item_unread(i, item, ())
                 continue
             source = sources[i] if i < len(sources) else None
             same = before.get(source) if source is not None else None
             if same is not None and source is not None:
-                lines.append(same if same.index == i else same.revised(index=i))
-                unreadable.append(previous.unreadable[source])
-                continue
-            edit = edits[i] if i < len(edits) else None
-            revised = self._revised(i, item, edit, before, previous) if edit else None
-            if revised is not None:
-                lines.append(revised)
-                unreadable.append(())
+                line = same if same.index == i else same.revised(index=i)
+                elements = previous.unreadable[source]
             else:
-                line, elements = self._line(i, item, parts)
-                lines.append(line)
-                unreadable.append(elements)
-        return self._finish(parts, tuple(lines), tuple(unreadable), previous.billing.id, previous)
+                edit = edits[i] if i < len(edits) else None
+                revised = self._revised(i, item, edit, before, previous) if edit else None
+                if revised is not None:
+                    line, elements = revised, ()
+                else:
+                    line, elements = self._line(i, item, parts)
+            lines.append(line)
+            unreadable.append(elements)
+            if elements or not line.sequence:
+                problems += _item_unread(i, item, elements)
+        return self._finish(
+            parts, tuple(lines), tuple(unreadable), problems, previous.billing.id, previous
+        )
 
     def _revised(
         self,
@@ -475,13 +500,20 @@ class BillingModelBuilder:
         parts: _ClaimParts,
         lines: tuple[ClaimLine, ...],
         unreadable: tuple[tuple[str, ...], ...],
+        problems: list[Unchecked],
         reference: str | None,
         previous: ClaimReading | None,
     ) -> ClaimReading:
-        """The model of the lines read; with `previous`, the reading of a Claim whose claim-level
-        elements (all but the items and diagnoses) are the same, what they gave is reused."""
+        """The model of the lines read (`problems`: `_item_unread` of each item); with
+        `previous`, the reading of a Claim whose claim-level elements (all but the items and
+        diagnoses) are the same, what they gave is reused."""
         claim = parts.claim
-        dos = min((ln.date for ln in lines if ln.date), default=parts.default_date)
+        dos = None  # the first date of a line (a loop: no generator for each claim)
+        for line in lines:
+            if line.date and (dos is None or line.date < dos):
+                dos = line.date
+        if dos is None:
+            dos = parts.default_date
         # Payer settings are read as of Claim.created: corrections never change it, so a
         # corrected claim is read under the same payer profile as the original.
         payer_date = _date(claim.get("created")) or dos
@@ -489,32 +521,49 @@ class BillingModelBuilder:
             payer = previous.billing.payer
         else:
             payer = self._payer(parts, payer_date)
-        unread = tuple(self._unread(parts, unreadable))
-        if previous is not None:
-            billing = replace(
-                previous.billing,
-                id=reference or claim_reference(claim),
-                lines=lines,
-                payer=payer,
-                diagnoses=tuple(parts.diagnoses.values()),
-                unread=unread,
+        if previous is not None:  # the same Claim.type: the same code, and the same word on it
+            before = previous.billing
+            untyped = before.unread[:1] == (_UNTYPED,)
+            claim_type, ytd, use, type_of_bill = (
+                before.claim_type,
+                before.therapy_ytd_pt_slp,
+                before.use,
+                before.type_of_bill,
             )
-            return ClaimReading(billing, parts, payer_date, unreadable)
-        ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
-        claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems)
-        use = claim.get("use")
-        billing = BillingClaim(
+        else:
+            concept = claim.get("type")
+            code, system = _first_code(concept)
+            untyped = not code
+            systems = self._claim_type_systems
+            # The first coding with a code is in `systems`: the first of them too.
+            claim_type = code if systems is None or system in systems else None
+            claim_type = claim_type or _first_code(concept, systems)[0] or None
+            ytd = None
+            for info_code, value, _ in parts.info.values():
+                if info_code == THERAPY_YTD:
+                    ytd = value
+                    break
+            use = claim.get("use")
+            use = use if isinstance(use, str) else None
+            type_of_bill = self._type_of_bill(claim)
+        billing = BillingClaim.assemble(
             id=reference or claim_reference(claim),
             lines=lines,
             payer=payer,
             diagnoses=tuple(parts.diagnoses.values()),
             therapy_ytd_pt_slp=ytd,
-            claim_type=claim_type or None,
-            use=use if isinstance(use, str) else None,
-            type_of_bill=self._type_of_bill(claim),
-            unread=unread,
+            claim_type=claim_type,
+            use=use,
+            type_of_bill=type_of_bill,
+            unread=self._unread(parts, untyped, problems),
         )
-        return ClaimReading(billing, parts, payer_date, unreadable)
+        reading: Any = object.__new__(_DraftReading)  # see `ClaimLine.assemble`
+        reading.billing = billing
+        reading.parts = parts
+        reading.payer_date = payer_date
+        reading.unreadable = unreadable
+        reading.__class__ = ClaimReading
+        return cast(ClaimReading, reading)
 
     # -- claim-level pieces ------------------------------------------------------------------
 
@@ -533,35 +582,25 @@ class BillingModelBuilder:
         return None
 
     def _unread(
-        self, parts: _ClaimParts, unreadable: tuple[tuple[str, ...], ...]
-    ) -> Iterator[Unchecked]:
-        """What the model could not read: each is `unchecked` on the claim's verdict
-        (`unreadable`: the elements of each item that read as absent)."""
+        self, parts: _ClaimParts, untyped: bool, problems: list[Unchecked]
+    ) -> tuple[Unchecked, ...]:
+        """What the model could not read: each is `unchecked` on the claim's verdict (`untyped`:
+        Claim.type has no code; `problems`: what `_item_unread` says of each item)."""
         claim, index = parts.claim, parts.index
-        if not _first_code(claim.get("type"))[0]:
-            yield Unchecked(None, "Claim.type is missing: read as a professional claim")
-        for i, item in enumerate(_list(claim.get("item"))):
-            if not isinstance(item, dict):
-                yield Unchecked(None, f"Claim.item[{i}] is not an object: not checked")
-                continue
-            if _int(item.get("sequence")) is None:
-                yield Unchecked(None, f"Claim.item[{i}].sequence is missing: not checked")
-                continue
-            for element in unreadable[i]:
-                yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
+        unread = [_UNTYPED, *problems] if untyped else problems
         if parts.insurance is None:
-            yield Unchecked(None, "Claim.insurance is missing")
+            unread.append(Unchecked(None, "Claim.insurance is missing"))
         elif parts.coverage is None:
             ref = unref(parts.insurance.get("coverage")) or "(no reference)"
-            yield Unchecked(None, f"the Coverage {ref} does not resolve")
+            unread.append(Unchecked(None, f"the Coverage {ref} does not resolve"))
         for i, entry in enumerate(_list(claim.get("diagnosis"))):
-            entry = _dict(entry)
-            if "diagnosisCodeableConcept" in entry:
+            if isinstance(entry, dict) and "diagnosisCodeableConcept" in entry:
                 continue
-            reference = entry.get("diagnosisReference")
+            reference = _dict(entry).get("diagnosisReference")
             if index.resolve(reference, claim) is None:
                 ref = unref(reference) or "(no reference)"
-                yield Unchecked(None, f"Claim.diagnosis[{i}]: {ref} does not resolve")
+                unread.append(Unchecked(None, f"Claim.diagnosis[{i}]: {ref} does not resolve"))
+        return tuple(unread)
 
     def _supporting_info(self, claim: Resource) -> Info:
         """supportingInfo by sequence: (our code or "", numeric value, text value)."""

@@ -16,7 +16,14 @@ from plugin.claim_check import ClaimChecker, claims_in
 from plugin.references import ResourceIndex
 from rules.code_shapes import CODE_LIKE, shown
 from rules.knowledge.load import load_knowledge
-from rules.model import ClaimLine, Diagnosis, Discipline, Performer, performer_sets
+from rules.model import (
+    BillingClaim,
+    ClaimLine,
+    Diagnosis,
+    Discipline,
+    Performer,
+    performer_sets,
+)
 from tests.builders import ClaimBuilder
 from tests.rules.test_properties import claims, json_values
 
@@ -82,6 +89,18 @@ def test_assemble_sets_every_field() -> None:
     init = {f.name for f in fields(ClaimLine) if f.init}
     assert set(signature(ClaimLine.assemble).parameters) == init | {"performing"}
     assert set(ClaimLine.__slots__) == init | set(_DERIVED)
+
+
+def test_assembled_claims_are_constructed_claims() -> None:
+    """A field added to BillingClaim must be added to `assemble` too."""
+    init = {f.name for f in fields(BillingClaim) if f.init}
+    assert set(signature(BillingClaim.assemble).parameters) == init == set(BillingClaim.__slots__)
+    (claim_input,) = claims_in(ClaimBuilder(payer="1").line("97110", ["GP"]).bundle(), False)
+    billing = CHECKER.builder.build(claim_input.claim, claim_input.index)
+    values = {name: getattr(billing, name) for name in init}
+    assert type(billing) is BillingClaim and billing == BillingClaim(**values)
+    with pytest.raises(FrozenInstanceError):
+        billing.id = "Claim/other"  # type: ignore[misc]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
