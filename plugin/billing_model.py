@@ -47,6 +47,18 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _has_code(concept: Any, code: str) -> bool:
+    """Some coding of `concept` has `code` (a number read as its digits); a loop, not
+    generators: this runs for every supportingInfo of every scanned claim."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    for coding in codings if isinstance(codings, list) else ():
+        if isinstance(coding, dict):
+            found = coding.get("code")
+            if isinstance(found, (str, int)) and str(found) == code:
+                return True
+    return False
+
+
 def _codings(concept: Any) -> Iterator[dict[str, Any]]:
     for coding in _list(_dict(concept).get("coding")):
         if isinstance(coding, dict) and isinstance(coding.get("code"), str | int):
@@ -225,6 +237,7 @@ class _ClaimParts:
     index: ResourceIndex
     memo: _IndexMemo
     info: Info
+    type_of_bill: str | None
     diagnoses: dict[int, Diagnosis]
     care_team: dict[int, Performer]
     procedures: dict[int, float]
@@ -309,10 +322,11 @@ def _same_except(original: Resource, corrected: Resource, skip: frozenset[str]) 
 
 def _insurance(claim: Resource) -> Resource | None:
     """The focal Claim.insurance, else the first (an entry of the wrong type reads as empty)."""
-    insurances = [_dict(i) for i in _list(claim.get("insurance"))]
-    if not insurances:
-        return None
-    return next((i for i in insurances if i.get("focal") is True), insurances[0])
+    insurances = _list(claim.get("insurance"))
+    for insurance in insurances:
+        if isinstance(insurance, dict) and insurance.get("focal") is True:
+            return insurance
+    return _dict(insurances[0]) if insurances else None
 
 
 _MEMO_LIMIT = 4096  # entries of each kind; the memo starts over past it
@@ -351,6 +365,7 @@ class BillingModelBuilder:
         self._revenue_systems = scope.revenue_systems if scope else frozenset()
         self._claim_type_systems = frozenset({scope.claim_type_system}) if scope else None
         self._payer_dates = effective_dates(knowledge)
+        self._diagnosis_memo: dict[tuple[int, str, str | None], Diagnosis] = {}
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -363,11 +378,13 @@ class BillingModelBuilder:
         """The billing model, with the claim-level pieces it was read from (for `reread`)."""
         memo = self._memo(index)
         insurance = _insurance(claim)
+        info, type_of_bill = self._supporting_info(claim)
         parts = _ClaimParts(
             claim,
             index,
             memo,
-            self._supporting_info(claim),
+            info,
+            type_of_bill,
             self._diagnoses(claim, index),
             self._care_team(claim, index, memo),
             self._procedure_minutes(claim, index),
@@ -423,6 +440,7 @@ class BillingModelBuilder:
             parts.index,
             self._memo(parts.index),
             parts.info,
+            parts.type_of_bill,
             diagnoses,
             parts.care_team,
             parts.procedures,
@@ -545,7 +563,7 @@ class BillingModelBuilder:
                     break
             use = claim.get("use")
             use = use if isinstance(use, str) else None
-            type_of_bill = self._type_of_bill(claim)
+            type_of_bill = parts.type_of_bill
         billing = BillingClaim.assemble(
             id=reference or claim_reference(claim),
             lines=lines,
@@ -566,20 +584,6 @@ class BillingModelBuilder:
         return cast(ClaimReading, reading)
 
     # -- claim-level pieces ------------------------------------------------------------------
-
-    def _type_of_bill(self, claim: Resource) -> str | None:
-        """The NUBC type of bill as CARIN BB carries it: supportingInfo category `typeofbill`."""
-        scope = self.knowledge.claim_scope
-        if scope is None:
-            return None
-        category = scope.type_of_bill_category
-        for entry in _list(claim.get("supportingInfo")):
-            entry = _dict(entry)
-            if any(str(c["code"]) == category for c in _codings(entry.get("category"))):
-                code, _ = _first_code(entry.get("code"), scope.type_of_bill_systems)
-                if code:
-                    return code
-        return None
 
     def _unread(
         self, parts: _ClaimParts, untyped: bool, problems: list[Unchecked]
@@ -602,29 +606,46 @@ class BillingModelBuilder:
                 unread.append(Unchecked(None, f"Claim.diagnosis[{i}]: {ref} does not resolve"))
         return tuple(unread)
 
-    def _supporting_info(self, claim: Resource) -> Info:
-        """supportingInfo by sequence: (our code or "", numeric value, text value)."""
+    def _supporting_info(self, claim: Resource) -> tuple[Info, str | None]:
+        """supportingInfo by sequence: (our code or "", numeric value, text value); and the NUBC
+        type of bill as CARIN BB carries it (the first entry of category `typeofbill` with a
+        code), in the same walk: this runs for every scanned claim."""
         out: Info = {}
+        scope = self.knowledge.claim_scope
+        type_of_bill: str | None = None
         for entry in _list(claim.get("supportingInfo")):
-            entry = _dict(entry)
-            sequence = _int(entry.get("sequence"))
-            if sequence is None:
+            if not isinstance(entry, dict):
                 continue
+            get = entry.get
+            if (
+                scope is not None
+                and type_of_bill is None
+                and _has_code(get("category"), scope.type_of_bill_category)
+            ):
+                type_of_bill = _first_code(get("code"), scope.type_of_bill_systems)[0] or None
+            sequence = get("sequence")
+            if type(sequence) is not int:
+                sequence = _int(sequence)
+                if sequence is None:
+                    continue
             code = ""
-            # `_codings` inlined: this runs for every supportingInfo of every scanned claim.
-            for coding in _list(_dict(entry.get("code")).get("coding")):
+            concept = get("code")
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            for coding in codings if isinstance(codings, list) else ():
                 if isinstance(coding, dict) and coding.get("system") == CLAIM_INFO_SYSTEM:
                     found = coding.get("code")
-                    if isinstance(found, str | int):
+                    if isinstance(found, (str, int)):
                         code = str(found)
                         break
-            value = _number(_dict(entry.get("valueQuantity")).get("value"))
-            text = entry.get("valueString")
+            quantity = get("valueQuantity")
+            value = _number(quantity.get("value")) if isinstance(quantity, dict) else None
+            text = get("valueString")
             out[sequence] = (code, value, text if isinstance(text, str) else "")
-        return out
+        return out, type_of_bill
 
     def _diagnoses(self, claim: Resource, index: ResourceIndex) -> dict[int, Diagnosis]:
         systems = self.knowledge.codes.icd10cm_systems
+        known = self._diagnosis_memo
         out: dict[int, Diagnosis] = {}
         for entry in _list(claim.get("diagnosis")):
             entry = _dict(entry)
@@ -637,7 +658,14 @@ class BillingModelBuilder:
                 concept = _dict(condition).get("code")
             code, system = _first_code(concept, systems)
             if code:
-                out[sequence] = Diagnosis(sequence, _as_code(code), system)
+                # One Diagnosis for each (they repeat across claims; it is frozen).
+                key = (sequence, code, system)
+                found = known.get(key)
+                if found is None:
+                    if len(known) >= _MEMO_LIMIT:
+                        known.clear()
+                    found = known[key] = Diagnosis(sequence, _as_code(code), system)
+                out[sequence] = found
         return out
 
     def _memo(self, index: ResourceIndex) -> _IndexMemo:

@@ -445,3 +445,35 @@ def test_the_usual_item_reads_whole() -> None:
 )
 def test_a_number_reads_as_the_plain_reader_reads_it(value: Any) -> None:
     assert bm._number(value) == _plain_number(value)
+
+
+TOB = "https://www.nubc.org/CodeSystem/TypeOfBill"
+
+
+def _bill(code: Any, category: Any = "typeofbill", sequence: Any = 5) -> dict[str, Any]:
+    return {
+        "sequence": sequence,
+        "category": {"coding": [{"code": "info"}, {"code": category}]},
+        "code": {"coding": [{"system": TOB, "code": code}]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("entries", "type_of_bill"),
+    [
+        ([_bill("0131")], "0131"),
+        ([_bill("0131", sequence=None)], "0131"),  # no sequence: still the type of bill
+        (["0111", _bill(" "), _bill("0131"), _bill("0141")], "0131"),  # the first with a code
+        ([_bill("0131", category="info"), _bill(131, category=1)], None),
+        ([{"category": {"coding": "typeofbill"}}, _bill("0121")], "0121"),
+    ],
+)
+def test_the_type_of_bill_is_read_in_the_supporting_info_walk(
+    entries: list[Any], type_of_bill: str | None
+) -> None:
+    builder = ClaimBuilder(payer="1")
+    builder.line("97110", ["GP"], minutes=30)
+    claim = builder.build()
+    claim["supportingInfo"] = [*claim["supportingInfo"], *entries]
+    billing = CHECKER.builder.build(claim, ResourceIndex())
+    assert billing.type_of_bill == type_of_bill and billing.lines[0].minutes == 30
