@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import orjson
 
@@ -198,7 +198,10 @@ def _modifiers(concepts: Any, unreadable: list[str]) -> tuple[str, ...]:
             return (code,)
         unreadable.append("modifier")
         return ()
-    modifiers = tuple([_code(concept).upper() for concept in concepts])
+    codes: list[str] = []
+    for concept in concepts:  # a loop: a list comprehension makes a function each time
+        codes.append(_code(concept).upper())
+    modifiers = tuple(codes)
     if not all(modifiers):
         unreadable.append("modifier")
         return tuple(m for m in modifiers if m)
@@ -366,6 +369,7 @@ class BillingModelBuilder:
         self._claim_type_systems = frozenset({scope.claim_type_system}) if scope else None
         self._payer_dates = effective_dates(knowledge)
         self._diagnosis_memo: dict[tuple[int, str, str | None], Diagnosis] = {}
+        self._last: tuple[weakref.ref[ResourceIndex], _IndexMemo] | None = None
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -581,7 +585,7 @@ class BillingModelBuilder:
         reading.payer_date = payer_date
         reading.unreadable = unreadable
         reading.__class__ = ClaimReading
-        return cast(ClaimReading, reading)
+        return reading  # type: ignore[no-any-return]  # not cast(): a call
 
     # -- claim-level pieces ------------------------------------------------------------------
 
@@ -670,9 +674,13 @@ class BillingModelBuilder:
 
     def _memo(self, index: ResourceIndex) -> _IndexMemo:
         """The memo of this index as it is now (a new one when it changed or grew too big)."""
-        memo = self._memos.get(index)
+        last = self._last
+        # The index of the claim before, as a bulk scan's claims share one: no weak key to make.
+        memo = last[1] if last is not None and last[0]() is index else self._memos.get(index)
         if memo is None or memo.version != index.version or memo.full():
             memo = self._memos[index] = _IndexMemo(index.version)
+        if last is None or last[1] is not memo:
+            self._last = (weakref.ref(index), memo)
         return memo
 
     def _care_team(
@@ -869,7 +877,9 @@ class BillingModelBuilder:
                 _sequence(get(key), key, unreadable)
                 for key in ("diagnosisSequence", "careTeamSequence", "informationSequence")
             )
-        modifiers = _modifiers(get("modifier"), unreadable)
+        concepts = get("modifier")
+        modifier = _code(concepts[0]) if type(concepts) is list and len(concepts) == 1 else ""
+        modifiers = (modifier.upper(),) if modifier else _modifiers(concepts, unreadable)
         concept = get("productOrService")
         if type(concept) is not dict:
             concept = self._product(item, unreadable)
