@@ -54,9 +54,14 @@ def _has_code(concept: Any, code: str) -> bool:
     for coding in codings if isinstance(codings, list) else ():
         if isinstance(coding, dict):
             found = coding.get("code")
-            if isinstance(found, (str, int)) and str(found) == code:
+            if found == code if type(found) is str else _digits(found) == code:
                 return True
     return False
+
+
+def _digits(code: Any) -> str | None:
+    """A code given as a number, as its text (None: not a code)."""
+    return str(code) if isinstance(code, (str, int)) else None
 
 
 def _codings(concept: Any) -> Iterator[dict[str, Any]]:
@@ -639,7 +644,7 @@ class BillingModelBuilder:
                 if isinstance(coding, dict) and coding.get("system") == CLAIM_INFO_SYSTEM:
                     found = coding.get("code")
                     if isinstance(found, (str, int)):
-                        code = str(found)
+                        code = found if type(found) is str else str(found)
                         break
             quantity = get("valueQuantity")
             value = _number(quantity.get("value")) if isinstance(quantity, dict) else None
@@ -693,9 +698,10 @@ class BillingModelBuilder:
             if sequence is None:
                 continue
             provider = member.get("provider")
-            taxonomy = self._taxonomy(member.get("qualification")) or self._provider_taxonomy(
-                provider, claim, index, memo
-            )
+            qualification = member.get("qualification")  # None: no taxonomy (no call to say so)
+            taxonomy = (
+                self._taxonomy(qualification) if qualification is not None else None
+            ) or self._provider_taxonomy(provider, claim, index, memo)
             out[sequence] = self._performer(unref(provider), taxonomy, memo)
         return out
 

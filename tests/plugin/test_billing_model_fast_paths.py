@@ -477,3 +477,18 @@ def test_the_type_of_bill_is_read_in_the_supporting_info_walk(
     claim["supportingInfo"] = [*claim["supportingInfo"], *entries]
     billing = CHECKER.builder.build(claim, ResourceIndex())
     assert billing.type_of_bill == type_of_bill and billing.lines[0].minutes == 30
+
+
+class _Text(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "code", ["0131", " 0131", 131, 131.0, True, _Text("0131"), None, ["0131"], {"x": 1}]
+)
+@pytest.mark.parametrize("wanted", ["0131", "131", "True"])
+def test_has_code_reads_as_the_codings_say(code: Any, wanted: str) -> None:
+    concept = {"coding": [{"code": "x"}, {"code": code}, "0131"]}
+    assert bm._has_code(concept, wanted) == any(
+        str(c["code"]) == wanted for c in bm._codings(concept)
+    )
