@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
@@ -29,6 +29,7 @@ from rules.model import (
     Performer,
     Unchecked,
     performer_sets,
+    unguarded,
 )
 from rules.payers import effective_dates, payer_era, resolve_payer
 
@@ -44,6 +45,23 @@ def _list(value: Any) -> list[Any]:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _has_code(concept: Any, code: str) -> bool:
+    """Some coding of `concept` has `code` (a number read as its digits); a loop, not
+    generators: this runs for every supportingInfo of every scanned claim."""
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    for coding in codings if isinstance(codings, list) else ():
+        if isinstance(coding, dict):
+            found = coding.get("code")
+            if found == code if type(found) is str else _digits(found) == code:
+                return True
+    return False
+
+
+def _digits(code: Any) -> str | None:
+    """A code given as a number, as its text (None: not a code)."""
+    return str(code) if isinstance(code, (str, int)) else None
 
 
 def _codings(concept: Any) -> Iterator[dict[str, Any]]:
@@ -86,7 +104,19 @@ def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[st
     return fallback
 
 
+def _code(concept: Any) -> str:
+    """`_first_code(concept)[0]`, the usual first coding with a string code read here: this runs
+    for every modifier and place of service of every bulk-scanned line."""
+    codings = concept.get("coding") if type(concept) is dict else None
+    first = codings[0] if type(codings) is list and codings else None
+    code = first.get("code") if type(first) is dict else None
+    return code.strip() if type(code) is str else _first_code(concept)[0]
+
+
 def _number(value: Any) -> float | None:
+    kind = type(value)
+    if kind is float or kind is int:  # the usual: no bool or union to test against
+        return float(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -110,6 +140,16 @@ def _ints(value: Any) -> list[int]:
     if not isinstance(value, list):
         return []
     return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def _sequence(value: Any, key: str, unreadable: list[str]) -> list[int]:
+    """`_ints` of a sequence array; one present with anything else in it is noted."""
+    if value is None:
+        return []
+    numbers = _ints(value)
+    if not isinstance(value, list) or len(numbers) != len(value):
+        unreadable.append(key)
+    return numbers
 
 
 def _date(value: Any) -> date | None:
@@ -157,7 +197,16 @@ def _modifiers(concepts: Any, unreadable: list[str]) -> tuple[str, ...]:
     if not isinstance(concepts, list):
         unreadable.append("modifier")
         return ()
-    modifiers = tuple([_first_code(concept)[0].upper() for concept in concepts])
+    if len(concepts) == 1:  # the usual line: no list to build and test
+        code = _code(concepts[0]).upper()
+        if code:
+            return (code,)
+        unreadable.append("modifier")
+        return ()
+    codes: list[str] = []
+    for concept in concepts:  # a loop: a list comprehension makes a function each time
+        codes.append(_code(concept).upper())
+    modifiers = tuple(codes)
     if not all(modifiers):
         unreadable.append("modifier")
         return tuple(m for m in modifiers if m)
@@ -188,7 +237,7 @@ Performing = tuple[int, ...] | None
 PerformerSets = tuple[frozenset[Discipline], frozenset[str]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one for each claim and copy, and a frozen store is slow
 class _ClaimParts:
     """The claim-level pieces every line is read against."""
 
@@ -196,6 +245,7 @@ class _ClaimParts:
     index: ResourceIndex
     memo: _IndexMemo
     info: Info
+    type_of_bill: str | None
     diagnoses: dict[int, Diagnosis]
     care_team: dict[int, Performer]
     procedures: dict[int, float]
@@ -222,6 +272,21 @@ class ClaimReading:
     payer_date: date | None
     # Per Claim.item, the elements present that read as absent (`_unreadable_item_elements`).
     unreadable: tuple[tuple[str, ...], ...] = ()
+
+
+_DraftReading = unguarded(ClaimReading)
+
+_UNTYPED = Unchecked(None, "Claim.type is missing: read as a professional claim")
+
+
+def _item_unread(position: int, item: Any, elements: tuple[str, ...]) -> list[Unchecked]:
+    """What the model could not read of one item (`elements`: those `_line` read as absent)."""
+    if not isinstance(item, dict):
+        return [Unchecked(None, f"Claim.item[{position}] is not an object: not checked")]
+    sequence = _int(item.get("sequence"))
+    if sequence is None:
+        return [Unchecked(None, f"Claim.item[{position}].sequence is missing: not checked")]
+    return [Unchecked(sequence, f"Claim.item[{position}].{e} cannot be read") for e in elements]
 
 
 # The elements of an item `_line` reads on their own, each into fields nothing else gives: a
@@ -265,10 +330,11 @@ def _same_except(original: Resource, corrected: Resource, skip: frozenset[str]) 
 
 def _insurance(claim: Resource) -> Resource | None:
     """The focal Claim.insurance, else the first (an entry of the wrong type reads as empty)."""
-    insurances = [_dict(i) for i in _list(claim.get("insurance"))]
-    if not insurances:
-        return None
-    return next((i for i in insurances if i.get("focal") is True), insurances[0])
+    insurances = _list(claim.get("insurance"))
+    for insurance in insurances:
+        if isinstance(insurance, dict) and insurance.get("focal") is True:
+            return insurance
+    return _dict(insurances[0]) if insurances else None
 
 
 _MEMO_LIMIT = 4096  # entries of each kind; the memo starts over past it
@@ -307,6 +373,8 @@ class BillingModelBuilder:
         self._revenue_systems = scope.revenue_systems if scope else frozenset()
         self._claim_type_systems = frozenset({scope.claim_type_system}) if scope else None
         self._payer_dates = effective_dates(knowledge)
+        self._diagnosis_memo: dict[tuple[int, str, str | None], Diagnosis] = {}
+        self._last: tuple[weakref.ref[ResourceIndex], _IndexMemo] | None = None
 
     def build(
         self, claim: Resource, index: ResourceIndex, reference: str | None = None
@@ -319,11 +387,13 @@ class BillingModelBuilder:
         """The billing model, with the claim-level pieces it was read from (for `reread`)."""
         memo = self._memo(index)
         insurance = _insurance(claim)
+        info, type_of_bill = self._supporting_info(claim)
         parts = _ClaimParts(
             claim,
             index,
             memo,
-            self._supporting_info(claim),
+            info,
+            type_of_bill,
             self._diagnoses(claim, index),
             self._care_team(claim, index, memo),
             self._procedure_minutes(claim, index),
@@ -333,14 +403,18 @@ class BillingModelBuilder:
         )
         lines: list[ClaimLine] = []
         unreadable: list[tuple[str, ...]] = []
+        problems: list[Unchecked] = []  # `_item_unread` of each item, walked once here
         for i, item in enumerate(_list(claim.get("item"))):
             if isinstance(item, dict):
                 line, elements = self._line(i, item, parts)
                 lines.append(line)
                 unreadable.append(elements)
+                if elements or not line.sequence:
+                    problems += _item_unread(i, item, elements)
             else:
                 unreadable.append(())
-        return self._finish(parts, tuple(lines), tuple(unreadable), reference, None)
+                problems += _item_unread(i, item, ())
+        return self._finish(parts, tuple(lines), tuple(unreadable), problems, reference, None)
 
     def reread(self, previous: ClaimReading, corrected: Resource | Correction) -> ClaimReading:
         """`read` of a corrected copy of `previous.claim`: the same model a fresh read gives.
@@ -375,6 +449,7 @@ class BillingModelBuilder:
             parts.index,
             self._memo(parts.index),
             parts.info,
+            parts.type_of_bill,
             diagnoses,
             parts.care_team,
             parts.procedures,
@@ -387,26 +462,31 @@ class BillingModelBuilder:
         before = {line.index: line for line in previous.billing.lines} if same_dx else {}
         lines: list[ClaimLine] = []
         unreadable: list[tuple[str, ...]] = []
+        problems: list[Unchecked] = []
         for i, item in enumerate(_list(claim.get("item"))):
             if not isinstance(item, dict):
                 unreadable.append(())
+                problems += _item_unread(i, item, ())
                 continue
             source = sources[i] if i < len(sources) else None
             same = before.get(source) if source is not None else None
             if same is not None and source is not None:
-                lines.append(same if same.index == i else same.revised(index=i))
-                unreadable.append(previous.unreadable[source])
-                continue
-            edit = edits[i] if i < len(edits) else None
-            revised = self._revised(i, item, edit, before, previous) if edit else None
-            if revised is not None:
-                lines.append(revised)
-                unreadable.append(())
+                line = same if same.index == i else same.revised(index=i)
+                elements = previous.unreadable[source]
             else:
-                line, elements = self._line(i, item, parts)
-                lines.append(line)
-                unreadable.append(elements)
-        return self._finish(parts, tuple(lines), tuple(unreadable), previous.billing.id, previous)
+                edit = edits[i] if i < len(edits) else None
+                revised = self._revised(i, item, edit, before, previous) if edit else None
+                if revised is not None:
+                    line, elements = revised, ()
+                else:
+                    line, elements = self._line(i, item, parts)
+            lines.append(line)
+            unreadable.append(elements)
+            if elements or not line.sequence:
+                problems += _item_unread(i, item, elements)
+        return self._finish(
+            parts, tuple(lines), tuple(unreadable), problems, previous.billing.id, previous
+        )
 
     def _revised(
         self,
@@ -447,13 +527,20 @@ class BillingModelBuilder:
         parts: _ClaimParts,
         lines: tuple[ClaimLine, ...],
         unreadable: tuple[tuple[str, ...], ...],
+        problems: list[Unchecked],
         reference: str | None,
         previous: ClaimReading | None,
     ) -> ClaimReading:
-        """The model of the lines read; with `previous`, the reading of a Claim whose claim-level
-        elements (all but the items and diagnoses) are the same, what they gave is reused."""
+        """The model of the lines read (`problems`: `_item_unread` of each item); with
+        `previous`, the reading of a Claim whose claim-level elements (all but the items and
+        diagnoses) are the same, what they gave is reused."""
         claim = parts.claim
-        dos = min((ln.date for ln in lines if ln.date), default=parts.default_date)
+        dos = None  # the first date of a line (a loop: no generator for each claim)
+        for line in lines:
+            if line.date and (dos is None or line.date < dos):
+                dos = line.date
+        if dos is None:
+            dos = parts.default_date
         # Payer settings are read as of Claim.created: corrections never change it, so a
         # corrected claim is read under the same payer profile as the original.
         payer_date = _date(claim.get("created")) or dos
@@ -461,103 +548,113 @@ class BillingModelBuilder:
             payer = previous.billing.payer
         else:
             payer = self._payer(parts, payer_date)
-        unread = tuple(self._unread(parts, unreadable))
-        if previous is not None:
-            billing = replace(
-                previous.billing,
-                id=reference or claim_reference(claim),
-                lines=lines,
-                payer=payer,
-                diagnoses=tuple(parts.diagnoses.values()),
-                unread=unread,
+        if previous is not None:  # the same Claim.type: the same code, and the same word on it
+            before = previous.billing
+            untyped = before.unread[:1] == (_UNTYPED,)
+            claim_type, ytd, use, type_of_bill = (
+                before.claim_type,
+                before.therapy_ytd_pt_slp,
+                before.use,
+                before.type_of_bill,
             )
-            return ClaimReading(billing, parts, payer_date, unreadable)
-        ytd = next((v for code, v, _ in parts.info.values() if code == THERAPY_YTD), None)
-        claim_type, _ = _first_code(claim.get("type"), self._claim_type_systems)
-        use = claim.get("use")
-        billing = BillingClaim(
+        else:
+            concept = claim.get("type")
+            code, system = _first_code(concept)
+            untyped = not code
+            systems = self._claim_type_systems
+            # The first coding with a code is in `systems`: the first of them too.
+            claim_type = code if systems is None or system in systems else None
+            claim_type = claim_type or _first_code(concept, systems)[0] or None
+            ytd = None
+            for info_code, value, _ in parts.info.values():
+                if info_code == THERAPY_YTD:
+                    ytd = value
+                    break
+            use = claim.get("use")
+            use = use if isinstance(use, str) else None
+            type_of_bill = parts.type_of_bill
+        billing = BillingClaim.assemble(
             id=reference or claim_reference(claim),
             lines=lines,
             payer=payer,
             diagnoses=tuple(parts.diagnoses.values()),
             therapy_ytd_pt_slp=ytd,
-            claim_type=claim_type or None,
-            use=use if isinstance(use, str) else None,
-            type_of_bill=self._type_of_bill(claim),
-            unread=unread,
+            claim_type=claim_type,
+            use=use,
+            type_of_bill=type_of_bill,
+            unread=self._unread(parts, untyped, problems),
         )
-        return ClaimReading(billing, parts, payer_date, unreadable)
+        reading: Any = object.__new__(_DraftReading)  # see `ClaimLine.assemble`
+        reading.billing = billing
+        reading.parts = parts
+        reading.payer_date = payer_date
+        reading.unreadable = unreadable
+        reading.__class__ = ClaimReading
+        return reading  # type: ignore[no-any-return]  # not cast(): a call
 
     # -- claim-level pieces ------------------------------------------------------------------
 
-    def _type_of_bill(self, claim: Resource) -> str | None:
-        """The NUBC type of bill as CARIN BB carries it: supportingInfo category `typeofbill`."""
-        scope = self.knowledge.claim_scope
-        if scope is None:
-            return None
-        category = scope.type_of_bill_category
-        for entry in _list(claim.get("supportingInfo")):
-            entry = _dict(entry)
-            if any(str(c["code"]) == category for c in _codings(entry.get("category"))):
-                code, _ = _first_code(entry.get("code"), scope.type_of_bill_systems)
-                if code:
-                    return code
-        return None
-
     def _unread(
-        self, parts: _ClaimParts, unreadable: tuple[tuple[str, ...], ...]
-    ) -> Iterator[Unchecked]:
-        """What the model could not read: each is `unchecked` on the claim's verdict
-        (`unreadable`: the elements of each item that read as absent)."""
+        self, parts: _ClaimParts, untyped: bool, problems: list[Unchecked]
+    ) -> tuple[Unchecked, ...]:
+        """What the model could not read: each is `unchecked` on the claim's verdict (`untyped`:
+        Claim.type has no code; `problems`: what `_item_unread` says of each item)."""
         claim, index = parts.claim, parts.index
-        if not _first_code(claim.get("type"))[0]:
-            yield Unchecked(None, "Claim.type is missing: read as a professional claim")
-        for i, item in enumerate(_list(claim.get("item"))):
-            if not isinstance(item, dict):
-                yield Unchecked(None, f"Claim.item[{i}] is not an object: not checked")
-                continue
-            if _int(item.get("sequence")) is None:
-                yield Unchecked(None, f"Claim.item[{i}].sequence is missing: not checked")
-                continue
-            for element in unreadable[i]:
-                yield Unchecked(item["sequence"], f"Claim.item[{i}].{element} cannot be read")
+        unread = [_UNTYPED, *problems] if untyped else problems
         if parts.insurance is None:
-            yield Unchecked(None, "Claim.insurance is missing")
+            unread.append(Unchecked(None, "Claim.insurance is missing"))
         elif parts.coverage is None:
             ref = unref(parts.insurance.get("coverage")) or "(no reference)"
-            yield Unchecked(None, f"the Coverage {ref} does not resolve")
+            unread.append(Unchecked(None, f"the Coverage {ref} does not resolve"))
         for i, entry in enumerate(_list(claim.get("diagnosis"))):
-            entry = _dict(entry)
-            if "diagnosisCodeableConcept" in entry:
+            if isinstance(entry, dict) and "diagnosisCodeableConcept" in entry:
                 continue
-            reference = entry.get("diagnosisReference")
+            reference = _dict(entry).get("diagnosisReference")
             if index.resolve(reference, claim) is None:
                 ref = unref(reference) or "(no reference)"
-                yield Unchecked(None, f"Claim.diagnosis[{i}]: {ref} does not resolve")
+                unread.append(Unchecked(None, f"Claim.diagnosis[{i}]: {ref} does not resolve"))
+        return tuple(unread)
 
-    def _supporting_info(self, claim: Resource) -> Info:
-        """supportingInfo by sequence: (our code or "", numeric value, text value)."""
+    def _supporting_info(self, claim: Resource) -> tuple[Info, str | None]:
+        """supportingInfo by sequence: (our code or "", numeric value, text value); and the NUBC
+        type of bill as CARIN BB carries it (the first entry of category `typeofbill` with a
+        code), in the same walk: this runs for every scanned claim."""
         out: Info = {}
+        scope = self.knowledge.claim_scope
+        type_of_bill: str | None = None
         for entry in _list(claim.get("supportingInfo")):
-            entry = _dict(entry)
-            sequence = _int(entry.get("sequence"))
-            if sequence is None:
+            if not isinstance(entry, dict):
                 continue
+            get = entry.get
+            if (
+                scope is not None
+                and type_of_bill is None
+                and _has_code(get("category"), scope.type_of_bill_category)
+            ):
+                type_of_bill = _first_code(get("code"), scope.type_of_bill_systems)[0] or None
+            sequence = get("sequence")
+            if type(sequence) is not int:
+                sequence = _int(sequence)
+                if sequence is None:
+                    continue
             code = ""
-            # `_codings` inlined: this runs for every supportingInfo of every scanned claim.
-            for coding in _list(_dict(entry.get("code")).get("coding")):
+            concept = get("code")
+            codings = concept.get("coding") if isinstance(concept, dict) else None
+            for coding in codings if isinstance(codings, list) else ():
                 if isinstance(coding, dict) and coding.get("system") == CLAIM_INFO_SYSTEM:
                     found = coding.get("code")
-                    if isinstance(found, str | int):
-                        code = str(found)
+                    if isinstance(found, (str, int)):
+                        code = found if type(found) is str else str(found)
                         break
-            value = _number(_dict(entry.get("valueQuantity")).get("value"))
-            text = entry.get("valueString")
+            quantity = get("valueQuantity")
+            value = _number(quantity.get("value")) if isinstance(quantity, dict) else None
+            text = get("valueString")
             out[sequence] = (code, value, text if isinstance(text, str) else "")
-        return out
+        return out, type_of_bill
 
     def _diagnoses(self, claim: Resource, index: ResourceIndex) -> dict[int, Diagnosis]:
         systems = self.knowledge.codes.icd10cm_systems
+        known = self._diagnosis_memo
         out: dict[int, Diagnosis] = {}
         for entry in _list(claim.get("diagnosis")):
             entry = _dict(entry)
@@ -570,14 +667,25 @@ class BillingModelBuilder:
                 concept = _dict(condition).get("code")
             code, system = _first_code(concept, systems)
             if code:
-                out[sequence] = Diagnosis(sequence, _as_code(code), system)
+                # One Diagnosis for each (they repeat across claims; it is frozen).
+                key = (sequence, code, system)
+                found = known.get(key)
+                if found is None:
+                    if len(known) >= _MEMO_LIMIT:
+                        known.clear()
+                    found = known[key] = Diagnosis(sequence, _as_code(code), system)
+                out[sequence] = found
         return out
 
     def _memo(self, index: ResourceIndex) -> _IndexMemo:
         """The memo of this index as it is now (a new one when it changed or grew too big)."""
-        memo = self._memos.get(index)
+        last = self._last
+        # The index of the claim before, as a bulk scan's claims share one: no weak key to make.
+        memo = last[1] if last is not None and last[0]() is index else self._memos.get(index)
         if memo is None or memo.version != index.version or memo.full():
             memo = self._memos[index] = _IndexMemo(index.version)
+        if last is None or last[1] is not memo:
+            self._last = (weakref.ref(index), memo)
         return memo
 
     def _care_team(
@@ -590,9 +698,10 @@ class BillingModelBuilder:
             if sequence is None:
                 continue
             provider = member.get("provider")
-            taxonomy = self._taxonomy(member.get("qualification")) or self._provider_taxonomy(
-                provider, claim, index, memo
-            )
+            qualification = member.get("qualification")  # None: no taxonomy (no call to say so)
+            taxonomy = (
+                self._taxonomy(qualification) if qualification is not None else None
+            ) or self._provider_taxonomy(provider, claim, index, memo)
             out[sequence] = self._performer(unref(provider), taxonomy, memo)
         return out
 
@@ -724,62 +833,128 @@ class BillingModelBuilder:
 
     # -- one line --------------------------------------------------------------------------
 
-    def _line(
+    def _line(  # noqa: PLR0915  (inlined: it runs for every line of every scanned claim)
         self, position: int, item: Resource, parts: _ClaimParts
     ) -> tuple[ClaimLine, tuple[str, ...]]:
         """The line, and the elements of its item present but read as absent (the bulk scan
         does not validate FHIR per claim, so a shape `check` would refuse must not pass as
-        clean: issue #18). One pass: this runs for every line of every bulk-scanned claim."""
+        clean: issue #18).
+
+        This runs for every line of every bulk-scanned claim, so each element of the usual
+        shape (a date string, a number, sequences of one number, a first coding with a string
+        code) is read here, and any other by the helper that reads it whole and notes what it
+        cannot read, in the same order (tests/plugin/test_billing_model_fast_paths.py reads
+        odd items both ways)."""
         get = item.get
         unreadable: list[str] = []
-        on = _service_date(item, unreadable)
-        units = _units(get("quantity"), unreadable)
-        sequences: list[list[int]] = []
-        for key in ("diagnosisSequence", "careTeamSequence", "informationSequence"):
-            value = get(key)
-            if value is None:
-                sequences.append([])
-                continue
-            numbers = _ints(value)
-            if not isinstance(value, list) or len(numbers) != len(value):
-                unreadable.append(key)
-            sequences.append(numbers)
-        pointers, team, linked_info = tuple(sequences[0]), sequences[1], sequences[2]
-        modifiers = _modifiers(get("modifier"), unreadable)
-        concept = self._product(item, unreadable)
-        code, system = _first_code(concept, self._code_systems)
-        pointed, regions = self._pointing(parts, pointers)
+        served = get("servicedDate")
+        on = _day(served[:10]) if type(served) is str and len(served) >= 10 else None
+        if on is None or "servicedPeriod" in item:
+            on = _service_date(item, unreadable)
+        quantity = get("quantity")
+        value = quantity.get("value") if type(quantity) is dict else None
+        if type(value) is int or type(value) is float:
+            units: float | None = float(value)
+        else:
+            units = _units(quantity, unreadable)
+        dx, team_sequence, linked_info = (
+            get("diagnosisSequence"),
+            get("careTeamSequence"),
+            get("informationSequence"),
+        )
+        team = team_sequence
+        if not (
+            type(dx) is list
+            and len(dx) == 1
+            and type(dx[0]) is int
+            and type(team) is list
+            and len(team) == 1
+            and type(team[0]) is int
+            and (
+                linked_info is None
+                or (
+                    type(linked_info) is list
+                    and len(linked_info) == 1
+                    and type(linked_info[0]) is int
+                )
+            )
+        ):
+            dx, team, linked_info = (
+                _sequence(get(key), key, unreadable)
+                for key in ("diagnosisSequence", "careTeamSequence", "informationSequence")
+            )
+        concepts = get("modifier")
+        modifier = _code(concepts[0]) if type(concepts) is list and len(concepts) == 1 else ""
+        modifiers = (modifier.upper(),) if modifier else _modifiers(concepts, unreadable)
+        concept = get("productOrService")
+        if type(concept) is not dict:
+            concept = self._product(item, unreadable)
+        codings = concept.get("coding")
+        first: Any = codings[0] if type(codings) is list and codings else None
+        code: Any = first.get("code") if type(first) is dict else None
+        system = first.get("system") if type(code) is str else None
+        if type(system) is str and system in self._code_systems:
+            code = code.strip()
+        else:
+            code, system = _first_code(concept, self._code_systems)
+        pointers = tuple(dx)
+        pointing = parts.pointing.get(pointers) or self._pointing(parts, pointers)
+        pointed, regions = pointing
         site = get("bodySite")
         if isinstance(site, dict):  # named body sites come before what the diagnoses say
             regions = self._site_regions(site) or regions
-        sole = not get("careTeamSequence") and len(parts.care_team) == 1
-        performers, performing = _performing(parts, None if sole else tuple(team))
+        # None: the claim's sole performer (`_performing`)
+        performing = None if not team_sequence and len(parts.care_team) == 1 else tuple(team)
+        performers, sets = parts.performing.get(performing) or _performing(parts, performing)
         info = parts.info
-        linked = [info[s] for s in linked_info if s in info]
+        if not linked_info:
+            linked = []
+        elif len(linked_info) == 1:
+            linked = [info[linked_info[0]]] if linked_info[0] in info else []
+        else:
+            linked = [info[s] for s in linked_info if s in info]
         minutes = (
             self._minutes(item, linked, parts.procedures) if linked or parts.procedures else None
         )
+        text = concept.get("text")
+        if linked:
+            text = _line_text(text, linked)
+        elif not isinstance(text, str):
+            text = ""
+        sequence = get("sequence")
+        if type(sequence) is not int:
+            sequence = _int(sequence) or 0
+        net = get("net")
+        value = net.get("value") if type(net) is dict else None
+        net = float(value) if type(value) is int or type(value) is float else _number(value)
+        encounters = get("encounter")
+        first = encounters[0] if type(encounters) is list and encounters else None
+        encounter = first.get("reference") if type(first) is dict else None
+        if not (type(encounter) is str and encounter):
+            encounter = _first_reference(encounters)
         pos = get("locationCodeableConcept")
+        if pos is not None:
+            pos = _code(pos)
         revenue = get("revenue")
         line = ClaimLine.assemble(
             index=position,
-            sequence=_int(get("sequence")) or 0,
-            code=_as_code(code),
+            sequence=sequence,
+            code=_CODE_FORMS.get(code) or _as_code(code),
             code_system=system,
             modifiers=modifiers,
             units=units,
             date=on or parts.default_date,
-            pos=(_as_code(_first_code(pos)[0]) or None) if pos is not None else None,
+            pos=(_CODE_FORMS.get(pos) or _as_code(pos) or None) if pos is not None else None,
             diagnosis_pointers=pointers,
             diagnoses=pointed,
             performers=performers,
             minutes=minutes,
             regions=regions,
-            text=_line_text(concept.get("text"), linked),
-            net=_number(_dict(get("net")).get("value")),
-            encounter=_first_reference(get("encounter")),
+            text=text,
+            net=net,
+            encounter=encounter,
             revenue=(_first_code(revenue, self._revenue_systems)[0] or None) if revenue else None,
-            performing=performing,
+            performing=sets,
         )
         return line, tuple(unreadable)
 
@@ -811,9 +986,16 @@ class BillingModelBuilder:
         linked: list[tuple[str, float | None, str]],
         procedures: dict[int, float],
     ) -> float | None:
-        values = [value for code, value, _ in linked if code == TIMED_MINUTES and value is not None]
-        if values:
-            return sum(values)
+        total: float = 0  # summed as `sum` would, from 0; a loop: a line links one or two
+        timed = False
+        for code, value, _ in linked:
+            if code == TIMED_MINUTES and value is not None:
+                total += value
+                timed = True
+        if timed:
+            return total
+        if not procedures:
+            return None
         spans = [procedures[s] for s in _ints(item.get("procedureSequence")) if s in procedures]
         return sum(spans) if spans else None
 
@@ -852,6 +1034,11 @@ def _line_text(text: Any, linked: list[tuple[str, float | None, str]]) -> str:
     """The productOrService text and the texts of the supportingInfo the line links."""
     if not linked:  # the usual line: no list to build and join
         return text if isinstance(text, str) else ""
+    if len(linked) == 1:  # the usual linked line: no list to build and join
+        other = linked[0][2]
+        if not isinstance(text, str) or not text:
+            return other
+        return f"{text} {other}" if other else text
     texts = [text, *(linked_text for _, _, linked_text in linked)]
     return " ".join(t for t in texts if isinstance(t, str) and t)
 
@@ -871,14 +1058,24 @@ def _as_code(value: str) -> str:
     code at all (markup, a link, a paragraph), its `shown` form, which no code table holds."""
     if len(value) > _LONGEST_CODE:
         return shown(value)
-    return _short_code(value)
+    found = _CODE_FORMS.get(value)
+    if found is None:
+        if len(_CODE_FORMS) >= _CODE_FORMS_LIMIT:
+            _CODE_FORMS.clear()
+        found = _CODE_FORMS[value] = _short_code(value)
+    return found
 
 
 # CODE_LIKE matches at most 16 characters, and a newline after them (`$`).
 _LONGEST_CODE = 17
 
 
-@lru_cache(maxsize=4096)  # hot: every code of every line; codes repeat across claims
+# `_as_code` of short values: codes repeat across claims, and the bulk reader looks one up here
+# before it calls `_as_code` (a dict lookup in place of two calls).
+_CODE_FORMS: dict[str, str] = {}
+_CODE_FORMS_LIMIT = 4096
+
+
 def _short_code(value: str) -> str:
     if not value or CODE_LIKE.match(value):
         return value.upper()

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 
 class Severity(StrEnum):
@@ -133,7 +133,7 @@ class ClaimLine:
         line.revenue = revenue
         line.disciplines, line.performer_refs = performing
         line.__class__ = ClaimLine
-        return cast(ClaimLine, line)
+        return line  # type: ignore[no-any-return]  # not cast(): a call for each line
 
     def revised(self, **changes: Any) -> ClaimLine:
         """This line with `changes` (any fields but `performers`), as `dataclasses.replace`
@@ -166,18 +166,23 @@ class ClaimLine:
                 raise TypeError(f"revised() got an unexpected field {name!r}")
             setattr(line, name, value)
         line.__class__ = ClaimLine
-        return cast(ClaimLine, line)
+        return line  # type: ignore[no-any-return]  # not cast(): a call for each line
 
 
-class _DraftClaimLine(ClaimLine):
-    """A `ClaimLine` while `ClaimLine.assemble` fills it in: the frozen guard lifted (both
-    methods, or CPython keeps the slow attribute path), no slots added (so the layout is the
-    same and the draft can become a `ClaimLine`)."""
+def unguarded(cls: type) -> type:
+    """A subclass of the frozen slots dataclass `cls` whose instances are filled in with plain
+    slot stores, then made a `cls` (`obj.__class__ = cls`), from there on as frozen as any
+    other: the frozen guard lifted (both methods, or CPython keeps the slow attribute path), no
+    slots added (so the layout is the same and `__class__` may change). Why: see
+    `ClaimLine.assemble`."""
+    return type(
+        f"_Draft{cls.__name__}",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
 
-    __slots__ = ()
-    __setattr__ = object.__setattr__
-    __delattr__ = object.__delattr__
 
+_DraftClaimLine = unguarded(ClaimLine)
 
 _REVISABLE = frozenset(f for f in ClaimLine.__dataclass_fields__ if f != "performers") - {
     "disciplines",
@@ -239,6 +244,34 @@ class BillingClaim:
     # What the reader could not read (a Coverage that does not resolve, an item of the wrong shape).
     unread: tuple[Unchecked, ...] = ()
 
+    @staticmethod
+    def assemble(
+        *,
+        id: str,
+        lines: tuple[ClaimLine, ...],
+        payer: PayerProfile,
+        diagnoses: tuple[Diagnosis, ...],
+        therapy_ytd_pt_slp: float | None,
+        claim_type: str | None,
+        use: str | None,
+        type_of_bill: str | None,
+        unread: tuple[Unchecked, ...],
+    ) -> BillingClaim:
+        """`BillingClaim(...)` for the bulk reader, which reads one for each claim and each
+        corrected copy: plain slot stores, as `ClaimLine.assemble` makes a line."""
+        claim: Any = object.__new__(_DraftBillingClaim)
+        claim.id = id
+        claim.lines = lines
+        claim.payer = payer
+        claim.diagnoses = diagnoses
+        claim.therapy_ytd_pt_slp = therapy_ytd_pt_slp
+        claim.claim_type = claim_type
+        claim.use = use
+        claim.type_of_bill = type_of_bill
+        claim.unread = unread
+        claim.__class__ = BillingClaim
+        return claim  # type: ignore[no-any-return]
+
     def lines_with_code(self, *codes: str) -> Iterator[ClaimLine]:
         return (line for line in self.lines if line.code in codes)
 
@@ -249,3 +282,6 @@ class BillingClaim:
     def date_of_service(self) -> date | None:
         dates = [ln.date for ln in self.lines if ln.date is not None]
         return min(dates) if dates else None
+
+
+_DraftBillingClaim = unguarded(BillingClaim)
