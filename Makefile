@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 COMPILED := plugin/billing_model.py rules/corrections.py rules/timed.py
 COMPILED_STAMP := $(VENV)/.compiled
 
-$(COMPILED_STAMP): $(STAMP) $(COMPILED) scripts/compile.py
+$(COMPILED_STAMP): $(STAMP) $(COMPILED) scripts/compile.py Makefile
 	$(BIN)/python scripts/compile.py $(COMPILED)
 	touch $@
 
