@@ -51,7 +51,7 @@ def compile_modules(sources: list[str]) -> None:
         "from setuptools import setup\n"
         "from mypyc.build import mypycify\n"
         "setup(name='traction-cds-compiled', packages=[], py_modules=[],\n"
-        "      ext_modules=mypycify(sys.argv[1:], opt_level='3'),\n"
+        "      ext_modules=mypycify(sys.argv[1:], opt_level='3', separate=True),\n"
         f"      script_args=['-q', 'build_ext', '--inplace', '--build-temp', {str(BUILD)!r}])\n"
     )
     command = [sys.executable, "-c", program, *sources]
