@@ -8,7 +8,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 EHR_PORT ?= 8001
 
-.PHONY: install run demo test lint unit bench bench-instructions clean test-deps lock
+.PHONY: install compile run demo test lint unit bench bench-instructions clean test-deps lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,15 +16,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The scan's hot modules, compiled to C with mypyc (scripts/compile.py); again when one changes.
+# Without a C compiler the pure-Python modules run, and nothing else differs. Chosen by the
+# instructions they save per ~20 s of build (docs/scan-at-scale.md, round 6); a module whose
+# functions tests patch stays Python (a compiled module calls its own functions directly).
+COMPILED := plugin/billing_model.py rules/corrections.py rules/timed.py
+COMPILED_STAMP := $(VENV)/.compiled
 
-run: $(STAMP)
+$(COMPILED_STAMP): $(STAMP) $(COMPILED) scripts/compile.py Makefile
+	$(BIN)/python scripts/compile.py $(COMPILED)
+	touch $@
+
+install: $(STAMP) $(COMPILED_STAMP)
+
+compile: $(COMPILED_STAMP)
+
+run: $(STAMP) $(COMPILED_STAMP)
 	TRACTION_AUTH_MODE=$${TRACTION_AUTH_MODE:-off} TRACTION_PLAYGROUND=$${TRACTION_PLAYGROUND:-true} \
 		$(BIN)/traction-cds serve --host $(HOST) --port $(PORT)
 
 # The service and a demo EHR stand-in (sample claims, SMART sign-in) on loopback; prints the
 # URLs to open. Ctrl-C stops both.
-demo: $(STAMP)
+demo: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/traction-cds demo --host $(HOST) --port $(PORT) --ehr-port $(EHR_PORT)
 
 lint: $(STAMP)
@@ -33,7 +46,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
-unit: $(STAMP)
+unit: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/pytest
 
 test: lint unit
@@ -49,15 +62,16 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --universal \
 	  --python-version 3.11 --custom-compile-command "make lock" -o requirements.lock
 
-bench: $(STAMP)
+bench: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/python bench/bench_check.py
 	$(BIN)/python bench/bench_hooks.py
 	$(BIN)/python bench/bench_scan.py
 
 # Instructions per claim on the scan's check path (callgrind; needs valgrind): steady where
 # wall-clock rates are not, so a change to the engine is measured here first.
-bench-instructions: $(STAMP)
+bench-instructions: $(STAMP) $(COMPILED_STAMP)
 	$(BIN)/python bench/bench_instructions.py
 
 clean:
+	test ! -x $(BIN)/python || $(BIN)/python scripts/compile.py --clean
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -90,6 +90,7 @@ def main() -> None:
         print("bench_instructions: valgrind is not installed (apt-get install valgrind); skipped")
         return
     sys.path.insert(0, str(ROOT))
+    from rules.compiled import describe
     from tests.support.bulk_export import write_generated_export
 
     claims = int(os.environ.get("BENCH_CLAIMS", "2000"))
@@ -99,6 +100,7 @@ def main() -> None:
         write_generated_export(folder, claims)
         check = instructions(folder, "check", sample) / sample
         loads = instructions(folder, "orjson", sample) / sample
+    print(describe())
     print(f"check path (ChunkChecker), {sample} claims: {check:>12,.0f} instructions/claim")
     print(f"orjson.loads alone, same lines:        {loads:>12,.0f} instructions/claim")
     print(f"  check / orjson.loads: {check / loads:.1f}x (instructions, not time)")

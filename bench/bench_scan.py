@@ -32,6 +32,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rules.compiled import describe  # noqa: E402
 from tests.support.bulk_export import write_generated_export  # noqa: E402
 
 
@@ -111,6 +112,7 @@ def main() -> None:
                 for n in (1, 2)
             ]
         ceiling = orjson_rate(claim_file)
+        print(f"  {describe()}")
         print(f"  orjson.loads alone over Claim.ndjson: {ceiling:>10,.0f} claims/s")
         for name, workers, seconds, mib, code in runs:
             rate = claims / seconds

@@ -158,20 +158,20 @@ def _two_lines() -> ClaimInput:
     return claim_input
 
 
-def test_a_modifier_fix_revises_the_line_without_reading_its_item_again(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_modifier_fix_revises_the_line_without_reading_its_item_again() -> None:
     claim_input = _two_lines()
     builder = CHECKER.builder
     reading = builder.read(claim_input.claim, claim_input.index)
     correction = correct(claim_input.claim, run_checks(reading.billing, KNOWLEDGE), KNOWLEDGE.codes)
     assert correction.edits == ((0, frozenset({"modifier"})), None)
-    read: list[int] = []
-    line = builder._line
-    monkeypatch.setattr(builder, "_line", lambda i, *a: read.append(i) or line(i, *a))
     again = builder.reread(reading, correction)
-    assert read == [] and again.billing.lines[0].modifiers == ("GP",)
+    assert again.billing.lines[0].modifiers == ("GP",)
     assert again.billing == builder.build(correction.claim, claim_input.index)
+    # Revised, not read again: an element no fix wrote is taken from the line before. (Not
+    # observed by patching `_line`: the model may run compiled, where methods can't be patched.)
+    correction.claim["item"][0]["quantity"] = {"value": 9}
+    revised = builder.reread(reading, correction).billing.lines[0]
+    assert revised.units == 2 and revised.modifiers == ("GP",)
 
 
 def _edited(
