@@ -29,7 +29,6 @@ from rules.model import (
     Performer,
     Unchecked,
     performer_sets,
-    unguarded,
 )
 from rules.payers import effective_dates, payer_era, resolve_payer
 
@@ -273,8 +272,6 @@ class ClaimReading:
     # Per Claim.item, the elements present that read as absent (`_unreadable_item_elements`).
     unreadable: tuple[tuple[str, ...], ...] = ()
 
-
-_DraftReading = unguarded(ClaimReading)
 
 _UNTYPED = Unchecked(None, "Claim.type is missing: read as a professional claim")
 
@@ -584,13 +581,9 @@ class BillingModelBuilder:
             type_of_bill=type_of_bill,
             unread=self._unread(parts, untyped, problems),
         )
-        reading: Any = object.__new__(_DraftReading)  # see `ClaimLine.assemble`
-        reading.billing = billing
-        reading.parts = parts
-        reading.payer_date = payer_date
-        reading.unreadable = unreadable
-        reading.__class__ = ClaimReading
-        return reading  # type: ignore[no-any-return]  # not cast(): a call
+        # Not `unguarded` as the model's classes are: this module may run compiled (mypyc),
+        # where ClaimReading is a native class that only its constructor makes (a fast one).
+        return ClaimReading(billing, parts, payer_date, unreadable)
 
     # -- claim-level pieces ------------------------------------------------------------------
 
@@ -986,7 +979,7 @@ class BillingModelBuilder:
         linked: list[tuple[str, float | None, str]],
         procedures: dict[int, float],
     ) -> float | None:
-        total: float = 0  # summed as `sum` would, from 0; a loop: a line links one or two
+        total = 0.0  # as `sum` gives it (the values are floats); a loop: a line links one or two
         timed = False
         for code, value, _ in linked:
             if code == TIMED_MINUTES and value is not None:
