@@ -69,6 +69,11 @@ def _codings(concept: Any) -> Iterator[dict[str, Any]]:
             yield coding
 
 
+def _system(coding: dict[str, Any]) -> str | None:
+    system = coding.get("system")
+    return system if isinstance(system, str) else None
+
+
 # A NUCC Health Care Provider Taxonomy code: ten characters ending in X (2251X0800X).
 NUCC_SHAPE = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
 
@@ -714,7 +719,8 @@ class BillingModelBuilder:
         codes = self.knowledge.codes
         if code and (
             (NUCC_SHAPE.match(code) and codes.discipline_for_taxonomy(code) is not Discipline.OTHER)
-            or any(c.get("system") in codes.nucc_systems for c in _codings(concept))
+            # A system may be any JSON here (the scan does not validate): a list is unhashable.
+            or any(_system(c) in codes.nucc_systems for c in _codings(concept))
         ):
             return code
         return None

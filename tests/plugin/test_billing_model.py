@@ -94,3 +94,19 @@ def test_rule_selection_is_the_rules_in_force_for_the_payer(
     (claim_input,) = claims_in(bundle, validate=False)
     claim = CHECKER.builder.build(claim_input.claim, claim_input.index)
     assert select_rules(KNOWLEDGE, claim, on) == _naive_selection(bundle, on)
+
+
+def test_a_qualification_coding_whose_system_is_not_a_string_is_read_past() -> None:
+    """The bulk scan does not validate FHIR: a coding's system may be a list or an object.
+    It once raised (unhashable) while the taxonomy was looked for, which stops a scan."""
+    builder = ClaimBuilder(payer="1")
+    builder.line("97012", ["GP"], units=1, by="PT")
+    bundle = builder.bundle()
+    claim = bundle["entry"][0]["resource"]
+    qualification = claim["careTeam"][0]["qualification"]
+    nucc = {**qualification["coding"][0], "code": "local-pt"}  # no taxonomy's shape: NUCC's
+    for odd in (["http://nucc.org/provider-taxonomy"], {"value": "x"}):
+        qualification["coding"] = [{"system": odd, "code": "not-a-taxonomy"}, nucc]
+        (claim_input,) = claims_in(bundle, validate=False)
+        billing = CHECKER.builder.build(claim_input.claim, claim_input.index)
+        assert billing.lines[0].performers[0].taxonomy == nucc["code"]
