@@ -98,9 +98,7 @@ def _first_code(concept: Any, systems: frozenset[str] | None = None) -> tuple[st
         if not isinstance(code, (str, int)):
             continue
         code = str(code).strip()
-        system = coding.get("system")
-        if not isinstance(system, str):
-            system = None
+        system = _system(coding)
         if systems is None or system in systems:
             return code, system
         if not fallback[0]:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Any, cast
 
 from rules.code_shapes import shown
-from rules.model import Severity
+from rules.model import Severity, unguarded
 
 
 class FixAction(StrEnum):
@@ -185,8 +185,9 @@ class Finding:
     ) -> Finding:
         """`Finding(...)` for the engine, which builds one per issue reported: a frozen
         dataclass stores each field through `object.__setattr__`; `_DraftFinding` has the same
-        slots without the frozen guard, so these are plain slot stores, and the finished object
-        becomes a `Finding` (same layout), as frozen as any other."""
+        slots without the frozen guard (`rules.model.unguarded`), so these are plain slot
+        stores, and the finished object becomes a `Finding` (same layout), as frozen as any
+        other."""
         finding: Any = object.__new__(_DraftFinding)
         finding.rule = rule
         finding.severity = severity
@@ -208,13 +209,7 @@ class Finding:
         }
 
 
-class _DraftFinding(Finding):
-    """A `Finding` while `Finding.make` fills it in: the frozen guard lifted (both methods, or
-    CPython keeps the slow attribute path), no slots added (the layout stays a `Finding`'s)."""
-
-    __slots__ = ()
-    __setattr__ = object.__setattr__
-    __delattr__ = object.__delattr__
+_DraftFinding = unguarded(Finding)  # a `Finding` while `Finding.make` fills it in
 
 
 def _shown(value: str | None) -> str | None:
