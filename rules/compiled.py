@@ -37,8 +37,8 @@ def compiled_files(root: Path = ROOT) -> list[Path]:
     """Every extension module mypyc left in the packages (and its shared runtime at the root)."""
     found = [p for p in root.glob("*__mypyc.*") if p.suffix in {".so", ".pyd"}]
     for package in _PACKAGES:
-        found += [p for p in (root / package).rglob("*.so")]
-        found += [p for p in (root / package).rglob("*.pyd")]
+        found += (root / package).rglob("*.so")
+        found += (root / package).rglob("*.pyd")
     return found
 
 
