@@ -164,3 +164,43 @@ def test_bad_lines_have_the_scans_files_lines_and_reasons(
     assert got == want and [x["claim"] for x in got] == ["Claim/c1"]
     assert bad == want_bad and len(bad) == 5
     assert tally.bad_lines == want_tally.bad_lines + 1  # + the reference pass's line
+
+
+# --- a lakehouse table -----------------------------------------------------------------------
+
+
+def test_a_lakehouse_table_gives_what_the_ndjson_export_gives(
+    spark: Any, knowledge: Knowledge, tmp_path: Path
+) -> None:
+    """Parquet in (one `resource` column of FHIR JSON, resources of any type, no file or line
+    columns): the same findings claim for claim, and a bad row with the scan's reason."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    export = tmp_path / "export"
+    export.mkdir()
+    claims = write_generated_export(export, 60, seed=3)
+    empty = orjson.dumps({"resourceType": "Claim", "id": "no-items", "item": []})
+    write_file(claims, claims.read_bytes() + empty + b"\n")
+    want, want_bad, _ = scan_folder(knowledge, export)
+    rows = [
+        line
+        for path in sorted(export.glob("*.ndjson"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    table = tmp_path / "table"
+    table.mkdir()
+    pq.write_table(pa.table({"resource": rows}), table / "part-0.parquet")
+
+    frames = export_frames(spark, [str(table)], "parquet")
+    scan = scan_frames(frames.claims, frames.references, knowledge, ScanOptions())
+    try:
+        got = [orjson.loads(r["report"]) for r in scan.claims.select("report").collect()]
+        bad = bad_lines(scan)
+    finally:
+        scan.unpersist()
+    assert len(got) == 60 and not all(x["clean"] for x in got)
+    assert sorted(got, key=lambda x: x["claim"]) == sorted(want, key=lambda x: x["claim"])
+    assert [b.reason for b in bad] == [b.reason for b in want_bad] != []
+    assert all(b.file.endswith(".parquet") for b in bad)
