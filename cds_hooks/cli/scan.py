@@ -124,8 +124,13 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         return _cmd_scan_spark(args, out, started)
     if args.input_format != "ndjson" or args.master:
         raise CliError("--master and --input-format parquet are for --engine spark")
+    out_path = Path(args.out)
+    errors = _ErrorsFile(
+        Path(args.errors) if args.errors else out_path.with_name(f"{out_path.stem}.errors.ndjson")
+    )
+    written = [out_path, errors.path, *(Path(p) for p in (args.report, args.csv) if p)]
     try:
-        files = discover([Path(p) for p in args.inputs])
+        files = discover([Path(p) for p in args.inputs], written)
         total_bytes = claim_bytes(files.claims)
     except ScanError as exc:
         raise CliError(str(exc)) from None
@@ -134,10 +139,6 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     pack = knowledge()
     options = ScanOptions(
         as_of=args.as_of, corrected=args.corrected, workers=max(1, args.workers or 1)
-    )
-    out_path = Path(args.out)
-    errors = _ErrorsFile(
-        Path(args.errors) if args.errors else out_path.with_name(f"{out_path.stem}.errors.ndjson")
     )
     tally = ScanTally()
     try:

@@ -62,17 +62,27 @@ def role_of(name: str) -> tuple[str | None, str | None]:
     return None, kind
 
 
-def discover(inputs: Sequence[Path]) -> ExportFiles:
-    """The Claim and reference files of the inputs (folders sorted by name, files in order)."""
+def discover(inputs: Sequence[Path], written: Sequence[Path] = ()) -> ExportFiles:
+    """The Claim and reference files of the inputs (folders sorted by name, files in order).
+
+    `written`: the files the run writes (findings, errors, report, CSV). A folder's file among
+    them is not read, so that a scan writing into its input folder, run again, does not read
+    its last findings as input (nor its errors file while appending to it, which never ended);
+    an input named that is one of them is refused."""
+    ours = _Written(written)
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
             try:
-                entries = sorted(p for p in path.iterdir() if p.is_file() and _is_ndjson(p))
+                entries = sorted(
+                    p for p in path.iterdir() if p.is_file() and _is_ndjson(p) and p not in ours
+                )
             except OSError as exc:
                 raise ScanError(f"{path}: cannot read the folder: {exc.strerror or exc}") from None
             files.extend(entries)
         elif path.is_file():
+            if path in ours:
+                raise ScanError(f"{path}: is also a file this scan writes: name another")
             files.append(path)
         else:
             raise ScanError(f"{path}: no such file or folder")
@@ -88,6 +98,27 @@ def discover(inputs: Sequence[Path]) -> ExportFiles:
         names = ", ".join(str(p) for p in inputs)
         raise ScanError(f"{names}: no Claim file (Claim.ndjson, Claim.000.ndjson[.gz], ...)")
     return ExportFiles(tuple(claims), tuple(references))
+
+
+class _Written:
+    """Files a run writes, by real path (symbolic links followed) and by inode (hard links)."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        self.paths = {os.path.realpath(p) for p in paths}
+        self.inodes = {(s.st_dev, s.st_ino) for p in paths if (s := _stat(p)) is not None}
+
+    def __contains__(self, path: Path) -> bool:
+        if os.path.realpath(path) in self.paths:
+            return True
+        found = _stat(path)
+        return found is not None and (found.st_dev, found.st_ino) in self.inodes
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except OSError:
+        return None
 
 
 def _open(path: Path) -> tuple[IO[bytes], BinaryIO]:

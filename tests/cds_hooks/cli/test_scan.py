@@ -253,6 +253,46 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+def _scan_in_a_child(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The scan in its own process, stopped after a minute: a scan that never ends fails."""
+    return subprocess.run(
+        [sys.executable, "-m", "cds_hooks.cli", "scan", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_scan_never_reads_what_it_writes_in_its_input_folder(export: Path, workers: str) -> None:
+    """Findings, errors, report and CSV written into the export folder, and the same command
+    run again: the second run reads the export only (it once read its own errors file while
+    appending to it, and grew it without end), and says the same."""
+    out, errors = export / "findings.ndjson", export / "findings.errors.ndjson"
+    argv = [str(export), "--out", str(out), "--workers", workers, "--quiet"]
+    argv += ["--report", str(export / "report.ndjson"), "--csv", str(export / "rules.ndjson")]
+    first = _scan_in_a_child(*argv)
+    assert first.returncode == 1, first.stderr
+    written = {p.name: p.read_bytes() for p in (out, errors)}
+    second = _scan_in_a_child(*argv)
+    assert second.returncode == 1, second.stderr
+    assert {p.name: p.read_bytes() for p in (out, errors)} == written
+    assert len(read_ndjson(out)) == 8 and len(read_ndjson(errors)) == 3
+    assert "8 claims" in second.stdout and "3 lines not checked" in second.stdout
+
+
+def test_an_input_file_that_is_also_an_output_is_refused(export: Path, tmp_path: Path) -> None:
+    claims = export / "Claim.001.ndjson"
+    before = claims.read_bytes()
+    for flag in ("--out", "--errors", "--report", "--csv"):
+        out = ["--out", str(tmp_path / "f.ndjson")] if flag != "--out" else []
+        code, _ = run("scan", str(claims), *out, flag, str(claims))
+        assert code == 2
+        assert claims.read_bytes() == before
+
+
 def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path) -> None:
     bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(3)]
     bundles[1]["entry"][0]["resource"]["id"] = "boom"
