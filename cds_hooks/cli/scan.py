@@ -20,6 +20,7 @@ import orjson
 from cds_hooks.cli.common import (
     EXIT_CONFIG,
     EXIT_FINDINGS,
+    EXIT_INTERNAL,
     CliError,
     as_of,
     database_url,
@@ -28,7 +29,7 @@ from cds_hooks.cli.common import (
     outcomes_for,
 )
 from plugin.scan.check import ChunkResult, ScanOptions
-from plugin.scan.errors import BadLine, ScanError
+from plugin.scan.errors import BadLine, ScanError, WorkerLost
 from plugin.scan.files import claim_bytes, discover
 from plugin.scan.index import load_references
 from plugin.scan.runner import check_chunks, default_workers
@@ -157,6 +158,8 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
                 progress.update(result)
     except ScanError as exc:
         raise CliError(str(exc)) from None
+    except WorkerLost as exc:
+        raise CliError(str(exc), EXIT_INTERNAL) from None
     finally:
         errors.close()
     seconds = time.perf_counter() - started

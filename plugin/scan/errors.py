@@ -25,6 +25,19 @@ class EngineFailure(RuntimeError):
         )
 
 
+class WorkerLost(RuntimeError):
+    """A worker process died under the scan (killed: out of memory, a signal): the scan stops,
+    its output incomplete. Not a finding about the input, and not a traceback either."""
+
+    @classmethod
+    def on(cls, file: str, line: int) -> WorkerLost:
+        return cls(
+            f"a scan worker process died checking the claims of {file} from line {line} "
+            "(killed by the system: out of memory? see the system log, or scan with fewer "
+            "--workers); the scan stopped and its output is incomplete"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class BadLine:
     """A line that could not be checked; the scan goes on."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from plugin.references import ResourceIndex
 from plugin.scan.check import ChunkChecker, ChunkResult, ScanOptions
+from plugin.scan.errors import WorkerLost
 from plugin.scan.files import Chunk, SourceFile, SpanReader, chunks
 from rules.knowledge.model import Knowledge
 
@@ -43,43 +46,45 @@ def check_chunks(
     shared); elsewhere each worker is sent them once. For a plain file the parent only finds the
     newlines and sends byte spans, each worker reading its span itself; a gzip file's lines go
     through the pipe. At most 4 chunks per worker are in flight, so memory does not grow with
-    the number of claims when the reader is faster than the workers.
+    the number of claims when the reader is faster than the workers. A worker that dies (the
+    out-of-memory killer) stops the scan: `WorkerLost`, naming the first chunk it lost.
     """
     if options.workers <= 1:
         check = ChunkChecker(knowledge, index, options)
         yield from map(check, chunks(claim_files, options.chunk_lines))
         return
-    source = chunks(claim_files, options.chunk_lines, spans=True)
     global _SHARED  # noqa: PLW0603  (inherited by forked workers, never pickled)
     methods = multiprocessing.get_all_start_methods()
     fork = "fork" in methods
     context = multiprocessing.get_context("fork" if fork else None)
     shared = (knowledge, index, options)
     _SHARED = shared
-    slots = threading.Semaphore(options.workers * 4)
-    stop = threading.Event()
-
-    def throttled() -> Iterator[Chunk]:
-        for chunk in source:
-            while not slots.acquire(timeout=0.1):
-                if stop.is_set():
-                    return
-            yield chunk
-
     gc.collect()
     gc.freeze()
-    pool = context.Pool(options.workers, _init_worker, (None if fork else shared,))
+    # concurrent.futures, not multiprocessing.Pool: a worker that dies (the out-of-memory
+    # killer, a signal) breaks the pool and every chunk in flight says so, where Pool replaced
+    # the worker and waited for its lost chunk for ever.
+    pool = ProcessPoolExecutor(options.workers, context, _init_worker, (None if fork else shared,))
+    in_flight: deque[tuple[Chunk, Future[ChunkResult]]] = deque()
     try:
-        for result in pool.imap(_check_chunk, throttled()):
-            slots.release()
-            yield result
-        pool.close()
+        for chunk in chunks(claim_files, options.chunk_lines, spans=True):
+            in_flight.append((chunk, pool.submit(_check_chunk, chunk)))
+            if len(in_flight) >= options.workers * 4:
+                yield _result(*in_flight.popleft())
+        while in_flight:
+            yield _result(*in_flight.popleft())
     finally:
-        stop.set()
-        pool.terminate()
-        pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
         _SHARED = None
+
+
+def _result(chunk: Chunk, future: Future[ChunkResult]) -> ChunkResult:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        first = chunk.span[2] if chunk.span is not None else chunk.lines[0][0]
+        raise WorkerLost.on(chunk.file, first) from None
 
 
 def default_workers() -> int:

@@ -318,6 +318,47 @@ def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path
     assert not errors.exists() or "boom" not in errors.read_text()  # not passed off as bad input
 
 
+_KILLED_CHECK = """
+import os, signal, sys
+from rules import engine
+from rules.engine import RegisteredCheck
+
+def killed(billing, ctx):
+    if billing.id == "Claim/oom":  # as the out-of-memory killer would
+        os.kill(os.getpid(), signal.SIGKILL)
+    yield None
+
+checks = (*engine.registered_checks(), RegisteredCheck(("T97012-UNITS-ONE",), killed))
+engine.registered_checks = lambda: checks
+from cds_hooks.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_worker_killed_stops_the_scan_with_a_clear_message(tmp_path: Path) -> None:
+    """A worker process killed mid-chunk (out of memory, a signal): the scan stops at once
+    with exit 70 and says so; it once waited for the lost chunk for ever."""
+    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(40)]
+    bundles[30]["entry"][0]["resource"]["id"] = "oom"
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_export(folder, bundles)
+    scan = ["scan", str(folder), "--workers", "2", "--quiet", "--out", str(tmp_path / "o.ndjson")]
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_CHECK, *scan],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 70
+    message = done.stderr.strip().splitlines()
+    assert len(message) == 1, done.stderr  # one line, no traceback: not a bug of ours
+    assert "a scan worker process died checking the claims of" in message[0]
+    assert "Claim.ndjson from line 1" in message[0] and "out of memory" in message[0]
+
+
 # --- --engine spark --------------------------------------------------------------------------
 
 
