@@ -236,23 +236,6 @@ def test_report_and_csv_numbers(export: Path, tmp_path: Path) -> None:
     )
 
 
-_RAISING_CHECK = """
-import sys
-from rules import engine
-from rules.engine import RegisteredCheck
-
-def boom(billing, ctx):
-    if billing.id == "Claim/boom":
-        raise ValueError("unexpected shape")
-    yield None
-
-checks = (*engine.registered_checks(), RegisteredCheck(("T97012-UNITS-ONE",), boom))
-engine.registered_checks = lambda: checks
-from cds_hooks.cli.main import main
-sys.exit(main(sys.argv[1:]))
-"""
-
-
 def _scan_in_a_child(*argv: str) -> subprocess.CompletedProcess[str]:
     """The scan in its own process, stopped after a minute: a scan that never ends fails."""
     return subprocess.run(
@@ -293,65 +276,62 @@ def test_an_input_file_that_is_also_an_output_is_refused(export: Path, tmp_path:
         assert claims.read_bytes() == before
 
 
-def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path) -> None:
-    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(3)]
-    bundles[1]["entry"][0]["resource"]["id"] = "boom"
-    folder = tmp_path / "export"
-    folder.mkdir()
-    write_export(folder, bundles)
-    errors = tmp_path / "errors.ndjson"
-    out = tmp_path / "out.ndjson"
-    scan = ["scan", str(folder), "--quiet", "--out", str(out), "--errors", str(errors)]
-    done = subprocess.run(
-        [sys.executable, "-c", _RAISING_CHECK, *scan],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 70  # EX_SOFTWARE: a bug, never "findings" (1)
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("plugin.scan.errors.EngineFailure: ")
-    assert "line 2: the engine failed on Claim/boom (ValueError: unexpected shape)" in last
-    assert "bug in Traction CDS" in last
-    assert not errors.exists() or "boom" not in errors.read_text()  # not passed off as bad input
-
-
-_KILLED_CHECK = """
+_WITH_A_CHECK = """
 import os, signal, sys
 from rules import engine
 from rules.engine import RegisteredCheck
 
-def killed(billing, ctx):
-    if billing.id == "Claim/oom":  # as the out-of-memory killer would
-        os.kill(os.getpid(), signal.SIGKILL)
+def odd(billing, ctx):
+    if billing.id == "Claim/odd":
+        {action}
     yield None
 
-checks = (*engine.registered_checks(), RegisteredCheck(("T97012-UNITS-ONE",), killed))
+checks = (*engine.registered_checks(), RegisteredCheck(("T97012-UNITS-ONE",), odd))
 engine.registered_checks = lambda: checks
 from cds_hooks.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_worker_killed_stops_the_scan_with_a_clear_message(tmp_path: Path) -> None:
-    """A worker process killed mid-chunk (out of memory, a signal): the scan stops at once
-    with exit 70 and says so; it once waited for the lost chunk for ever."""
-    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(40)]
-    bundles[30]["entry"][0]["resource"]["id"] = "oom"
+def _scan_with_a_check(
+    action: str, tmp_path: Path, claims: int, odd: int, *argv: str
+) -> subprocess.CompletedProcess[str]:
+    """A scan, in its own process, of `claims` claims with one check added that does `action`
+    on the claim at `odd` (Claim/odd)."""
+    bundles = [claim().line("97012", ["GP"]).bundle() for _ in range(claims)]
+    bundles[odd]["entry"][0]["resource"]["id"] = "odd"
     folder = tmp_path / "export"
     folder.mkdir()
     write_export(folder, bundles)
-    scan = ["scan", str(folder), "--workers", "2", "--quiet", "--out", str(tmp_path / "o.ndjson")]
-    done = subprocess.run(
-        [sys.executable, "-c", _KILLED_CHECK, *scan],
+    script = _WITH_A_CHECK.replace("{action}", action)
+    return subprocess.run(
+        [sys.executable, "-c", script, "scan", str(folder), "--quiet", *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path) -> None:
+    errors = tmp_path / "errors.ndjson"
+    out = ["--out", str(tmp_path / "out.ndjson"), "--errors", str(errors)]
+    done = _scan_with_a_check('raise ValueError("unexpected shape")', tmp_path, 3, 1, *out)
+    assert done.returncode == 70  # EX_SOFTWARE: a bug, never "findings" (1)
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("plugin.scan.errors.EngineFailure: ")
+    assert "line 2: the engine failed on Claim/odd (ValueError: unexpected shape)" in last
+    assert "bug in Traction CDS" in last
+    assert not errors.exists() or "odd" not in errors.read_text()  # not passed off as bad input
+
+
+def test_a_worker_killed_stops_the_scan_with_a_clear_message(tmp_path: Path) -> None:
+    """A worker process killed mid-chunk (as the out-of-memory killer would): the scan stops
+    at once with exit 70 and says so; it once waited for the lost chunk for ever."""
+    kill = "os.kill(os.getpid(), signal.SIGKILL)"
+    out = ["--workers", "2", "--out", str(tmp_path / "out.ndjson")]
+    done = _scan_with_a_check(kill, tmp_path, 40, 30, *out)
     assert done.returncode == 70
     message = done.stderr.strip().splitlines()
     assert len(message) == 1, done.stderr  # one line, no traceback: not a bug of ours
