@@ -82,7 +82,9 @@ def check_chunks(
 def _result(chunk: Chunk, future: Future[ChunkResult]) -> ChunkResult:
     try:
         return future.result()
-    except BrokenProcessPool:
+    except BrokenProcessPool as exc:
+        if exc.__cause__ is not None:  # the worker lives, its result could not be read: a bug
+            raise
         first = chunk.span[2] if chunk.span is not None else chunk.lines[0][0]
         raise WorkerLost.on(chunk.file, first) from None
 
