@@ -69,19 +69,23 @@ def discover(inputs: Sequence[Path], written: Sequence[Path] = ()) -> ExportFile
     them is not read, so that a scan writing into its input folder, run again, does not read
     its last findings as input (nor its errors file while appending to it, which never ended);
     an input named that is one of them is refused."""
-    ours = _Written(written)
+    # A file the run writes can only be listed if it exists already; by identity, so that no
+    # other name of it (a symbolic or hard link) is read either.
+    ours = {found for path in written if (found := _identity(path)) is not None}
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
             try:
                 entries = sorted(
-                    p for p in path.iterdir() if p.is_file() and _is_ndjson(p) and p not in ours
+                    p
+                    for p in path.iterdir()
+                    if p.is_file() and _is_ndjson(p) and _identity(p) not in ours
                 )
             except OSError as exc:
                 raise ScanError(f"{path}: cannot read the folder: {exc.strerror or exc}") from None
             files.extend(entries)
         elif path.is_file():
-            if path in ours:
+            if _identity(path) in ours:
                 raise ScanError(f"{path}: is also a file this scan writes: name another")
             files.append(path)
         else:
@@ -100,25 +104,13 @@ def discover(inputs: Sequence[Path], written: Sequence[Path] = ()) -> ExportFile
     return ExportFiles(tuple(claims), tuple(references))
 
 
-class _Written:
-    """Files a run writes, by real path (symbolic links followed) and by inode (hard links)."""
-
-    def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = {os.path.realpath(p) for p in paths}
-        self.inodes = {(s.st_dev, s.st_ino) for p in paths if (s := _stat(p)) is not None}
-
-    def __contains__(self, path: Path) -> bool:
-        if os.path.realpath(path) in self.paths:
-            return True
-        found = _stat(path)
-        return found is not None and (found.st_dev, found.st_ino) in self.inodes
-
-
-def _stat(path: Path) -> os.stat_result | None:
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file, following symbolic links: a file by any name."""
     try:
-        return path.stat()
+        found = path.stat()
     except OSError:
         return None
+    return found.st_dev, found.st_ino
 
 
 def _open(path: Path) -> tuple[IO[bytes], BinaryIO]:
