@@ -140,17 +140,12 @@ class RuleContext:
         spec = self.knowledge.rules[rule_id]
         if line is not None and not spec.in_force(self.as_of or line.date):  # `date_for`
             return None
-        payer = self.payer
-        # Most findings: the citation as it stands, without the call that would say so.
-        plain = spec.confirmed and (
-            payer is None or spec.families is None or payer.family in spec.families
-        )
         return Finding.make(
             rule_id,
             severity or spec.severity,
             None if line is None else line.sequence,
             message or spec.summary,
-            spec.citation if plain else self.citation(spec),
+            self.citation(spec),
             fix,
         )
 
