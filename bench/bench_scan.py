@@ -8,10 +8,13 @@ PractitionerRole files), then prints:
 
 - the rate of `orjson.loads` alone over the Claim file (the ceiling of any dict-first scan),
   measured in a fresh process just before and just after each scan (the max of the two is the
-  ceiling that run is held to: this machine's speed drifts by a quarter between minutes),
+  ceiling that run is held to: this machine's speed drifts by a quarter between minutes); for
+  a run of N workers also the rate of one of N such processes run at once (on this VM each
+  of two runs 15-20 % slower than one alone: shared caches and memory, not the scan),
 - claims/s of the whole `scan` command (index, check, write) for 1 and 2 workers, and per
-  worker as a fraction of the orjson-only rate beside it; BENCH_ROUNDS rounds (default 3)
-  alternate the two, and the best round is shown with the range over all rounds,
+  worker as a fraction of the orjson-only rate beside it (of one process alone, and of one of
+  N at once); BENCH_ROUNDS rounds (default 3) alternate the two, and the best round is shown
+  with the range over all rounds,
 - the same for `scan --engine spark` on `local[1]` and `local[2]` (JVM start, joins, Parquet
   and NDJSON writes included; one round; skipped without PySpark or with BENCH_SPARK=0),
 - peak memory: ru_maxrss of the scan process + its largest worker (RUSAGE_SELF + _CHILDREN;
@@ -51,16 +54,31 @@ print(best)
 """
 
 
-def orjson_rate(claim_file: Path) -> float:
+def orjson_rate(claim_file: Path, processes: int = 1) -> float:
     """Claims/s of `orjson.loads` alone over the Claim file, best of 3 passes, in a fresh
-    process (so that this one stays small: a child's ru_maxrss starts from its parent's)."""
-    done = subprocess.run(
-        [sys.executable, "-c", CEILING, str(claim_file)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return float(done.stdout)
+    process (so that this one stays small: a child's ru_maxrss starts from its parent's); with
+    `processes`, the mean rate of one of that many such processes run at once."""
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", CEILING, str(claim_file)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    rates = []
+    for process in started:
+        out, _ = process.communicate()
+        if process.returncode:
+            raise SystemExit(f"the orjson ceiling failed (exit {process.returncode})")
+        rates.append(float(out))
+    return sum(rates) / len(rates)
+
+
+def ceilings_for(claim_file: Path, workers: int) -> tuple[float, float]:
+    """`orjson_rate` of one process alone, and of one of `workers` processes at once."""
+    alone = orjson_rate(claim_file)
+    return alone, alone if workers == 1 else orjson_rate(claim_file, workers)
 
 
 RUNNER = """
@@ -132,18 +150,26 @@ def main() -> None:
         configs = [(f"scan --workers {n}", n, False) for n in (1, 2)] * rounds
         if spark_installed():
             configs += [(f"scan --engine spark local[{n}]", n, True) for n in (1, 2)]
-        after = orjson_rate(claim_file)
         for name, workers, spark in configs:
-            before = after
+            before = ceilings_for(claim_file, workers)
             seconds, mib, code = run_scan(folder, outputs, workers, spark)
-            after = orjson_rate(claim_file)
-            run = Run(claims / seconds, max(before, after), seconds, mib, code)
+            after = ceilings_for(claim_file, workers)
+            run = Run(
+                claims / seconds,
+                max(before[0], after[0]),
+                max(before[1], after[1]),
+                seconds,
+                mib,
+                code,
+            )
             runs.setdefault((name, workers), []).append(run)
         ceilings = [r.ceiling for rs in runs.values() for r in rs]
+        beside = [r.ceiling_at_once for (_, n), rs in runs.items() if n == 2 for r in rs]
         print(f"  {describe()}")
         print(
             f"  orjson.loads alone over Claim.ndjson: {min(ceilings):,.0f}-{max(ceilings):,.0f}"
-            " claims/s (beside each run)"
+            " claims/s (beside each run); one of two at once: "
+            f"{min(beside):,.0f}-{max(beside):,.0f} claims/s"
         )
         for (name, workers), measured in runs.items():
             best = max(measured, key=lambda r: r.rate)
@@ -154,11 +180,18 @@ def main() -> None:
                     f"; {len(measured)} rounds: {min(r.rate for r in measured):,.0f}-"
                     f"{best.rate:,.0f} claims/s, {min(ratios):.1%}-{max(ratios):.1%}"
                 )
+            at_once = ""
+            if workers > 1:
+                shares = [r.rate / workers / r.ceiling_at_once for r in measured]
+                at_once = (
+                    f"; {best.rate / workers / best.ceiling_at_once:.1%} of one of {workers} "
+                    f"orjson processes at once ({min(shares):.1%}-{max(shares):.1%})"
+                )
             print(
                 f"  {name}: {best.rate:>8,.0f} claims/s ({best.rate / workers:,.0f}/worker = "
-                f"{best.rate / workers / best.ceiling:.1%} of the orjson rate beside it), "
-                f"{best.seconds:.1f} s, peak {max(r.mib for r in measured):,.0f} MiB, "
-                f"exit {best.code}{spread}"
+                f"{best.rate / workers / best.ceiling:.1%} of the orjson rate beside it"
+                f"{at_once}), {best.seconds:.1f} s, peak {max(r.mib for r in measured):,.0f} "
+                f"MiB, exit {best.code}{spread}"
             )
         if not spark_installed():
             print("  (Spark not measured: pip install 'traction-cds[spark]' and Java 17)")
@@ -168,6 +201,7 @@ def main() -> None:
 class Run:
     rate: float  # claims/s of the whole command
     ceiling: float  # orjson.loads claims/s just before or after it, whichever was faster
+    ceiling_at_once: float  # the same, of one of as many processes as workers run at once
     seconds: float
     mib: float
     code: int
