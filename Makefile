@@ -46,8 +46,10 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 
+# One pytest worker per core (pytest-xdist), each taking whole test files: a module's
+# fixtures (a Spark session, a server) start once.
 unit: $(STAMP) $(COMPILED_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test: lint unit
 
