@@ -27,6 +27,7 @@ from rules.knowledge.model import Knowledge, PackError
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INPUT, EXIT_CONFIG, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
 PROG = "traction-cds"
 T = TypeVar("T")
 

@@ -10,7 +10,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TextIO
 
 from cds_hooks.cli import catalogue, check, config, demo, edits, feedback, outcomes, scan, serve
-from cds_hooks.cli.common import EXIT_CLEAN, EXIT_INTERNAL, PROG, CliError, Parser
+from cds_hooks.cli.common import (
+    EXIT_CLEAN,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    PROG,
+    CliError,
+    Parser,
+)
 
 COMMAND_GROUPS = (check, catalogue, edits, feedback, scan, outcomes, demo, serve, config)
 
@@ -40,6 +47,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return exc.code
     except BrokenPipeError:
         return EXIT_CLEAN
+    except KeyboardInterrupt:  # Ctrl-C: the person knows why, a traceback would only alarm
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return EXIT_INTERRUPTED
     except Exception:
         # A bug, not bad input: the traceback goes to stderr for the report, and the exit code
         # can never be read as "findings" (1) by a pipeline.

@@ -2,12 +2,18 @@
 
 Exit codes as `check`: 0 every line was a Claim and every Claim is clean or out of scope,
 1 findings (or lines that could not be checked, listed in the errors file), 2 bad input (no
-Claim file, an unreadable folder), 3 bad configuration, 4 no findings but some Claim incomplete.
+Claim file, an unreadable folder), 3 bad configuration, 4 no findings but some Claim incomplete,
+70 an internal error or a worker process lost, 130 interrupted (Ctrl-C).
+
+What a scan writes appears whole or not at all: each file is written beside its name and moved
+to it when the scan has ended, so a scan interrupted or failed half way leaves no findings file
+that reads as complete, and the last run's files as they were.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +27,7 @@ from cds_hooks.cli.common import (
     EXIT_CONFIG,
     EXIT_FINDINGS,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     CliError,
     as_of,
     database_url,
@@ -37,37 +44,65 @@ from plugin.scan.tally import ScanTally
 from plugin.scan_report import ScanFacts, render_csv, render_html
 
 
+class _Outputs:
+    """The files one scan writes, each written beside its name (`.NAME.PID.partial`) and moved
+    to it by `commit` once the scan has ended, or removed by `discard`. A name that is not a
+    regular file (a pipe, /dev/stdout) is written to directly; a symbolic link's target is
+    replaced, not the link."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Path, Path]] = []  # (partial, final)
+
+    def open(self, path: Path) -> IO[bytes]:
+        target = path
+        if not (path.exists() and not path.is_file()):
+            final = Path(os.path.realpath(path))
+            target = final.with_name(f".{final.name}.{os.getpid()}.partial")
+            self._pending.append((target, final))
+        try:
+            return target.open("wb")
+        except OSError as exc:
+            raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+    def write_text(self, path: Path, text: str) -> None:
+        with self.open(path) as file:
+            try:
+                file.write(text.encode("utf-8"))
+            except OSError as exc:
+                raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+    def commit(self) -> None:
+        for partial, final in self._pending:
+            try:
+                os.replace(partial, final)
+            except OSError as exc:
+                raise CliError(f"{final}: cannot write: {exc.strerror or exc}") from None
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for partial, _ in self._pending:
+            partial.unlink(missing_ok=True)
+        self._pending.clear()
+
+
 class _ErrorsFile:
     """The errors NDJSON, created on the first bad line only."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, outputs: _Outputs) -> None:
         self.path = path
         self.count = 0
+        self._outputs = outputs
         self._file: IO[bytes] | None = None
 
     def write(self, bad: BadLine) -> None:
         if self._file is None:
-            self._file = _open_out(self.path)
+            self._file = self._outputs.open(self.path)
         self._file.write(orjson.dumps(bad.to_json(), option=orjson.OPT_APPEND_NEWLINE))
         self.count += 1
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-
-
-def _open_out(path: Path) -> IO[bytes]:
-    try:
-        return path.open("wb")
-    except OSError as exc:
-        raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
-
-
-def _write_text(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 class _Progress:
@@ -126,8 +161,10 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     if args.input_format != "ndjson" or args.master:
         raise CliError("--master and --input-format parquet are for --engine spark")
     out_path = Path(args.out)
+    outputs = _Outputs()
     errors = _ErrorsFile(
-        Path(args.errors) if args.errors else out_path.with_name(f"{out_path.stem}.errors.ndjson")
+        Path(args.errors) if args.errors else out_path.with_name(f"{out_path.stem}.errors.ndjson"),
+        outputs,
     )
     written = [out_path, errors.path, *(Path(p) for p in (args.report, args.csv) if p)]
     try:
@@ -142,37 +179,55 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         as_of=args.as_of, corrected=args.corrected, workers=max(1, args.workers or 1)
     )
     tally = ScanTally()
-    try:
-        bad: list[BadLine] = []
-        index = load_references(files.references, bad)
-        for line in bad:
-            errors.write(line)
-        tally.bad_lines += len(bad)
-        progress = _Progress(total_bytes, enabled=sys.stderr.isatty() and not args.quiet)
-        with _open_out(out_path) as findings, progress.running():
-            for result in check_chunks(pack, index, files.claims, options):
-                findings.write(result.output)
-                for line in result.bad:
-                    errors.write(line)
-                tally.merge(result.tally)
-                progress.update(result)
-    except ScanError as exc:
-        raise CliError(str(exc)) from None
-    except WorkerLost as exc:
-        raise CliError(str(exc), EXIT_INTERNAL) from None
-    finally:
-        errors.close()
-    seconds = time.perf_counter() - started
-    facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, options.workers)
-    if args.report:
-        sections = _outcomes_section(args) if args.outcomes else ""
-        _write_text(Path(args.report), render_html(tally, pack, facts, sections))
-    if args.csv:
-        _write_text(Path(args.csv), render_csv(tally))
+    with _whole_or_nothing(outputs, tally, out_path):
+        try:
+            bad: list[BadLine] = []
+            index = load_references(files.references, bad)
+            for line in bad:
+                errors.write(line)
+            tally.bad_lines += len(bad)
+            progress = _Progress(total_bytes, enabled=sys.stderr.isatty() and not args.quiet)
+            with outputs.open(out_path) as findings, progress.running():
+                for result in check_chunks(pack, index, files.claims, options):
+                    findings.write(result.output)
+                    for line in result.bad:
+                        errors.write(line)
+                    tally.merge(result.tally)
+                    progress.update(result)
+        except ScanError as exc:
+            raise CliError(str(exc)) from None
+        except WorkerLost as exc:
+            raise CliError(str(exc), EXIT_INTERNAL) from None
+        finally:
+            errors.close()
+        seconds = time.perf_counter() - started
+        facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, options.workers)
+        if args.report:
+            sections = _outcomes_section(args) if args.outcomes else ""
+            outputs.write_text(Path(args.report), render_html(tally, pack, facts, sections))
+        if args.csv:
+            outputs.write_text(Path(args.csv), render_csv(tally))
     out.write(_summary(tally, seconds, errors))
     if tally.bad_lines:
         return EXIT_FINDINGS
     return exit_for(status for status, n in tally.statuses.items() if n)
+
+
+@contextmanager
+def _whole_or_nothing(outputs: _Outputs, tally: ScanTally, out_path: Path) -> Iterator[None]:
+    """The scan's files moved to their names when the block ends, else removed; Ctrl-C is one
+    line and exit 130, not a traceback."""
+    try:
+        yield
+        outputs.commit()
+    except KeyboardInterrupt:
+        raise CliError(
+            f"interrupted after {tally.claims:,} claims: nothing written ({out_path} and the "
+            "scan's other files are as they were)",
+            EXIT_INTERRUPTED,
+        ) from None
+    finally:
+        outputs.discard()  # still pending: the scan did not end
 
 
 def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> int:
@@ -201,11 +256,16 @@ def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> in
             session.stop()
     seconds = time.perf_counter() - started
     facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, workers)
-    if args.report:
-        sections = _outcomes_section(args) if args.outcomes else ""
-        _write_text(Path(args.report), render_html(tally, pack, facts, sections))
-    if args.csv:
-        _write_text(Path(args.csv), render_csv(tally))
+    outputs = _Outputs()
+    try:
+        if args.report:
+            sections = _outcomes_section(args) if args.outcomes else ""
+            outputs.write_text(Path(args.report), render_html(tally, pack, facts, sections))
+        if args.csv:
+            outputs.write_text(Path(args.csv), render_csv(tally))
+        outputs.commit()
+    finally:
+        outputs.discard()
     errors_at = args.errors or f"{args.out.rstrip('/')}/errors"
     text = _summary(tally, seconds, errors_at)
     out.write(text)

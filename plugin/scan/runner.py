@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import signal
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,6 +24,9 @@ _SHARED: tuple[Knowledge, ResourceIndex, ScanOptions] | None = None
 
 def _init_worker(shared: tuple[Knowledge, ResourceIndex, ScanOptions] | None) -> None:
     global _WORKER  # noqa: PLW0603  (one checker per worker process, built once)
+    # Ctrl-C reaches every process of the terminal's group: the parent stops the scan (the
+    # pool ends the chunks in hand); a worker's own KeyboardInterrupt would only add a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     state = shared if shared is not None else _SHARED
     assert state is not None
     knowledge, index, options = state

@@ -7,9 +7,12 @@ import csv
 import gzip
 import io
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -311,7 +314,12 @@ def _scan_with_a_check(
         text=True,
         timeout=60,
         check=False,
+        start_new_session=True,  # a signal to its process group reaches no one else
     )
+
+
+def _partial_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".partial")]
 
 
 def test_a_check_that_raises_aborts_the_scan_with_a_clear_message(tmp_path: Path) -> None:
@@ -330,13 +338,62 @@ def test_a_worker_killed_stops_the_scan_with_a_clear_message(tmp_path: Path) -> 
     """A worker process killed mid-chunk (as the out-of-memory killer would): the scan stops
     at once with exit 70 and says so; it once waited for the lost chunk for ever."""
     kill = "os.kill(os.getpid(), signal.SIGKILL)"
-    out = ["--workers", "2", "--out", str(tmp_path / "out.ndjson")]
+    findings = tmp_path / "out.ndjson"
+    findings.write_text("the last run's findings\n")
+    out = ["--workers", "2", "--out", str(findings)]
     done = _scan_with_a_check(kill, tmp_path, 40, 30, *out)
     assert done.returncode == 70
     message = done.stderr.strip().splitlines()
     assert len(message) == 1, done.stderr  # one line, no traceback: not a bug of ours
     assert "a scan worker process died checking the claims of" in message[0]
     assert "Claim.ndjson from line 1" in message[0] and "out of memory" in message[0]
+    # No half-written findings file that reads as complete: the last run's is as it was.
+    assert findings.read_text() == "the last run's findings\n"
+    assert _partial_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_stops_the_scan_in_one_line_and_writes_nothing(tmp_path: Path, workers: str) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group, workers included) half way: exit 130,
+    one line saying so, no traceback from the parent or a worker, and no file half written."""
+    findings, report = tmp_path / "out.ndjson", tmp_path / "report.html"
+    findings.write_text("the last run's findings\n")
+    ctrl_c = "os.killpg(os.getpgrp(), signal.SIGINT); import time; time.sleep(1)"
+    argv = ["--workers", workers, "--out", str(findings), "--report", str(report)]
+    done = _scan_with_a_check(ctrl_c, tmp_path, 40, 30, *argv)
+    assert done.returncode == 130, done.stderr
+    message = done.stderr.strip().splitlines()
+    assert len(message) == 1, done.stderr
+    assert message[0].startswith("traction-cds: interrupted after ")
+    assert "nothing written" in message[0]
+    assert findings.read_text() == "the last run's findings\n"
+    assert not report.exists()
+    assert _partial_files(tmp_path) == []
+
+
+def test_findings_written_to_a_pipe_or_through_a_link(export: Path, tmp_path: Path) -> None:
+    """A name that is not a regular file (a pipe, /dev/stdout) is written to as it is; a
+    symbolic link keeps pointing at the findings."""
+    fifo = tmp_path / "findings.fifo"
+    os.mkfifo(fifo)
+    read: list[bytes] = []
+    reader = threading.Thread(target=lambda: read.append(fifo.read_bytes()))
+    reader.start()
+    code, _ = run("scan", str(export), "--out", str(fifo), "--quiet")
+    reader.join(timeout=30)
+    assert code == 1
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    lines = read[0].splitlines()
+    assert len(lines) == 8 and all(json.loads(ln)["claim"] for ln in lines)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    link = tmp_path / "findings.ndjson"
+    link.symlink_to(elsewhere / "real.ndjson")
+    code, _ = run("scan", str(export), "--out", str(link), "--quiet")
+    assert code == 1
+    assert link.is_symlink()
+    assert len(read_ndjson(elsewhere / "real.ndjson")) == 8
 
 
 # --- --engine spark --------------------------------------------------------------------------
