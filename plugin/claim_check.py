@@ -12,7 +12,7 @@ from plugin.billing_model import BillingModelBuilder, claim_reference
 from plugin.errors import InputError
 from plugin.fhir_validation import validate_resource
 from plugin.references import Resource, ResourceIndex
-from rules.corrections import correct
+from rules.corrections import Correction, correct, revise_lines
 from rules.engine import (
     changed_facts,
     finding_order,
@@ -135,7 +135,8 @@ class ClaimChecker:
         added, and the fixes applied again to the original, for up to `MAX_ROUNDS` rounds.
 
         `corrected_claim=False` (the bulk scan without `--corrected`): the same findings, but
-        when no fix is automatic the Claim is not copied and `corrected_claim` is the input.
+        the corrected Claim is not made (`corrected_claim` is the input), and the fixes that
+        only edit modifiers and units are applied to the model without it.
         """
         claim, index, reference = claim_input.claim, claim_input.index, claim_input.reference
         reading = self.builder.read(claim, index, reference)
@@ -147,20 +148,34 @@ class ClaimChecker:
             return self._report(reference, billing, findings, claim, scope)
         first = reading
         plain = claim_input.plain
-        correction = correct(claim, findings, self.knowledge.codes, plain)
+        codes = self.knowledge.codes
+        correction: Correction | None = None  # of `findings`, once made
         for round_ in range(MAX_ROUNDS - 1):
-            if not any(f.fix.automatic for f in findings) or not correction.claim.get("item"):
+            if not any(f.fix.automatic for f in findings):
                 break
+            # Without the corrected Claim to show, fixes to modifiers and units are applied
+            # to the model itself; the corrected copy differs in a few lines, so the re-read
+            # reuses the rest of the model.
+            lines = (
+                None
+                if corrected_claim
+                else revise_lines(claim, first.billing.lines, first.unreadable, findings)
+            )
+            if lines is not None:
+                after = billing if lines is billing.lines else billing.with_lines(lines)
+            else:
+                correction = correct(claim, findings, codes, plain)
+                if not correction.claim.get("item"):
+                    break
+                after = self.builder.reread(first, correction).billing
             known = {(f.rule, f.line, f.fix) for f in findings}
-            # The corrected copy differs in a few lines: the rest of the model is reused.
-            reading = self.builder.reread(first, correction)
             # Only revealed automatic fixes are kept: review-only checks need not run again.
             # In the first round `known` holds all the claim's findings, so a check that reads
             # nothing the fixes changed (its lines, codes and dates too: the same scope) would
             # only find known ones and is not run; later rounds may have replaced some.
-            changed = changed_facts(billing, reading.billing) if round_ == 0 else None
+            changed = changed_facts(billing, after) if round_ == 0 else None
             again = run_checks(
-                reading.billing,
+                after,
                 self.knowledge,
                 as_of,
                 None if changed is None else scope,
@@ -177,7 +192,11 @@ class ClaimChecker:
             replaced = {(f.rule, f.line) for f in revealed}
             kept = [f for f in findings if (f.rule, f.line) not in replaced]
             findings = sorted([*kept, *revealed], key=finding_order)
-            correction = correct(claim, findings, self.knowledge.codes, plain)
+            correction = None
+        if not corrected_claim:
+            return self._report(reference, billing, findings, claim, scope)
+        if correction is None:
+            correction = correct(claim, findings, codes, plain)
         return self._report(reference, billing, findings, correction.claim, scope)
 
     @staticmethod

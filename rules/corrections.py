@@ -14,6 +14,7 @@ import orjson
 
 from rules.findings import Finding, Fix, FixAction
 from rules.knowledge.model import CodeFacts
+from rules.model import ClaimLine
 
 Json = dict[str, Any]
 
@@ -91,6 +92,132 @@ def correct(
     sources = tuple([None if n in edited else n for n in kept])
     edits = tuple([(n, edited[n]) if n in edited else None for n in kept])
     return Correction(corrected, sources, diagnoses_changed, edits)
+
+
+# The fixes `revise_lines` applies to the billing model itself; any other makes it say None.
+_IN_THE_MODEL = frozenset(
+    {
+        FixAction.ADD_MODIFIER,
+        FixAction.REMOVE_MODIFIER,
+        FixAction.REPLACE_MODIFIER,
+        FixAction.SET_QUANTITY,
+    }
+)
+
+
+def revise_lines(
+    claim: Json,
+    lines: tuple[ClaimLine, ...],
+    unreadable: Sequence[tuple[str, ...]],
+    findings: Iterable[Finding],
+) -> tuple[ClaimLine, ...] | None:
+    """The lines a re-read of `correct(claim, findings)` gives, without the corrected Claim
+    (the bulk scan without `--corrected` never writes it): `lines` read from `claim`, and
+    `unreadable` per item what it could not read. Only for fixes that add, remove or replace
+    a modifier or set a quantity, on items read whole (an int sequence, each modifier one
+    coding with a string code); None for anything else, which the caller corrects and reads
+    again. Each step here is the JSON edit of `_add_modifier`, `_remove_modifier` and
+    `_set_quantity` as `plugin.billing_model` reads it back (modifiers stripped, upper-cased;
+    units and net as floats); tests/rules/test_corrections.py holds the two ways equal."""
+    fixes = []
+    for finding in findings:
+        fix = finding.fix
+        if fix.automatic:
+            if fix.action not in _IN_THE_MODEL:
+                return None
+            fixes.append(finding)
+    if len(fixes) > 1:
+        fixes.sort(key=_rank)
+    items = claim.get("item")
+    items = items if isinstance(items, list) else []
+    position = _positions(items)
+    by_index = {line.index: line for line in lines}
+    # Per item edited: its modifiers as the JSON holds them and as the model reads them,
+    # its units and its net.
+    edits: dict[int, tuple[list[str], list[str], list[float | None]]] = {}
+    for finding in fixes:
+        fix = finding.fix
+        n = position.get(finding.line)
+        if n is None:
+            continue  # as `correct`: a fix on no item changes nothing
+        item = items[n]
+        line = by_index.get(n)
+        if line is None or unreadable[n] or type(item.get("sequence")) is not int:
+            return None
+        edit = edits.get(n)
+        if edit is None:
+            raw = _plain_modifiers(item.get("modifier"))
+            if raw is None:
+                return None
+            edit = edits[n] = (raw, [m.strip().upper() for m in raw], [line.units, line.net])
+        raw, read, numbers = edit
+        action, modifier = fix.action, fix.modifier
+        if action is FixAction.SET_QUANTITY:
+            if fix.quantity is not None:
+                numbers[0] = float(fix.quantity)
+                net = _net_for(item, fix.quantity)
+                numbers[1] = numbers[1] if net is None else float(net)
+        elif action is FixAction.ADD_MODIFIER:
+            if modifier:
+                _add_read(raw, read, modifier)
+        elif action is FixAction.REMOVE_MODIFIER:
+            if modifier:
+                _remove_read(raw, read, modifier)
+        elif modifier and fix.replacement:  # REPLACE_MODIFIER
+            _remove_read(raw, read, modifier)
+            _add_read(raw, read, fix.replacement)
+    if not edits:
+        return lines
+    return tuple(
+        line
+        if (edit := edits.get(line.index)) is None
+        else line.revised(modifiers=tuple(edit[1]), units=edit[2][0], net=edit[2][1])
+        for line in lines
+    )
+
+
+def _add_read(raw: list[str], read: list[str], modifier: str) -> None:
+    """`_add_modifier` on the item's codes (`raw`) and on what the model reads of them."""
+    if modifier not in raw:
+        raw.append(modifier)
+        read.append(modifier.strip().upper())
+
+
+def _remove_read(raw: list[str], read: list[str], modifier: str) -> None:
+    """`_remove_modifier` on the item's codes (`raw`) and on what the model reads of them."""
+    kept = [i for i, code in enumerate(raw) if code.strip().upper() != modifier]
+    raw[:] = [raw[i] for i in kept]
+    read[:] = [read[i] for i in kept]
+
+
+def _plain_modifiers(concepts: Any) -> list[str] | None:
+    """The modifier codes of an item whose every modifier is one coding with a string code
+    (as `modifier_codes` reads them: unstripped); None for any other shape."""
+    if concepts is None:
+        return []
+    if not isinstance(concepts, list):
+        return None
+    codes = []
+    for concept in concepts:
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        if not isinstance(codings, list) or len(codings) != 1 or not isinstance(codings[0], dict):
+            return None
+        code = codings[0].get("code")
+        if not isinstance(code, str) or not code.strip():
+            return None
+        codes.append(code)
+    return codes
+
+
+def _net_for(item: Json, quantity: int) -> int | float | None:
+    """The net `_set_quantity` writes for `quantity` units; None when it leaves it as it was."""
+    unit_price, net, factor = item.get("unitPrice"), item.get("net"), item.get("factor", 1)
+    if not isinstance(unit_price, dict) or not (net is None or isinstance(net, dict)):
+        return None
+    price = unit_price.get("value")
+    if _numeric(price) and _numeric(factor):
+        return _net(price, quantity, factor)
+    return None
 
 
 def _deep_copy(claim: Json) -> tuple[Json, bool]:

@@ -272,6 +272,20 @@ class BillingClaim:
         claim.__class__ = BillingClaim
         return claim  # type: ignore[no-any-return]
 
+    def with_lines(self, lines: tuple[ClaimLine, ...]) -> BillingClaim:
+        """This claim with other lines (a corrected copy's), all else the same."""
+        return BillingClaim.assemble(
+            id=self.id,
+            lines=lines,
+            payer=self.payer,
+            diagnoses=self.diagnoses,
+            therapy_ytd_pt_slp=self.therapy_ytd_pt_slp,
+            claim_type=self.claim_type,
+            use=self.use,
+            type_of_bill=self.type_of_bill,
+            unread=self.unread,
+        )
+
     def lines_with_code(self, *codes: str) -> Iterator[ClaimLine]:
         return (line for line in self.lines if line.code in codes)
 
