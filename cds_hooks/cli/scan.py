@@ -47,20 +47,25 @@ from plugin.scan_report import ScanFacts, render_csv, render_html
 class _Outputs:
     """The files one scan writes, each written beside its name (`.NAME.PID.partial`) and moved
     to it by `commit` once the scan has ended, or removed by `discard`. A name that is not a
-    regular file (a pipe, /dev/stdout) is written to directly; a symbolic link's target is
-    replaced, not the link."""
+    regular file (a pipe, /dev/stdout), or a file in a folder we may not write, is written to
+    directly; a symbolic link's target is replaced, not the link."""
 
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []  # (partial, final)
 
     def open(self, path: Path) -> IO[bytes]:
-        target = path
         if not (path.exists() and not path.is_file()):
             final = Path(os.path.realpath(path))
-            target = final.with_name(f".{final.name}.{os.getpid()}.partial")
-            self._pending.append((target, final))
+            partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
+            try:
+                file = partial.open("wb")
+            except PermissionError:  # a file we may write, in a folder we may not: in place
+                pass
+            else:
+                self._pending.append((partial, final))
+                return file
         try:
-            return target.open("wb")
+            return path.open("wb")
         except OSError as exc:
             raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
 

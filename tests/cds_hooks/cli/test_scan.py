@@ -439,3 +439,25 @@ def test_spark_engine_writes_what_the_local_scan_writes(export: Path, tmp_path: 
     findings = pq.read_table(out / "findings").to_pylist()
     assert {f["rule"] for f in findings} and all(f["claim"] for f in findings)
     assert "8 claims" in (tmp_path / "s.html").read_text()
+
+
+def test_findings_in_a_folder_the_scan_may_not_write_go_in_place(
+    export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A findings file the user may write in a folder they may not (no file can be made beside
+    it): written in place, as before files were written whole. Root may write anywhere, so the
+    refusal is the filesystem's edge, stood in for."""
+    opened = Path.open
+
+    def no_new_files(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if self.name.endswith(".partial"):
+            raise PermissionError(13, "Permission denied", str(self))
+        return opened(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", no_new_files)
+    findings = tmp_path / "findings.ndjson"
+    findings.write_text("the last run's findings\n")
+    code, _ = run("scan", str(export), "--out", str(findings), "--quiet")
+    assert code == 1
+    assert len(read_ndjson(findings)) == 8
+    assert _partial_files(tmp_path) == []
