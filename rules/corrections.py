@@ -123,7 +123,7 @@ def revise_lines(
     for finding in findings:
         fix = finding.fix
         if fix.automatic:
-            if fix.action not in _IN_THE_MODEL:
+            if fix.action not in _IN_THE_MODEL or not _readable(fix.modifier, fix.replacement):
                 return None
             fixes.append(finding)
     if len(fixes) > 1:
@@ -174,6 +174,11 @@ def revise_lines(
         else line.revised(modifiers=tuple(edit[1]), units=edit[2][0], net=edit[2][1])
         for line in lines
     )
+
+
+def _readable(*modifiers: str | None) -> bool:
+    """No blank modifier to add: the model reads one as no modifier, and the item as unread."""
+    return all(m is None or m.strip() for m in modifiers)
 
 
 def _add_read(raw: list[str], read: list[str], modifier: str) -> None:

@@ -5,15 +5,18 @@ Exit codes as `check`: 0 every line was a Claim and every Claim is clean or out 
 Claim file, an unreadable folder), 3 bad configuration, 4 no findings but some Claim incomplete,
 70 an internal error or a worker process lost, 130 interrupted (Ctrl-C).
 
-What a scan writes appears whole or not at all: each file is written beside its name and moved
-to it when the scan has ended, so a scan interrupted or failed half way leaves no findings file
-that reads as complete, and the last run's files as they were.
+What the local scan writes appears whole or not at all: the findings and errors files are
+written beside their names and moved to them when every Claim is checked, then the report and
+the CSV the same way, so a scan interrupted or failed half way leaves no findings file that
+reads as complete, and the last run's files as they were (see `_Outputs` for the exceptions).
+On Spark the report and the CSV are written so; the findings folder is Spark's to commit.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -42,32 +45,51 @@ from plugin.scan.index import load_references
 from plugin.scan.runner import check_chunks, default_workers
 from plugin.scan.tally import ScanTally
 from plugin.scan_report import ScanFacts, render_csv, render_html
+from rules.knowledge.model import Knowledge
 
 
 class _Outputs:
-    """The files one scan writes, each written beside its name (`.NAME.PID.partial`) and moved
-    to it by `commit` once the scan has ended, or removed by `discard`. A name that is not a
-    regular file (a pipe, /dev/stdout), or a file in a folder we may not write, is written to
-    directly; a symbolic link's target is replaced, not the link."""
+    """Files written beside their names (`.NAME.PID.partial`, with the mode of the file they
+    replace) and moved to them by `commit`, or removed by `discard`. Written in place instead:
+    a name that is not a regular file or is under /dev or /proc (a pipe, /dev/stdout, whatever
+    it points at), and a file in a folder where no file can be made (`in_place` lists them). A
+    symbolic link's target is replaced, not the link; a file we may not write is refused."""
 
     def __init__(self) -> None:
         self._pending: list[tuple[Path, Path]] = []  # (partial, final)
+        self.in_place: list[Path] = []
 
     def open(self, path: Path) -> IO[bytes]:
-        if not (path.exists() and not path.is_file()):
+        special = str(path.absolute()).startswith(("/dev/", "/proc/"))
+        if not special and not (path.exists() and not path.is_file()):
             final = Path(os.path.realpath(path))
             partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
-            try:
-                file = partial.open("wb")
-            except PermissionError:  # a file we may write, in a folder we may not: in place
-                pass
-            else:
+            opened = self._partial(path, final, partial)
+            if opened is not None:
                 self._pending.append((partial, final))
-                return file
+                return opened
+            self.in_place.append(path)
         try:
             return path.open("wb")
         except OSError as exc:
             raise CliError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+    @staticmethod
+    def _partial(path: Path, final: Path, partial: Path) -> IO[bytes] | None:
+        """The partial file, new (never through a name someone else made) and as private as
+        the file it will replace; None when the folder allows no new file."""
+        mode = 0o666  # less the umask, as for any new file
+        if final.exists():
+            if not os.access(final, os.W_OK):
+                raise CliError(f"{path}: cannot write: Permission denied")
+            mode = stat.S_IMODE(final.stat().st_mode)
+        try:
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        except OSError:  # no file can be made there: in place (an error then says why)
+            return None
+        if final.exists():
+            os.chmod(descriptor, mode)  # the umask cut it: the same mode as the file it replaces
+        return os.fdopen(descriptor, "wb")
 
     def write_text(self, path: Path, text: str) -> None:
         with self.open(path) as file:
@@ -172,6 +194,8 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         outputs,
     )
     written = [out_path, errors.path, *(Path(p) for p in (args.report, args.csv) if p)]
+    if len({os.path.realpath(p) for p in written}) < len(written):
+        raise CliError("--out, --errors, --report and --csv must each name a different file")
     try:
         files = discover([Path(p) for p in args.inputs], written)
         total_bytes = claim_bytes(files.claims)
@@ -184,7 +208,8 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         as_of=args.as_of, corrected=args.corrected, workers=max(1, args.workers or 1)
     )
     tally = ScanTally()
-    with _whole_or_nothing(outputs, tally, out_path):
+    kept = f"nothing written, {out_path} and the other files it writes are as they were"
+    with _whole_or_nothing(outputs, tally, kept):
         try:
             bad: list[BadLine] = []
             index = load_references(files.references, bad)
@@ -205,34 +230,49 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
             raise CliError(str(exc), EXIT_INTERNAL) from None
         finally:
             errors.close()
-        seconds = time.perf_counter() - started
-        facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, options.workers)
-        if args.report:
-            sections = _outcomes_section(args) if args.outcomes else ""
-            outputs.write_text(Path(args.report), render_html(tally, pack, facts, sections))
-        if args.csv:
-            outputs.write_text(Path(args.csv), render_csv(tally))
+    seconds = time.perf_counter() - started
+    _write_summaries(
+        args, tally, pack, ScanFacts(tuple(args.inputs), args.as_of, seconds, options.workers)
+    )
     out.write(_summary(tally, seconds, errors))
     if tally.bad_lines:
         return EXIT_FINDINGS
     return exit_for(status for status, n in tally.statuses.items() if n)
 
 
+def _write_summaries(
+    args: argparse.Namespace, tally: ScanTally, pack: Knowledge, facts: ScanFacts
+) -> None:
+    """The report and the CSV, once the findings are written: whatever befalls them, the
+    findings stay."""
+    summaries = _Outputs()
+    kept = f"the findings are written ({args.out}), the report and the CSV are as they were"
+    with _whole_or_nothing(summaries, tally, kept):
+        if args.report:
+            sections = _outcomes_section(args) if args.outcomes else ""
+            summaries.write_text(Path(args.report), render_html(tally, pack, facts, sections))
+        if args.csv:
+            summaries.write_text(Path(args.csv), render_csv(tally))
+
+
 @contextmanager
-def _whole_or_nothing(outputs: _Outputs, tally: ScanTally, out_path: Path) -> Iterator[None]:
-    """The scan's files moved to their names when the block ends, else removed; Ctrl-C is one
-    line and exit 130, not a traceback."""
+def _whole_or_nothing(outputs: _Outputs, tally: ScanTally, kept: str) -> Iterator[None]:
+    """`outputs` moved to their names when the block ends, else removed; Ctrl-C is one line
+    and exit 130 (saying `kept`, unless a file was written in place), not a traceback."""
     try:
         yield
         outputs.commit()
     except KeyboardInterrupt:
+        if outputs.in_place:
+            what = ", ".join(map(str, outputs.in_place))
+            said = f"{what} written in place and incomplete (its folder allows no new file)"
+        else:
+            said = kept
         raise CliError(
-            f"interrupted after {tally.claims:,} claims: nothing written ({out_path} and the "
-            "scan's other files are as they were)",
-            EXIT_INTERRUPTED,
+            f"interrupted after {tally.claims:,} claims: {said}", EXIT_INTERRUPTED
         ) from None
     finally:
-        outputs.discard()  # still pending: the scan did not end
+        outputs.discard()  # still pending: the block did not end
 
 
 def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> int:
@@ -261,16 +301,7 @@ def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> in
             session.stop()
     seconds = time.perf_counter() - started
     facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, workers)
-    outputs = _Outputs()
-    try:
-        if args.report:
-            sections = _outcomes_section(args) if args.outcomes else ""
-            outputs.write_text(Path(args.report), render_html(tally, pack, facts, sections))
-        if args.csv:
-            outputs.write_text(Path(args.csv), render_csv(tally))
-        outputs.commit()
-    finally:
-        outputs.discard()
+    _write_summaries(args, tally, pack, facts)
     errors_at = args.errors or f"{args.out.rstrip('/')}/errors"
     text = _summary(tally, seconds, errors_at)
     out.write(text)

@@ -325,6 +325,7 @@ def test_fixes_on_odd_items_applied_to_the_model(
         (_item(1, modifier=[{"coding": [{"code": "GP"}, {"code": "GO"}]}]), Fix.add_modifier("KX")),
         (_item(True, ["GP"]), Fix.remove_modifier("GP")),  # line 1 by ==, read as no line
         (_item(1), Fix.replace_code("G0283")),
+        (_item(1, ["GP"]), Fix.add_modifier(" ")),
         (_item(1), Fix.remove_line()),
     ],
 )

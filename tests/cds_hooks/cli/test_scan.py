@@ -461,3 +461,57 @@ def test_findings_in_a_folder_the_scan_may_not_write_go_in_place(
     assert code == 1
     assert len(read_ndjson(findings)) == 8
     assert _partial_files(tmp_path) == []
+
+
+def test_outputs_that_cannot_be_written_or_clash_are_refused_in_one_line(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = run("scan", str(export), "--out", str(tmp_path / "no-such" / "f.ndjson"))
+    assert code == 2
+    assert "cannot write: No such file or directory" in capsys.readouterr().err
+    same = str(tmp_path / "summary.txt")
+    argv = ["--out", str(tmp_path / "f.ndjson"), "--report", same, "--csv", same]
+    code, _ = run("scan", str(export), *argv)
+    assert code == 2
+    assert "must each name a different file" in capsys.readouterr().err
+    assert not (tmp_path / "f.ndjson").exists()  # refused before any claim was checked
+
+
+def test_a_replaced_findings_file_keeps_its_mode(export: Path, tmp_path: Path) -> None:
+    """Findings name patients: a file the user made private stays private when replaced."""
+    findings = tmp_path / "findings.ndjson"
+    findings.write_text("the last run's findings\n")
+    findings.chmod(0o600)
+    code, _ = run("scan", str(export), "--out", str(findings), "--quiet")
+    assert code == 1
+    assert len(read_ndjson(findings)) == 8
+    assert stat.S_IMODE(findings.stat().st_mode) == 0o600
+
+
+def test_the_findings_stay_when_the_report_fails(
+    export: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The report comes after the findings: its failure (here its folder is gone) keeps them."""
+    findings, report = tmp_path / "findings.ndjson", tmp_path / "gone" / "report.html"
+    code, _ = run("scan", str(export), "--out", str(findings), "--report", str(report))
+    assert code == 2
+    assert "report.html: cannot write: No such file or directory" in capsys.readouterr().err
+    assert len(read_ndjson(findings)) == 8
+    assert _partial_files(tmp_path) == []
+
+
+def test_findings_to_dev_stdout_go_to_whatever_stdout_is(export: Path, tmp_path: Path) -> None:
+    """`--out /dev/stdout | next-step`: written through as the scan goes, then the summary."""
+    argv = ["--out", "/dev/stdout", "--errors", str(tmp_path / "errors.ndjson"), "--quiet"]
+    done = subprocess.run(
+        [sys.executable, "-m", "cds_hooks.cli", "scan", str(export), *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 9 and lines[-1].startswith("8 claims in ")
+    assert all(json.loads(line)["claim"] for line in lines[:8])
