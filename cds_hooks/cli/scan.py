@@ -113,7 +113,9 @@ class _Outputs:
 
 
 class _ErrorsFile:
-    """The errors NDJSON, created on the first bad line only."""
+    """The errors NDJSON, created on the first bad line only; an errors file an earlier run
+    left there is replaced all the same (empty when no line was bad), so that it never lists
+    another run's lines beside this run's findings."""
 
     def __init__(self, path: Path, outputs: _Outputs) -> None:
         self.path = path
@@ -128,6 +130,8 @@ class _ErrorsFile:
         self.count += 1
 
     def close(self) -> None:
+        if self._file is None and self.path.is_file():
+            self._file = self._outputs.open(self.path)
         if self._file is not None:
             self._file.close()
 

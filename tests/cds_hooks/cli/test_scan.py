@@ -515,3 +515,19 @@ def test_findings_to_dev_stdout_go_to_whatever_stdout_is(export: Path, tmp_path:
     lines = done.stdout.splitlines()
     assert len(lines) == 9 and lines[-1].startswith("8 claims in ")
     assert all(json.loads(line)["claim"] for line in lines[:8])
+
+
+def test_an_earlier_runs_errors_file_never_stays_beside_new_findings(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    write_export(folder, [claim().line("97012", ["GP"]).bundle() for _ in range(3)])
+    findings, errors = tmp_path / "findings.ndjson", tmp_path / "findings.errors.ndjson"
+    errors.write_text('{"file": "Claim.ndjson", "line": 7, "reason": "an earlier run"}\n')
+    code, _ = run("scan", str(folder), "--out", str(findings), "--quiet")
+    assert code == 0
+    assert len(read_ndjson(findings)) == 3
+    assert errors.read_text() == ""  # this run's: no line was bad
+    (tmp_path / "other").mkdir()
+    code, _ = run("scan", str(folder), "--out", str(tmp_path / "other" / "f.ndjson"), "--quiet")
+    assert code == 0
+    assert not (tmp_path / "other" / "f.errors.ndjson").exists()  # none made when none was there
