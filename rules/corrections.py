@@ -215,7 +215,9 @@ def _plain_modifiers(concepts: Any) -> list[str] | None:
 
 
 def _net_for(item: Json, quantity: int) -> int | float | None:
-    """The net `_set_quantity` writes for `quantity` units; None when it leaves it as it was."""
+    """The net `_set_quantity` writes for `quantity` units; None when it leaves it as it was.
+    The net follows the units when the price reads as FHIR has it (Money, a numeric factor);
+    a bulk export is not validated, so any other shape leaves the net as it was."""
     unit_price, net, factor = item.get("unitPrice"), item.get("net"), item.get("factor", 1)
     if not isinstance(unit_price, dict) or not (net is None or isinstance(net, dict)):
         return None
@@ -459,14 +461,9 @@ def _set_quantity(item: Json, quantity: int) -> None:
         if isinstance(quantity_json, dict)
         else {"value": quantity}
     )
-    # The net follows the units when the price reads as FHIR has it (Money, a numeric factor);
-    # a bulk export is not validated, so any other shape leaves the net as it was.
-    unit_price, net, factor = item.get("unitPrice"), item.get("net"), item.get("factor", 1)
-    if not isinstance(unit_price, dict) or not (net is None or isinstance(net, dict)):
-        return
-    price = unit_price.get("value")
-    if _numeric(price) and _numeric(factor):
-        item["net"] = {**(net or unit_price), "value": _net(price, quantity, factor)}
+    value = _net_for(item, quantity)
+    if value is not None:
+        item["net"] = {**(item.get("net") or item["unitPrice"]), "value": value}
 
 
 @lru_cache(maxsize=1024, typed=True)
