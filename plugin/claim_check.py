@@ -146,7 +146,6 @@ class ClaimChecker:
         findings = run_checks(billing, self.knowledge, as_of, scope, rules=rules)
         if not corrected_claim and not any(f.fix.automatic for f in findings):
             return self._report(reference, billing, findings, claim, scope)
-        first = reading
         plain = claim_input.plain
         codes = self.knowledge.codes
         correction: Correction | None = None  # of `findings`, once made
@@ -159,7 +158,7 @@ class ClaimChecker:
             lines = (
                 None
                 if corrected_claim
-                else revise_lines(claim, first.billing.lines, first.unreadable, findings)
+                else revise_lines(claim, billing.lines, reading.unreadable, findings)
             )
             if lines is not None:
                 after = billing if lines is billing.lines else billing.with_lines(lines)
@@ -167,7 +166,7 @@ class ClaimChecker:
                 correction = correct(claim, findings, codes, plain)
                 if not correction.claim.get("item"):
                     break
-                after = self.builder.reread(first, correction).billing
+                after = self.builder.reread(reading, correction).billing
             known = {(f.rule, f.line, f.fix) for f in findings}
             # Only revealed automatic fixes are kept: review-only checks need not run again.
             # In the first round `known` holds all the claim's findings, so a check that reads

@@ -78,8 +78,9 @@ class _Outputs:
     def _partial(path: Path, final: Path, partial: Path) -> IO[bytes] | None:
         """The partial file, new (never through a name someone else made) and as private as
         the file it will replace; None when the folder allows no new file."""
+        replaces = final.exists()
         mode = 0o666  # less the umask, as for any new file
-        if final.exists():
+        if replaces:
             if not os.access(final, os.W_OK):
                 raise CliError(f"{path}: cannot write: Permission denied")
             mode = stat.S_IMODE(final.stat().st_mode)
@@ -87,7 +88,7 @@ class _Outputs:
             descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         except OSError:  # no file can be made there: in place (an error then says why)
             return None
-        if final.exists():
+        if replaces:
             os.chmod(descriptor, mode)  # the umask cut it: the same mode as the file it replaces
         return os.fdopen(descriptor, "wb")
 

@@ -26,15 +26,15 @@ class EngineFailure(RuntimeError):
 
 
 class WorkerLost(RuntimeError):
-    """A worker process died under the scan (killed: out of memory, a signal): the scan stops,
-    its output incomplete. Not a finding about the input, and not a traceback either."""
+    """A worker process died under the scan (killed: out of memory, a signal): the scan stops
+    unfinished. Not a finding about the input, and not a traceback either."""
 
     @classmethod
     def on(cls, file: str, line: int) -> WorkerLost:
         return cls(
             f"a scan worker process died checking the claims of {file} from line {line} "
             "(killed by the system: out of memory? see the system log, or scan with fewer "
-            "--workers); the scan stopped and its output is incomplete"
+            "--workers); the scan stopped unfinished"
         )
 
 
