@@ -165,7 +165,7 @@ def main() -> None:
             runs.setdefault((name, workers), []).append(run)
         ceilings = [r.ceiling for rs in runs.values() for r in rs]
         beside = [r.ceiling_at_once for (_, n), rs in runs.items() if n == 2 for r in rs]
-        print(f"  {describe()}")
+        print(f"  {interpreter()}; {describe()}")
         print(
             f"  orjson.loads alone over Claim.ndjson: {min(ceilings):,.0f}-{max(ceilings):,.0f}"
             " claims/s (beside each run); one of two at once: "
@@ -193,7 +193,9 @@ def main() -> None:
                 f"{at_once}), {best.seconds:.1f} s, peak {max(r.mib for r in measured):,.0f} "
                 f"MiB, exit {best.code}{spread}"
             )
-        if not spark_installed():
+        if os.environ.get("BENCH_SPARK", "1") == "0":
+            print("  (Spark not measured: BENCH_SPARK=0)")
+        elif not spark_installed():
             print("  (Spark not measured: pip install 'traction-cds[spark]' and Java 17)")
 
 
@@ -205,6 +207,20 @@ class Run:
     seconds: float
     mib: float
     code: int
+
+
+def interpreter() -> str:
+    """The Python the figures were taken with: its build moves them (docs/scan-at-scale.md,
+    round 9: on the development machine Debian's python3.11, linked in one executable and
+    built with profile-guided optimisation, ran the check path 17 % faster and the orjson
+    ceiling 30 % faster than a pyenv build with a shared libpython)."""
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:  # not on Linux
+        linked = ""
+    else:
+        linked = ", libpython shared" if "libpython" in maps else ", libpython linked in"
+    return f"Python {sys.version.split()[0]} ({sys.base_prefix}{linked})"
 
 
 def spark_installed() -> bool:
