@@ -42,7 +42,7 @@ from plugin.scan.check import ChunkResult, ScanOptions
 from plugin.scan.errors import BadLine, ScanError, WorkerLost
 from plugin.scan.files import claim_bytes, discover
 from plugin.scan.index import load_references
-from plugin.scan.runner import check_chunks, default_workers
+from plugin.scan.runner import check_chunks, default_workers, interrupts_ignored
 from plugin.scan.tally import ScanTally
 from plugin.scan_report import ScanFacts, render_csv, render_html
 from rules.knowledge.model import Knowledge
@@ -264,9 +264,12 @@ def _write_summaries(
 def _whole_or_nothing(outputs: _Outputs, tally: ScanTally, kept: str) -> Iterator[None]:
     """`outputs` moved to their names when the block ends, else removed; Ctrl-C is one line
     and exit 130 (saying `kept`, unless a file was written in place), not a traceback."""
+    # The files are moved or removed with Ctrl-C ignored: a second one must not leave half of
+    # them moved, or a partial file behind.
     try:
         yield
-        outputs.commit()
+        with interrupts_ignored():
+            outputs.commit()
     except KeyboardInterrupt:
         if outputs.in_place:
             what = ", ".join(map(str, outputs.in_place))
@@ -277,7 +280,8 @@ def _whole_or_nothing(outputs: _Outputs, tally: ScanTally, kept: str) -> Iterato
             f"interrupted after {tally.claims:,} claims: {said}", EXIT_INTERRUPTED
         ) from None
     finally:
-        outputs.discard()  # still pending: the block did not end
+        with interrupts_ignored():
+            outputs.discard()  # still pending: the block did not end
 
 
 def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> int:

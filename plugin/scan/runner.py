@@ -6,10 +6,12 @@ import gc
 import multiprocessing
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 
 from plugin.references import ResourceIndex
 from plugin.scan.check import ChunkChecker, ChunkResult, ScanOptions
@@ -51,7 +53,8 @@ def check_chunks(
     newlines and sends byte spans, each worker reading its span itself; a gzip file's lines go
     through the pipe. At most 4 chunks per worker are in flight, so memory does not grow with
     the number of claims when the reader is faster than the workers. A worker that dies (the
-    out-of-memory killer) stops the scan: `WorkerLost`, naming the first chunk it lost.
+    out-of-memory killer) stops the scan: `WorkerLost`, naming the first chunk it lost. A scan
+    that ends early for any reason ends its workers at once (`_stop`).
     """
     if options.workers <= 1:
         check = ChunkChecker(knowledge, index, options)
@@ -68,8 +71,10 @@ def check_chunks(
     # concurrent.futures, not multiprocessing.Pool: a worker that dies (the out-of-memory
     # killer, a signal) breaks the pool and every chunk in flight says so, where Pool replaced
     # the worker and waited for its lost chunk for ever.
+    others = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(options.workers, context, _init_worker, (None if fork else shared,))
     in_flight: deque[tuple[Chunk, Future[ChunkResult]]] = deque()
+    finished = False
     try:
         for chunk in chunks(claim_files, options.chunk_lines, spans=True):
             in_flight.append((chunk, pool.submit(_check_chunk, chunk)))
@@ -77,10 +82,47 @@ def check_chunks(
                 yield _result(*in_flight.popleft())
         while in_flight:
             yield _result(*in_flight.popleft())
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        with interrupts_ignored():
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _stop(pool, others)
         gc.unfreeze()
         _SHARED = None
+
+
+def _stop(pool: ProcessPoolExecutor, others: set[multiprocessing.process.BaseProcess]) -> None:
+    """The scan ends before its last chunk (Ctrl-C, a lost worker, an error, a reader that
+    stopped): the chunks in hand are not waited for, the workers are ended now. Waiting for
+    them once let a second Ctrl-C cut the pool's shutdown half way, and the scan then waited
+    for its idle workers for ever at exit."""
+    workers = [p for p in multiprocessing.active_children() if p not in others]
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=10)
+
+
+@contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """Ctrl-C does nothing inside the block: the steps that end a scan (stopping its workers,
+    moving its files into place or removing them) are not cut half way by a second Ctrl-C.
+    Only in the main thread and over Python's own handler (never over a handler of the
+    application's)."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _result(chunk: Chunk, future: Future[ChunkResult]) -> ChunkResult:

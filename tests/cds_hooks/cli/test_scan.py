@@ -9,6 +9,7 @@ import io
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -369,6 +370,27 @@ def test_ctrl_c_stops_the_scan_in_one_line_and_writes_nothing(tmp_path: Path, wo
     assert findings.read_text() == "the last run's findings\n"
     assert not report.exists()
     assert _partial_files(tmp_path) == []
+
+
+def test_ctrl_c_twice_stops_the_scan_and_its_workers(tmp_path: Path) -> None:
+    """Ctrl-C pressed twice as a two-worker scan stops: it ends, its workers with it, and no
+    file is half written. It once waited for the chunk in hand, the second Ctrl-C cut the
+    pool's shutdown half way, and the scan then waited for its idle workers for ever."""
+    group, findings = tmp_path / "group", tmp_path / "out.ndjson"
+    findings.write_text("the last run's findings\n")
+    twice = (
+        f"open({str(group)!r}, 'w').write(str(os.getpgrp())); import time; "
+        "os.killpg(os.getpgrp(), signal.SIGINT); time.sleep(0.05); "
+        "os.killpg(os.getpgrp(), signal.SIGINT); time.sleep(5)"
+    )
+    done = _scan_with_a_check(twice, tmp_path, 40, 30, "--workers", "2", "--out", str(findings))
+    # 130; or ended by the second SIGINT, when it came after the message (a shell says 130)
+    assert done.returncode in (130, -signal.SIGINT), done.stderr
+    assert "Traceback" not in done.stderr
+    assert findings.read_text() == "the last run's findings\n"
+    assert _partial_files(tmp_path) == []
+    with pytest.raises(ProcessLookupError):  # no worker left behind
+        os.killpg(int(group.read_text()), 0)
 
 
 def test_findings_written_to_a_pipe_or_through_a_link(export: Path, tmp_path: Path) -> None:
