@@ -60,6 +60,9 @@ class _Outputs:
         self.in_place: list[Path] = []
 
     def open(self, path: Path) -> IO[bytes]:
+        shared = _standard_stream(path)
+        if shared is not None:
+            return shared
         special = str(path.absolute()).startswith(("/dev/", "/proc/"))
         if not special and not (path.exists() and not path.is_file()):
             final = Path(os.path.realpath(path))
@@ -113,24 +116,65 @@ class _Outputs:
         self._pending.clear()
 
 
+def _standard_stream(path: Path) -> IO[bytes] | None:
+    """`path` when it is the file our stdout or stderr writes to (`--out /dev/stdout > f`): a
+    copy of that descriptor, so that the findings and the summary line share one file offset
+    (the path opened anew wrote from the start of the file, and the summary then overwrote the
+    first findings)."""
+    try:
+        target = path.stat()
+    except OSError:
+        return None
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            descriptor = stream.fileno()
+            mine = os.fstat(descriptor)
+        except (OSError, ValueError, AttributeError):  # replaced by a test or closed
+            continue
+        if (mine.st_dev, mine.st_ino) == (target.st_dev, target.st_ino):
+            stream.flush()
+            return os.fdopen(os.dup(descriptor), "wb")
+    return None
+
+
+def _errors_beside(out_path: Path) -> Path | None:
+    """The default errors file: beside the findings, named after their stem; None (stderr)
+    when the findings go to a stream (`/dev/stdout`, a pipe), beside which no file belongs: it
+    was once made in /dev."""
+    streamed = str(out_path.absolute()).startswith(("/dev/", "/proc/")) or (
+        out_path.exists() and not out_path.is_file()
+    )
+    return None if streamed else out_path.with_name(f"{out_path.stem}.errors.ndjson")
+
+
 class _ErrorsFile:
     """The errors NDJSON, created on the first bad line only; an errors file an earlier run
     left there is replaced all the same (empty when no line was bad), so that it never lists
-    another run's lines beside this run's findings."""
+    another run's lines beside this run's findings. No path: the lines go to stderr."""
 
-    def __init__(self, path: Path, outputs: _Outputs) -> None:
+    def __init__(self, path: Path | None, outputs: _Outputs) -> None:
         self.path = path
         self.count = 0
         self._outputs = outputs
         self._file: IO[bytes] | None = None
 
+    @property
+    def where(self) -> str:
+        return "stderr" if self.path is None else str(self.path)
+
     def write(self, bad: BadLine) -> None:
+        line = orjson.dumps(bad.to_json(), option=orjson.OPT_APPEND_NEWLINE)
+        self.count += 1
+        if self.path is None:
+            sys.stderr.write(line.decode())
+            return
         if self._file is None:
             self._file = self._outputs.open(self.path)
-        self._file.write(orjson.dumps(bad.to_json(), option=orjson.OPT_APPEND_NEWLINE))
-        self.count += 1
+        self._file.write(line)
 
     def close(self) -> None:
+        if self.path is None:
+            return
         if self._file is None and self.path.is_file():
             self._file = self._outputs.open(self.path)
         if self._file is not None:
@@ -194,11 +238,10 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         raise CliError("--master and --input-format parquet are for --engine spark")
     out_path = Path(args.out)
     outputs = _Outputs()
-    errors = _ErrorsFile(
-        Path(args.errors) if args.errors else out_path.with_name(f"{out_path.stem}.errors.ndjson"),
-        outputs,
-    )
-    written = [out_path, errors.path, *(Path(p) for p in (args.report, args.csv) if p)]
+    errors = _ErrorsFile(Path(args.errors) if args.errors else _errors_beside(out_path), outputs)
+    written = [out_path, *(Path(p) for p in (args.errors, args.report, args.csv) if p)]
+    if not args.errors and errors.path is not None:
+        written.append(errors.path)
     if len({os.path.realpath(p) for p in written}) < len(written):
         raise CliError("--out, --errors, --report and --csv must each name a different file")
     try:
@@ -336,7 +379,7 @@ def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile | str) -> str
         f"{tally.out_of_scope:,} out of scope, ${tally.dollars_at_risk:,.2f} at risk"
     )
     if tally.bad_lines:
-        where = errors if isinstance(errors, str) else errors.path
+        where = errors if isinstance(errors, str) else errors.where
         text += f"; {tally.bad_lines:,} lines not checked, see {where}"
     return text + "\n"
 
@@ -362,7 +405,8 @@ def add_commands(commands: Any) -> None:
     scan.add_argument(
         "--errors",
         metavar="FILE",
-        help="lines that could not be checked (default: OUT's name + .errors.ndjson)",
+        help="lines that could not be checked (default: OUT's name + .errors.ndjson; stderr "
+        "when OUT is a stream such as /dev/stdout)",
     )
     scan.add_argument(
         "--workers", type=int, default=default_workers(), metavar="N", help="processes"

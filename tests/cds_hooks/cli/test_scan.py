@@ -393,6 +393,36 @@ def test_ctrl_c_twice_stops_the_scan_and_its_workers(tmp_path: Path) -> None:
         os.killpg(int(group.read_text()), 0)
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_findings_to_dev_stdout_redirected_to_a_file(
+    export: Path, tmp_path: Path, workers: str
+) -> None:
+    """`--out /dev/stdout > file`: the findings, then the summary line after them (the path
+    opened anew wrote from the start of the file, and the summary overwrote the first line);
+    the lines not checked on stderr (a default errors file beside /dev/stdout was made in /dev
+    when root ran it)."""
+    shown = tmp_path / "shown.txt"
+    program = "import sys; from cds_hooks.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["scan", str(export), "--out", "/dev/stdout", "--quiet", "--workers", workers]
+    with shown.open("wb") as stdout:
+        done = subprocess.run(
+            [sys.executable, "-c", program, *argv],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1, done.stderr
+    *findings, summary = shown.read_text().splitlines()
+    assert [json.loads(line)["claim"] for line in findings] == [f"Claim/c{i}" for i in range(8)]
+    assert summary.startswith("8 claims in ")
+    assert summary.endswith("; 3 lines not checked, see stderr")
+    bad = [json.loads(line) for line in done.stderr.decode().splitlines()]
+    assert len(bad) == 3 and all(b["file"] and b["line"] and b["reason"] for b in bad)
+    assert not Path("/dev/stdout.errors.ndjson").exists()
+
+
 def test_findings_written_to_a_pipe_or_through_a_link(export: Path, tmp_path: Path) -> None:
     """A name that is not a regular file (a pipe, /dev/stdout) is written to as it is; a
     symbolic link keeps pointing at the findings."""
