@@ -60,10 +60,10 @@ class _Outputs:
         self.in_place: list[Path] = []
 
     def open(self, path: Path) -> IO[bytes]:
-        shared = _standard_stream(path)
+        special = str(path.absolute()).startswith(("/dev/", "/proc/"))
+        shared = _standard_stream(path) if special else None
         if shared is not None:
             return shared
-        special = str(path.absolute()).startswith(("/dev/", "/proc/"))
         if not special and not (path.exists() and not path.is_file()):
             final = Path(os.path.realpath(path))
             partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
@@ -117,10 +117,10 @@ class _Outputs:
 
 
 def _standard_stream(path: Path) -> IO[bytes] | None:
-    """`path` when it is the file our stdout or stderr writes to (`--out /dev/stdout > f`): a
-    copy of that descriptor, so that the findings and the summary line share one file offset
-    (the path opened anew wrote from the start of the file, and the summary then overwrote the
-    first findings)."""
+    """`path` (under /dev or /proc) when it is the file our stdout or stderr writes to
+    (`--out /dev/stdout > f`): a copy of that descriptor, so that the findings and the summary
+    line share one file offset (the path opened anew wrote from the start of the file, and the
+    summary then overwrote the first findings)."""
     try:
         target = path.stat()
     except OSError:
