@@ -15,9 +15,12 @@ On Spark the report and the CSV are written so; the findings folder is Spark's t
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import signal
 import stat
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -327,6 +330,15 @@ def _whole_or_nothing(outputs: _Outputs, tally: ScanTally, kept: str) -> Iterato
             outputs.discard()  # still pending: the block did not end
 
 
+class _QuietInterrupt(logging.Filter):
+    """py4j logs a traceback when Ctrl-C interrupts a call to the JVM (on the root logger);
+    the scan says it was interrupted in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        raised = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(raised, KeyboardInterrupt) and "py4j" in record.pathname)
+
+
 def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> int:
     """The same scan on Apache Spark: OUT is a folder (claims/ findings/ Parquet, ndjson/)."""
     try:
@@ -339,6 +351,13 @@ def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> in
     pack = knowledge()
     options = ScanOptions(as_of=args.as_of, corrected=args.corrected)
     session = on_spark.session(args.master)
+    # PySpark's Ctrl-C handler cancels the jobs from inside the handler, over the py4j
+    # connection the interrupted call is using: py4j then logs screens of tracebacks. Python's
+    # own handler only raises KeyboardInterrupt; stopping the session below cancels the jobs.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    quiet = _QuietInterrupt()
+    logging.getLogger().addFilter(quiet)
     try:
         frames = on_spark.export_frames(session, args.inputs, args.input_format)
         scan = on_spark.scan_frames(frames.claims, frames.references, pack, options)
@@ -348,9 +367,14 @@ def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> in
         scan.unpersist()
     except ScanError as exc:
         raise CliError(str(exc)) from None
+    except KeyboardInterrupt:
+        said = f"interrupted: {args.out} may hold part of the findings (Spark writes as it goes)"
+        raise CliError(said, EXIT_INTERRUPTED) from None
     finally:
         if not args.master or args.master.startswith("local"):
-            session.stop()
+            with interrupts_ignored():
+                session.stop()
+        logging.getLogger().removeFilter(quiet)
     seconds = time.perf_counter() - started
     facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, workers)
     _write_summaries(args, tally, pack, facts)

@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import json
+import logging
 import os
 import re
 import signal
@@ -455,6 +456,60 @@ def _spark_lines(folder: Path) -> list[dict[str, Any]]:
     return [
         json.loads(x) for p in sorted(folder.glob("part-*")) for x in p.read_text().splitlines()
     ]
+
+
+def test_ctrl_c_on_the_spark_engine_is_one_line_and_stops_the_session(
+    export: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Ctrl-C during `--engine spark`: exit 130 and one line (not PySpark's handler calling the
+    JVM from inside the signal, nor py4j's logged tracebacks), the local session stopped. The
+    JVM is the edge stood in for here; a real Ctrl-C, once and twice, was tried by hand."""
+    from plugin.scan import spark as on_spark
+
+    stopped: list[bool] = []
+    handlers: list[object] = []
+
+    class Session:
+        def stop(self) -> None:
+            stopped.append(True)
+
+    def interrupted(*_: object) -> None:
+        handlers.append(signal.getsignal(signal.SIGINT))
+        try:  # what py4j does when Ctrl-C lands in a call to the JVM
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            where = "/site-packages/py4j/java_gateway.py"
+            said = "KeyboardInterrupt while sending command."
+            record = logging.LogRecord("root", logging.ERROR, where, 1, said, None, sys.exc_info())
+            logging.getLogger().handle(record)
+            raise
+
+    def pysparks_handler(*_: object) -> None:
+        raise AssertionError("the handler that calls the JVM from inside the signal")
+
+    def session(master: str | None) -> Session:
+        signal.signal(signal.SIGINT, pysparks_handler)  # as SparkContext() does
+        return Session()
+
+    monkeypatch.setattr(on_spark, "session", session)
+    monkeypatch.setattr(on_spark, "export_frames", interrupted)
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        code, _ = run("scan", str(export), "--engine", "spark", "--out", str(tmp_path / "out"))
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert code == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"traction-cds: interrupted: {tmp_path / 'out'} may hold part of the findings "
+        "(Spark writes as it goes)"
+    ]
+    assert not [r for r in caplog.records if "sending command" in r.getMessage()]
+    assert stopped == [True]
+    assert handlers == [signal.default_int_handler]
 
 
 @pytest.mark.spark
