@@ -238,12 +238,18 @@ def _claim_block(claim: ClaimAtRisk) -> str:
     )
 
 
+def _clean_rate_card(rate: float | None, clean: int) -> str:
+    if rate is None:  # no Claim judged: not a 100 % that reads as "all clean"
+        return _card("clean_rate", "—", "clean-claim rate (no claim judged)")
+    return _card("clean_rate", f"{rate:.1%}", f"clean-claim rate ({clean:,} clean)", "ok")
+
+
 def render_html(
     tally: ScanTally, knowledge: Knowledge, facts: ScanFacts, sections: str = ""
 ) -> str:
     """The whole report as one HTML document; `sections`: more HTML before the end (outcomes)."""
     summaries = {rid: spec.summary for rid, spec in knowledge.rules.items()}
-    rate = tally.clean / tally.in_scope if tally.in_scope else 1.0
+    rate = tally.clean_rate
     with_findings = tally.not_clean - tally.incomplete
     rule_findings: dict[str, int] = {}
     rule_dollars: dict[str, float] = {}
@@ -278,7 +284,7 @@ rule pack {escape(knowledge.version)} · {tally.claims:,} claims in {facts.secon
 ({rate_per_s:,.0f}/s, {facts.workers} worker(s))</div>
 <div class="cards">
 {_card("claims", f"{tally.claims:,}", "claims checked")}
-{_card("clean_rate", f"{rate:.1%}", f"clean-claim rate ({tally.clean:,} clean)", "ok")}
+{_clean_rate_card(rate, tally.clean)}
 {
         _card(
             "not_clean",

@@ -395,10 +395,11 @@ def _outcomes_section(args: argparse.Namespace) -> str:
 
 
 def _summary(tally: ScanTally, seconds: float, errors: _ErrorsFile | str) -> str:
-    rate = tally.clean / tally.in_scope if tally.in_scope else 1.0
+    rate = tally.clean_rate
+    share = "none judged" if rate is None else f"{rate:.1%}"
     findings = tally.in_scope - tally.clean - tally.incomplete
     text = (
-        f"{tally.claims:,} claims in {seconds:.1f} s: {tally.clean:,} clean ({rate:.1%}), "
+        f"{tally.claims:,} claims in {seconds:.1f} s: {tally.clean:,} clean ({share}), "
         f"{findings:,} with findings, {tally.incomplete:,} incomplete, "
         f"{tally.out_of_scope:,} out of scope, ${tally.dollars_at_risk:,.2f} at risk"
     )

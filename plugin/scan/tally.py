@@ -193,6 +193,12 @@ class ScanTally:
         return self.claims - self.out_of_scope
 
     @property
+    def clean_rate(self) -> float | None:
+        """Clean claims of the claims judged; None when none was judged (no Claim, or every one
+        out of scope): never a 100 % that reads as "all clean"."""
+        return self.clean / self.in_scope if self.in_scope else None
+
+    @property
     def incomplete(self) -> int:
         return self.statuses.get(Status.INCOMPLETE.value, 0)
 

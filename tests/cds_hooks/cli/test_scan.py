@@ -424,6 +424,23 @@ def test_findings_to_dev_stdout_redirected_to_a_file(
     assert not Path("/dev/stdout.errors.ndjson").exists()
 
 
+def test_a_scan_that_judged_no_claim_shows_no_clean_rate(tmp_path: Path) -> None:
+    """Every Claim out of scope (no therapy code): not "0 clean (100.0%)", which reads as all
+    clean; the report's clean-claim rate is blank and says why."""
+    folder, report = tmp_path / "export", tmp_path / "report.html"
+    folder.mkdir()
+    write_export(folder, [claim().line("99213").bundle() for _ in range(3)])
+    out = ["--out", str(tmp_path / "out.ndjson"), "--report", str(report)]
+    code, summary = run("scan", str(folder), *out, "--quiet")
+    assert code == 0
+    assert "3 claims in " in summary
+    assert "0 clean (none judged)" in summary and "3 out of scope" in summary
+    assert "100.0%" not in summary
+    html = report.read_text()
+    assert 'data-total="clean_rate">—<' in html and "no claim judged" in html
+    assert "100.0%" not in html
+
+
 def test_findings_written_to_a_pipe_or_through_a_link(export: Path, tmp_path: Path) -> None:
     """A name that is not a regular file (a pipe, /dev/stdout) is written to as it is; a
     symbolic link keeps pointing at the findings."""
