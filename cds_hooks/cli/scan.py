@@ -144,8 +144,9 @@ def _errors_beside(out_path: Path) -> Path | None:
     """The default errors file: beside the findings, named after their stem; None (stderr)
     when the findings go to a stream (`/dev/stdout`, a pipe), beside which no file belongs: it
     was once made in /dev."""
-    streamed = str(out_path.absolute()).startswith(("/dev/", "/proc/")) or (
-        out_path.exists() and not out_path.is_file()
+    under_dev = str(out_path.absolute()).startswith(("/dev/", "/proc/"))
+    streamed = (out_path.exists() and not out_path.is_file()) or (
+        under_dev and out_path.is_symlink()  # /dev/stdout, /dev/fd/N: wherever they point
     )
     return None if streamed else out_path.with_name(f"{out_path.stem}.errors.ndjson")
 
@@ -239,14 +240,7 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
         return _cmd_scan_spark(args, out, started)
     if args.input_format != "ndjson" or args.master:
         raise CliError("--master and --input-format parquet are for --engine spark")
-    out_path = Path(args.out)
-    outputs = _Outputs()
-    errors = _ErrorsFile(Path(args.errors) if args.errors else _errors_beside(out_path), outputs)
-    written = [out_path, *(Path(p) for p in (args.errors, args.report, args.csv) if p)]
-    if not args.errors and errors.path is not None:
-        written.append(errors.path)
-    if len({os.path.realpath(p) for p in written}) < len(written):
-        raise CliError("--out, --errors, --report and --csv must each name a different file")
+    out_path, outputs, errors, written = _scan_outputs(args)
     try:
         files = discover([Path(p) for p in args.inputs], written)
         total_bytes = claim_bytes(files.claims)
@@ -271,6 +265,8 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
             with outputs.open(out_path) as findings, progress.running():
                 for result in check_chunks(pack, index, files.claims, options):
                     findings.write(result.output)
+                    if result.bad and errors.path is None:  # both may be one file (2>&1)
+                        findings.flush()
                     for line in result.bad:
                         errors.write(line)
                     tally.merge(result.tally)
@@ -289,6 +285,20 @@ def cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     if tally.bad_lines:
         return EXIT_FINDINGS
     return exit_for(status for status, n in tally.statuses.items() if n)
+
+
+def _scan_outputs(args: argparse.Namespace) -> tuple[Path, _Outputs, _ErrorsFile, list[Path]]:
+    """The findings path, the files to write, the errors file, and every path the scan
+    writes; exit 2 up front when two of them name one file."""
+    out_path = Path(args.out)
+    outputs = _Outputs()
+    errors = _ErrorsFile(Path(args.errors) if args.errors else _errors_beside(out_path), outputs)
+    written = [out_path, *(Path(p) for p in (args.errors, args.report, args.csv) if p)]
+    if not args.errors and errors.path is not None:
+        written.append(errors.path)
+    if len({os.path.realpath(p) for p in written}) < len(written):
+        raise CliError("--out, --errors, --report and --csv must each name a different file")
+    return out_path, outputs, errors, written
 
 
 def _write_summaries(
@@ -371,10 +381,12 @@ def _cmd_scan_spark(args: argparse.Namespace, out: TextIO, started: float) -> in
         said = f"interrupted: {args.out} may hold part of the findings (Spark writes as it goes)"
         raise CliError(said, EXIT_INTERRUPTED) from None
     finally:
-        if not args.master or args.master.startswith("local"):
-            with interrupts_ignored():
-                session.stop()
-        logging.getLogger().removeFilter(quiet)
+        try:
+            if not args.master or args.master.startswith("local"):
+                with interrupts_ignored():
+                    session.stop()
+        finally:
+            logging.getLogger().removeFilter(quiet)
     seconds = time.perf_counter() - started
     facts = ScanFacts(tuple(args.inputs), args.as_of, seconds, workers)
     _write_summaries(args, tally, pack, facts)

@@ -71,7 +71,6 @@ def check_chunks(
     # concurrent.futures, not multiprocessing.Pool: a worker that dies (the out-of-memory
     # killer, a signal) breaks the pool and every chunk in flight says so, where Pool replaced
     # the worker and waited for its lost chunk for ever.
-    others = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(options.workers, context, _init_worker, (None if fork else shared,))
     in_flight: deque[tuple[Chunk, Future[ChunkResult]]] = deque()
     finished = False
@@ -88,22 +87,32 @@ def check_chunks(
             if finished:
                 pool.shutdown(wait=True)
             else:
-                _stop(pool, others)
+                _stop(pool)
         gc.unfreeze()
         _SHARED = None
 
 
-def _stop(pool: ProcessPoolExecutor, others: set[multiprocessing.process.BaseProcess]) -> None:
+def _stop(pool: ProcessPoolExecutor) -> None:
     """The scan ends before its last chunk (Ctrl-C, a lost worker, an error, a reader that
     stopped): the chunks in hand are not waited for, the workers are ended now. Waiting for
     them once let a second Ctrl-C cut the pool's shutdown half way, and the scan then waited
-    for its idle workers for ever at exit."""
-    workers = [p for p in multiprocessing.active_children() if p not in others]
+    for its idle workers for ever at exit.
+
+    Python 3.11's pool has no public way to end its workers (3.14 adds `terminate_workers`),
+    so its own attributes are read, each optional: its processes, and its result pipe, whose
+    end the parent also holds. A worker ended while sending a result leaves the pool's manager
+    thread reading a message that never ends; closing that end gives it EOF, and the thread
+    ends as for any broken pool (else `concurrent.futures` joins it for ever at exit)."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    results = getattr(pool, "_result_queue", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         worker.terminate()
     for worker in workers:
         worker.join(timeout=10)
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        writer.close()
 
 
 @contextmanager

@@ -10,10 +10,12 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -422,6 +424,20 @@ def test_findings_to_dev_stdout_redirected_to_a_file(
     bad = [json.loads(line) for line in done.stderr.decode().splitlines()]
     assert len(bad) == 3 and all(b["file"] and b["line"] and b["reason"] for b in bad)
     assert not Path("/dev/stdout.errors.ndjson").exists()
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm here")
+def test_findings_in_dev_shm_keep_their_errors_file_beside_them(export: Path) -> None:
+    """A file under /dev that is a file (tmpfs): the errors beside it, as anywhere else; only
+    /dev/stdout and its kind send them to stderr."""
+    folder = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        code, summary = run("scan", str(export), "--out", str(folder / "f.ndjson"), "--quiet")
+        assert code == 1
+        assert f"see {folder / 'f.errors.ndjson'}" in summary
+        assert len(read_ndjson(folder / "f.errors.ndjson")) == 3
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_scan_that_judged_no_claim_shows_no_clean_rate(tmp_path: Path) -> None:
