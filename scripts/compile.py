@@ -59,6 +59,8 @@ def has_compiler() -> bool:
 
 
 def _cores() -> int:
+    """As `plugin.scan.runner.default_workers`, which this script may not import: importing
+    the packages runs the stale-module guard whose complaint this build answers."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

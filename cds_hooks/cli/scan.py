@@ -63,11 +63,11 @@ class _Outputs:
         self.in_place: list[Path] = []
 
     def open(self, path: Path) -> IO[bytes]:
-        special = str(path.absolute()).startswith(("/dev/", "/proc/"))
+        special = _system_path(path)
         shared = _standard_stream(path) if special else None
         if shared is not None:
             return shared
-        if not special and not (path.exists() and not path.is_file()):
+        if not special and not _not_a_file(path):
             final = Path(os.path.realpath(path))
             partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
             opened = self._partial(path, final, partial)
@@ -144,11 +144,20 @@ def _errors_beside(out_path: Path) -> Path | None:
     """The default errors file: beside the findings, named after their stem; None (stderr)
     when the findings go to a stream (`/dev/stdout`, a pipe), beside which no file belongs: it
     was once made in /dev."""
-    under_dev = str(out_path.absolute()).startswith(("/dev/", "/proc/"))
-    streamed = (out_path.exists() and not out_path.is_file()) or (
-        under_dev and out_path.is_symlink()  # /dev/stdout, /dev/fd/N: wherever they point
+    streamed = _not_a_file(out_path) or (
+        _system_path(out_path) and out_path.is_symlink()  # /dev/stdout, /dev/fd/N
     )
     return None if streamed else out_path.with_name(f"{out_path.stem}.errors.ndjson")
+
+
+def _system_path(path: Path) -> bool:
+    """Under /dev or /proc: a device, a descriptor, a stream; never a place for a file of ours."""
+    return str(path.absolute()).startswith(("/dev/", "/proc/"))
+
+
+def _not_a_file(path: Path) -> bool:
+    """There, and not a regular file (a pipe, a device)."""
+    return path.exists() and not path.is_file()
 
 
 class _ErrorsFile:
